@@ -1,0 +1,7 @@
+"""dragopt.geometry: shapes, parametrisations, validity, rasterisation, import and export. Imports no other package."""
+
+from geometry.errors import ShapeError
+from geometry.presets import parse_shape
+from geometry.shape import Shape
+
+__all__ = ["Shape", "ShapeError", "parse_shape"]

@@ -1,0 +1,64 @@
+"""The Shape: a validated polygon normalised to the reference length D = 1 with its area centroid at the origin.
+
+The scale factor and offset of the input are kept, so exports can return to the user's units:
+user_points = points * scale + offset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from geometry import properties
+from geometry.validity import validate_points
+
+
+@dataclass(frozen=True)
+class Shape:
+    points: np.ndarray  # (n, 2), counter-clockwise, D = 1, centroid at origin
+    scale: float = 1.0  # user length of D
+    offset: np.ndarray = field(default_factory=lambda: np.zeros(2))  # user position of the centroid
+    name: str = "shape"
+
+    @classmethod
+    def from_points(cls, points, name: str = "shape") -> Shape:
+        """Validate, orient counter-clockwise and normalise user points."""
+        p = validate_points(points)
+        c = properties.centroid(p).numpy()
+        d = float(properties.equivalent_diameter(p))
+        return cls(points=(p - c) / d, scale=d, offset=c, name=name)
+
+    def user_points(self) -> np.ndarray:
+        return self.points * self.scale + self.offset
+
+    @property
+    def area(self) -> float:
+        return float(properties.area(self.points))
+
+    @property
+    def perimeter(self) -> float:
+        return float(properties.perimeter(self.points))
+
+    @property
+    def thickness(self) -> float:
+        return float(properties.thickness(self.points))
+
+    @property
+    def chord(self) -> float:
+        return float(np.ptp(self.points[:, 0]))
+
+    def bounds(self) -> tuple[float, float, float, float]:
+        x, y = self.points[:, 0], self.points[:, 1]
+        return float(x.min()), float(y.min()), float(x.max()), float(y.max())
+
+    def mirrored(self) -> Shape:
+        """Mirror about the flow axis (y -> -y), keeping counter-clockwise order."""
+        p = self.points * np.array([1.0, -1.0])
+        return Shape.from_points(p[::-1], name=f"{self.name}-mirrored")
+
+    def rotated(self, degrees: float) -> Shape:
+        """Rotate counter-clockwise about the centroid (angle of attack = -degrees)."""
+        a = np.deg2rad(degrees)
+        r = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+        return Shape.from_points(self.points @ r.T, name=f"{self.name}-rot{degrees:g}")

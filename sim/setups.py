@@ -1,0 +1,96 @@
+"""The flow set-ups: the default unconfined domain and the Schaefer-Turek DFG 2D-1 channel (DESIGN.md section 1).
+
+A Domain is everything about a case except the body: grid, viscosity, inflow, walls, reference velocity and
+length. Units: unconfined cases are in body units (D = 1, U = 1, nu = 1/Re); the channel keeps the benchmark's
+own units (D = 0.1, mean inflow 0.2, nu = 1e-3).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.errors import SetupError
+from sim.grid import Grid, stretched_faces
+
+DEFAULT_RESOLUTION = 16  # cells per D next to the body (the dataset resolution)
+VALIDATION_RESOLUTION = 32
+MIN_RESOLUTION = 8
+DEFAULT_BOX = 32.0  # half-width of the unconfined square domain, in D
+STRETCH = 1.08
+H_MAX = 2.5
+
+SCHAEFER_TUREK = dict(length=2.2, height=0.41, centre=(0.2, 0.2), diameter=0.1, u_max=0.3, nu=1e-3)
+
+
+@dataclass(frozen=True, eq=False)
+class Domain:
+    name: str
+    grid: Grid
+    nu: float
+    inflow: np.ndarray  # u on the inlet faces
+    walls: str  # "slip" | "noslip"
+    u_ref: float
+    d_ref: float
+
+    @property
+    def force_scale(self) -> float:
+        """Force -> coefficient: 1 / (0.5 U^2 D)."""
+        return 2.0 / (self.u_ref**2 * self.d_ref)
+
+
+def check_resolution(resolution: float) -> None:
+    if not (math.isfinite(resolution) and resolution >= MIN_RESOLUTION):
+        raise SetupError(
+            f"resolution must be at least {MIN_RESOLUTION} cells per D (the body is not resolved below); got {resolution}"
+        )
+    if resolution > 128:
+        raise SetupError(f"resolution above 128 cells per D needs more memory than this tool plans for; got {resolution}")
+
+
+def check_reynolds(re: float) -> None:
+    if not (isinstance(re, int | float) and math.isfinite(re) and re > 0):
+        raise SetupError(f"Reynolds number must be a positive finite number; got {re}")
+    if re > 200:
+        raise SetupError(f"Reynolds number {re:g} is above 200: the flow is no longer steady and laminar")
+
+
+def unconfined(
+    re: float,
+    bounds: tuple[float, float, float, float] = (-0.5, -0.5, 0.5, 0.5),
+    resolution: float = DEFAULT_RESOLUTION,
+    box: float = DEFAULT_BOX,
+    stretch: float = STRETCH,
+) -> Domain:
+    """Square box [-box, box]^2 around the body: inflow U = 1, outlet p = 0, slip top and bottom."""
+    check_reynolds(re)
+    check_resolution(resolution)
+    xmin, ymin, xmax, ymax = bounds
+    margin = 4.0
+    if not (box >= 4 and max(-xmin, xmax, -ymin, ymax) <= box - margin):
+        raise SetupError(
+            f"body extent {max(-xmin, xmax, -ymin, ymax):.3g} D does not fit the domain of half-width {box:g} D "
+            f"(at most {box - margin:g} D from the centroid is allowed)"
+        )
+    h = 1.0 / resolution
+    xf = stretched_faces(-box, box, min(-1.5, xmin - 1.0), max(3.0, xmax + 2.0), h, stretch, H_MAX)
+    yf = stretched_faces(-box, box, min(-1.5, ymin - 1.0), max(1.5, ymax + 1.0), h, stretch, H_MAX)
+    grid = Grid(xf, yf)
+    return Domain("unconfined", grid, 1.0 / re, np.ones(grid.ny), "slip", 1.0, 1.0)
+
+
+def channel(resolution: float = DEFAULT_RESOLUTION, stretch: float = 1.05) -> Domain:
+    """Schaefer-Turek DFG 2D-1: parabolic inflow (mean 0.2), no-slip walls, do-nothing outlet; Re = 20."""
+    check_resolution(resolution)
+    st = SCHAEFER_TUREK
+    d, (cx, cy), height = st["diameter"], st["centre"], st["height"]
+    h = d / resolution
+    xf = stretched_faces(0.0, st["length"], cx - 1.0 * d, cx + 2.5 * d, h, stretch, 8 * h)
+    yf = stretched_faces(0.0, height, cy - 1.0 * d, cy + 1.0 * d, h, stretch, 4 * h)
+    # exact mean of the parabola over each inlet face, so the inflow flux is exact
+    a, b = yf[:-1], yf[1:]
+    prim = lambda y: 4 * st["u_max"] * (height * y**2 / 2 - y**3 / 3) / height**2  # noqa: E731
+    inflow = (prim(b) - prim(a)) / (b - a)
+    return Domain("channel", Grid(xf, yf), st["nu"], inflow, "noslip", 2.0 / 3.0 * st["u_max"], d)
