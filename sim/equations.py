@@ -298,11 +298,10 @@ class Equations:
         y0, y1 = g.v_cv
         return np.outer(x1 - x0, g.dy), np.outer(g.dx, y1 - y0)
 
-    def penalty_vector(self, chi_u: np.ndarray, chi_v: np.ndarray, lam: float) -> np.ndarray:
-        """lambda * fraction * volume on every velocity unknown (0 on pressure rows)."""
-        vu, vv = self.velocity_volumes()
+    def body_vector(self, c_u: np.ndarray, c_v: np.ndarray) -> np.ndarray:
+        """The body's diagonal coefficients (sim.body) on the velocity unknowns, 0 on the pressure rows."""
         L = self.layout
         pen = np.zeros(self.n)
-        pen[L.iu[1:]] = lam * chi_u[1:] * vu[1:]
-        pen[L.iv[:, 1:-1]] = lam * chi_v[:, 1:-1] * vv[:, 1:-1]
+        pen[L.iu[1:]] = c_u[1:]
+        pen[L.iv[:, 1:-1]] = c_v[:, 1:-1]
         return pen

@@ -15,6 +15,24 @@ from sim.errors import SimulationError
 from sim.linsolve import make_solver
 
 
+def _accurate_solve(solver, J, b, rtol: float = 1e-8):
+    """Solve J x = b, refining iteratively; if the factorisation stays inaccurate (PARDISO's pivot perturbation
+    on a badly scaled matrix), fall back to SuperLU for this and the following steps."""
+    x = solver.solve(b)
+    scale = float(np.max(np.abs(b))) or 1.0
+    for _ in range(3):
+        res = b - J @ x
+        if np.all(np.isfinite(res)) and float(np.max(np.abs(res))) <= rtol * scale:
+            return x, solver
+        x = x + solver.solve(res)
+    res = b - J @ x
+    if np.all(np.isfinite(res)) and float(np.max(np.abs(res))) <= rtol * scale:
+        return x, solver
+    fallback = make_solver("splu")
+    fallback.factor(J)
+    return fallback.solve(b), fallback
+
+
 @dataclass
 class NewtonResult:
     q: np.ndarray
@@ -48,7 +66,7 @@ def solve(
         solver.factor(J)
         if norm <= tol:  # converged; the factorisation at q is kept for the adjoint
             return NewtonResult(q, step - 1, history, solver, time.perf_counter() - t0)
-        dq = solver.solve(-r)
+        dq, solver = _accurate_solve(solver, J, -r)
         if not np.all(np.isfinite(dq)):
             raise SimulationError(f"diverged at Newton step {step}: the linear solve gave NaN (singular Jacobian)")
         alpha = 1.0

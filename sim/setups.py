@@ -82,15 +82,20 @@ def unconfined(
 
 
 def channel(resolution: float = DEFAULT_RESOLUTION, stretch: float = 1.05) -> Domain:
-    """Schaefer-Turek DFG 2D-1: parabolic inflow (mean 0.2), no-slip walls, do-nothing outlet; Re = 20."""
+    """Schaefer-Turek DFG 2D-1 in body units (D = 1, mean inflow 1, nu = 1/20): the channel 22 x 4.1 with the
+    cylinder at (2, 2), parabolic inflow, no-slip walls, do-nothing outlet (p = 0). Pressures scale back to the
+    benchmark's units by U^2 = 0.04, lengths by D = 0.1."""
     check_resolution(resolution)
     st = SCHAEFER_TUREK
-    d, (cx, cy), height = st["diameter"], st["centre"], st["height"]
-    h = d / resolution
-    xf = stretched_faces(0.0, st["length"], cx - 1.0 * d, cx + 2.5 * d, h, stretch, 8 * h)
-    yf = stretched_faces(0.0, height, cy - 1.0 * d, cy + 1.0 * d, h, stretch, 4 * h)
-    # exact mean of the parabola over each inlet face, so the inflow flux is exact
+    d, u_mean = st["diameter"], 2.0 / 3.0 * st["u_max"]
+    length, height = st["length"] / d, st["height"] / d
+    cx, cy = (c / d for c in st["centre"])
+    h = 1.0 / resolution
+    xf = stretched_faces(0.0, length, cx - 1.0, cx + 2.5, h, stretch, 8 * h)
+    yf = stretched_faces(0.0, height, cy - 1.0, cy + 1.0, h, stretch, 4 * h)
+    # exact mean of the parabola (maximum 1.5) over each inlet face, so the inflow flux is exact
     a, b = yf[:-1], yf[1:]
-    prim = lambda y: 4 * st["u_max"] * (height * y**2 / 2 - y**3 / 3) / height**2  # noqa: E731
+    prim = lambda y: 6.0 * (height * y**2 / 2 - y**3 / 3) / height**2  # noqa: E731
     inflow = (prim(b) - prim(a)) / (b - a)
-    return Domain("channel", Grid(xf, yf), st["nu"], inflow, "noslip", 2.0 / 3.0 * st["u_max"], d)
+    re = u_mean * d / st["nu"]
+    return Domain("channel", Grid(xf, yf), 1.0 / re, inflow, "noslip", 1.0, 1.0)

@@ -1,0 +1,119 @@
+"""Forces on the body from a flow state, as differentiable torch functions (the surrogate reuses them on predicted
+states, DESIGN.md section 3).
+
+- `body_force`: the total force, the momentum the immersed boundary's coefficients remove from the fluid (what
+  the solver's discrete momentum balance puts on the body).
+- `pressure_force`: -closed integral of p n ds over the outline (bilinear pressure at the edge midpoints). The viscous
+  part of the drag is the total minus this.
+- `momentum_balance`: an independent estimate of the total force, from momentum flux, pressure and viscous stress
+  through a rectangle around the body, with the fields interpolated onto it (no use of the penalisation).
+- `surface_cp`: pressure coefficient at M stations evenly spaced in arc length, starting at the leading edge.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from sim.grid import Grid
+
+
+def _t(a) -> torch.Tensor:
+    return a if isinstance(a, torch.Tensor) else torch.as_tensor(np.asarray(a), dtype=torch.float64)
+
+
+def interp2(values, xs, ys, pts) -> torch.Tensor:
+    """Bilinear interpolation of values (len(xs), len(ys)) given at the tensor-product nodes xs, ys, at pts (M, 2)."""
+    values, pts = _t(values), _t(pts)
+    xs, ys = _t(xs).to(values.dtype), _t(ys).to(values.dtype)
+    i = torch.clamp(torch.searchsorted(xs, pts[:, 0].detach().contiguous()) - 1, 0, len(xs) - 2)
+    j = torch.clamp(torch.searchsorted(ys, pts[:, 1].detach().contiguous()) - 1, 0, len(ys) - 2)
+    tx = (pts[:, 0] - xs[i]) / (xs[i + 1] - xs[i])
+    ty = (pts[:, 1] - ys[j]) / (ys[j + 1] - ys[j])
+    return (
+        values[i, j] * (1 - tx) * (1 - ty)
+        + values[i + 1, j] * tx * (1 - ty)
+        + values[i, j + 1] * (1 - tx) * ty
+        + values[i + 1, j + 1] * tx * ty
+    )
+
+
+def body_force(u, v, c_u, c_v) -> tuple[torch.Tensor, torch.Tensor]:
+    """Force on the body (Fx, Fy) = sum c * velocity: the momentum the immersed boundary (sim.body) removes."""
+    return torch.sum(_t(c_u) * _t(u)), torch.sum(_t(c_v) * _t(v))
+
+
+def _cell_p(p, grid: Grid, pts):
+    return interp2(p, grid.xc, grid.yc, pts)
+
+
+def pressure_force(p, poly, grid: Grid) -> tuple[torch.Tensor, torch.Tensor]:
+    """-closed integral of p n ds over the counter-clockwise outline (outward normal ds = (dy, -dx))."""
+    poly = _t(poly)
+    nxt = torch.roll(poly, -1, dims=0)
+    mid = 0.5 * (poly + nxt)
+    d = nxt - poly
+    pm = _cell_p(p, grid, mid)
+    return -torch.sum(pm * d[:, 1]), torch.sum(pm * d[:, 0])
+
+
+def surface_stations(poly, m: int) -> torch.Tensor:
+    """M points evenly spaced in arc length along the outline, the first at the leading edge (smallest x)."""
+    poly = _t(poly)
+    start = int(torch.argmin(poly[:, 0].detach()))
+    ring = torch.roll(poly, -start, dims=0)
+    ring = torch.cat([ring, ring[:1]])
+    seg = torch.linalg.norm(ring[1:] - ring[:-1], dim=1)
+    s = torch.cat([seg.new_zeros(1), torch.cumsum(seg, 0)])
+    target = torch.arange(m, dtype=poly.dtype) / m * s[-1]
+    k = torch.clamp(torch.searchsorted(s.detach(), target.detach(), right=True) - 1, 0, len(seg) - 1)
+    t = (target - s[k]) / seg[k]
+    return ring[k] + t[:, None] * (ring[k + 1] - ring[k])
+
+
+def surface_cp(p, poly, grid: Grid, m: int = 64, u_ref: float = 1.0, p_ref: float = 0.0):
+    """(stations (M, 2), Cp (M,)) with Cp = (p - p_ref) / (0.5 U^2), p_ref the outlet pressure."""
+    st = surface_stations(poly, m)
+    return st, (_cell_p(p, grid, st) - p_ref) / (0.5 * u_ref**2)
+
+
+def momentum_balance(u, v, p, grid: Grid, nu: float, box, n: int = 800) -> tuple[torch.Tensor, torch.Tensor]:
+    """Force on what the rectangle box = (x0, y0, x1, y1) encloses, from the fluxes through its sides:
+
+    F_i = -closed integral of (u_i u_n + p n_i - nu (d_j u_i + d_i u_j) n_j) ds   (midpoint rule, n points a side).
+    """
+    u, v, p = _t(u), _t(v), _t(p)
+    xu, yu = grid.xf, grid.yc  # u nodes
+    xv, yv = grid.xc, grid.yf  # v nodes
+    x0, y0, x1, y1 = box
+    h = 0.5 * grid.h_min()
+
+    def U(pts):
+        return interp2(u, xu, yu, pts)
+
+    def V(pts):
+        return interp2(v, xv, yv, pts)
+
+    fx = u.new_zeros(())
+    fy = u.new_zeros(())
+    t = (torch.arange(n, dtype=torch.float64) + 0.5) / n
+    sides = [  # (points, outward normal, length)
+        (torch.stack([x0 + (x1 - x0) * t, torch.full_like(t, y0)], 1), (0.0, -1.0), x1 - x0),
+        (torch.stack([x0 + (x1 - x0) * t, torch.full_like(t, y1)], 1), (0.0, 1.0), x1 - x0),
+        (torch.stack([torch.full_like(t, x0), y0 + (y1 - y0) * t], 1), (-1.0, 0.0), y1 - y0),
+        (torch.stack([torch.full_like(t, x1), y0 + (y1 - y0) * t], 1), (1.0, 0.0), y1 - y0),
+    ]
+    ex, ey = torch.tensor([h, 0.0], dtype=torch.float64), torch.tensor([0.0, h], dtype=torch.float64)
+    for pts, (nx_, ny_), length in sides:
+        uu, vv, pp = U(pts), V(pts), _cell_p(p, grid, pts)
+        dudx = (U(pts + ex) - U(pts - ex)) / (2 * h)
+        dudy = (U(pts + ey) - U(pts - ey)) / (2 * h)
+        dvdx = (V(pts + ex) - V(pts - ex)) / (2 * h)
+        dvdy = (V(pts + ey) - V(pts - ey)) / (2 * h)
+        un = uu * nx_ + vv * ny_
+        txn = 2 * dudx * nx_ + (dudy + dvdx) * ny_
+        tyn = (dudy + dvdx) * nx_ + 2 * dvdy * ny_
+        ds = length / n
+        fx = fx - torch.sum(uu * un + pp * nx_ - nu * txn) * ds
+        fy = fy - torch.sum(vv * un + pp * ny_ - nu * tyn) * ds
+    return fx, fy
