@@ -11,7 +11,7 @@ import torch
 
 
 def _t(points) -> torch.Tensor:
-    return points if isinstance(points, torch.Tensor) else torch.as_tensor(np.asarray(points), dtype=torch.float64)
+    return points if isinstance(points, torch.Tensor) else torch.as_tensor(np.ascontiguousarray(points, dtype=float))
 
 
 def signed_area(points) -> torch.Tensor:

@@ -36,11 +36,15 @@ def validate_points(points) -> np.ndarray:
         raise ShapeError(f"shape has duplicate consecutive points (points {i} and {(i + 1) % len(p)}); remove them")
     ring = shapely.LinearRing(p)
     poly = shapely.Polygon(ring)
-    if poly.area <= 1e-12 * scale**2:
+    # Collinearity is judged by the convex hull: the shoelace area of a self-intersecting outline (a symmetric
+    # bow-tie) can also be zero, and that one must be reported as a self-intersection.
+    if shapely.MultiPoint(p).convex_hull.area <= 1e-12 * scale**2:
         raise ShapeError("shape has zero area (all points on a line); a shape must enclose a region")
     if not ring.is_simple:
         reason = shapely.is_valid_reason(poly)
         raise ShapeError(f"shape outline intersects itself ({reason}); a shape must be a simple closed polygon")
+    if poly.area <= 1e-12 * scale**2:
+        raise ShapeError("shape has zero area; a shape must enclose a region")
     if not ring.is_ccw:
         p = p[::-1].copy()
     return p

@@ -38,10 +38,14 @@ def coefficient_gradients(result: SimResult, objective: str = "cd") -> tuple[np.
 def gradient(result: SimResult, points: torch.Tensor, wrt: torch.Tensor | None = None, objective: str = "cd"):
     """d objective / d wrt, where `points` (n, 2, domain units) was computed from `wrt` by torch operations
     (wrt defaults to the points themselves). `points` must equal the polygon that `result` was solved for."""
-    if points.shape != result.points.shape or not np.allclose(points.detach().numpy(), result.points, atol=1e-12):
+    if points.shape != result.points.shape or not np.allclose(
+        points.detach().numpy(), result.points, atol=1e-12
+    ):
         raise ValueError("the points differ from the polygon that was simulated")
     g_u, g_v = coefficient_gradients(result, objective)
     wrt = points if wrt is None else wrt
     c_u, c_v = coefficients(points, result.domain.grid, result.domain.nu, result.penalty, result.immersed)
-    (grad,) = torch.autograd.grad((c_u, c_v), wrt, (torch.as_tensor(g_u), torch.as_tensor(g_v)), allow_unused=True)
+    (grad,) = torch.autograd.grad(
+        (c_u, c_v), wrt, (torch.as_tensor(g_u), torch.as_tensor(g_v)), allow_unused=True
+    )
     return torch.zeros_like(wrt) if grad is None else grad

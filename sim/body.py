@@ -30,7 +30,9 @@ def _node_coefficients(points, X, Y, WX, WY, nu: float, lam: float) -> torch.Ten
     c = torch.zeros(len(X), len(Y), dtype=dt)
     lo = points.detach().min(0).values.numpy()
     hi = points.detach().max(0).values.numpy()
-    margin = 3.0 * max(WX[(X >= lo[0]) & (X <= hi[0])].max(initial=0), WY[(Y >= lo[1]) & (Y <= hi[1])].max(initial=0))
+    margin = 3.0 * max(
+        WX[(X >= lo[0]) & (X <= hi[0])].max(initial=0), WY[(Y >= lo[1]) & (Y <= hi[1])].max(initial=0)
+    )
     ix = np.flatnonzero((X >= lo[0] - margin) & (X <= hi[0] + margin))
     iy = np.flatnonzero((Y >= lo[1] - margin) & (Y <= hi[1] + margin))
     if len(ix) < 2 or len(iy) < 2:
@@ -70,7 +72,11 @@ def _node_coefficients(points, X, Y, WX, WY, nu: float, lam: float) -> torch.Ten
 
 def body_coefficients(points, grid: Grid, nu: float, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
     """c_u (nx+1, ny) on the u nodes and c_v (nx, ny+1) on the v nodes, differentiable in `points` (n, 2)."""
-    points = points if isinstance(points, torch.Tensor) else torch.as_tensor(np.asarray(points), dtype=torch.float64)
+    points = (
+        points
+        if isinstance(points, torch.Tensor)
+        else torch.as_tensor(np.asarray(points), dtype=torch.float64)
+    )
     x0, x1 = grid.u_cv
     y0, y1 = grid.v_cv
     c_u = _node_coefficients(points, grid.xf, grid.yc, x1 - x0, grid.dy, nu, lam)
@@ -83,7 +89,11 @@ def fraction_coefficients(points, grid: Grid, lam: float, sub: int = 8) -> tuple
     comparison in docs/validation.md."""
     from geometry.raster import cell_fractions
 
-    points = points if isinstance(points, torch.Tensor) else torch.as_tensor(np.asarray(points), dtype=torch.float64)
+    points = (
+        points
+        if isinstance(points, torch.Tensor)
+        else torch.as_tensor(np.asarray(points), dtype=torch.float64)
+    )
     out = []
     for (x0, x1), (y0, y1) in (
         (grid.u_cv, (grid.yf[:-1], grid.yf[1:])),

@@ -90,9 +90,10 @@ def make_solver(backend: str = "auto"):
         backend = available_backends()[0]
     if backend == "pardiso":
         if not _PARDISO_OK:
-            raise ValueError("linear solver 'pardiso' is not available here (pypardiso/MKL missing); use 'splu'")
+            raise ValueError(
+                "linear solver 'pardiso' is not available here (pypardiso/MKL missing); use 'splu'"
+            )
         return _Pardiso()
     if backend == "splu":
         return _SuperLU()
     raise ValueError(f"unknown linear solver {backend!r}; allowed: auto, {', '.join(available_backends())}")
-

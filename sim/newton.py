@@ -61,14 +61,18 @@ def solve(
     first = norm
     for step in range(1, max_steps + 1):
         if not np.isfinite(norm):
-            raise SimulationError(f"diverged at Newton step {step - 1}: the residual is not finite (NaN or inf)")
+            raise SimulationError(
+                f"diverged at Newton step {step - 1}: the residual is not finite (NaN or inf)"
+            )
         J = jacobian(q)
         solver.factor(J)
         if norm <= tol:  # converged; the factorisation at q is kept for the adjoint
             return NewtonResult(q, step - 1, history, solver, time.perf_counter() - t0)
         dq, solver = _accurate_solve(solver, J, -r)
         if not np.all(np.isfinite(dq)):
-            raise SimulationError(f"diverged at Newton step {step}: the linear solve gave NaN (singular Jacobian)")
+            raise SimulationError(
+                f"diverged at Newton step {step}: the linear solve gave NaN (singular Jacobian)"
+            )
         alpha = 1.0
         for _ in range(8):  # backtracking on max|R|
             q_new = q + alpha * dq

@@ -47,7 +47,9 @@ def check_resolution(resolution: float) -> None:
             f"resolution must be at least {MIN_RESOLUTION} cells per D (the body is not resolved below); got {resolution}"
         )
     if resolution > 128:
-        raise SetupError(f"resolution above 128 cells per D needs more memory than this tool plans for; got {resolution}")
+        raise SetupError(
+            f"resolution above 128 cells per D needs more memory than this tool plans for; got {resolution}"
+        )
 
 
 def check_reynolds(re: float) -> None:

@@ -166,9 +166,16 @@ class ChannelResult:
         out["cl_abs_err"] = abs(self.sim.cl - ref["cl_ref"])
         out["dp_rel_err"] = (self.dp - ref["dp_ref"]) / ref["dp_ref"]
         out.update(
-            cd_pressure=self.sim.cd_pressure, cd_viscous=self.sim.cd_viscous, cd_momentum=self.sim.cd_momentum,
-            resolution=self.sim.resolution, cells=self.sim.cells, unknowns=self.sim.unknowns,
-            steps=self.sim.steps, wall_s=self.sim.wall_s, re=20.0, diameter=st["diameter"],
+            cd_pressure=self.sim.cd_pressure,
+            cd_viscous=self.sim.cd_viscous,
+            cd_momentum=self.sim.cd_momentum,
+            resolution=self.sim.resolution,
+            cells=self.sim.cells,
+            unknowns=self.sim.unknowns,
+            steps=self.sim.steps,
+            wall_s=self.sim.wall_s,
+            re=20.0,
+            diameter=st["diameter"],
         )
         return out
 
