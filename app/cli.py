@@ -1,7 +1,6 @@
-"""The `dragopt` command line (DESIGN.md section 5). It holds no physics: it parses arguments, calls the packages,
-prints results and writes JSON. Bad input ends with one line `dragopt: error: <message>` and exit code 2.
-
-Heavy packages (torch, the solver) are imported inside the commands, so `--help` and argument errors stay quick.
+"""The `dragopt` command line (DESIGN.md section 5). It holds no physics: it parses arguments, calls the
+packages, prints results and writes JSON. Bad input ends with one line `dragopt: error: <message>` and
+exit code 2; Ctrl+C ends with `dragopt: interrupted` and exit code 130.
 """
 
 from __future__ import annotations
@@ -10,6 +9,7 @@ import argparse
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -78,7 +78,7 @@ def write_json(path: str | Path, data: dict) -> None:
 
 
 def check_output(path: str | Path | None) -> None:
-    """Fail before long work if `path` cannot be written (its folder is created, as the atomic write would)."""
+    """Fail before long work if `path` cannot be written (creates its folder, as the atomic write would)."""
     if path is None:
         return
     path = Path(path)
@@ -129,7 +129,9 @@ def cmd_simulate(args) -> int:
 
     if args.setup == "channel":
         if args.shape.strip().lower() != "circle":
-            raise UsageError(f"--setup channel is the Schaefer-Turek benchmark: --shape must be circle; got {args.shape!r}")
+            raise UsageError(
+                f"--setup channel is the Schaefer-Turek benchmark: --shape must be circle; got {args.shape!r}"
+            )
         if re != 20:
             raise UsageError(f"--setup channel is the Schaefer-Turek benchmark at Re 20; got --re {re:g}")
         if box is not None:
@@ -138,7 +140,9 @@ def cmd_simulate(args) -> int:
 
         res = resolution if resolution is not None else setups.DEFAULT_RESOLUTION
         if not args.quiet:
-            _info(f"simulating the Schaefer-Turek channel (circle, Re 20), resolution {res:g} cells per D ...")
+            _info(
+                f"simulating the Schaefer-Turek channel (circle, Re 20), resolution {res:g} cells per D ..."
+            )
         ch = schaefer_turek(res, progress=progress)
         sim = ch.sim
         out = {**sim.to_dict(), **ch.to_dict(), "shape": "circle"}
@@ -149,15 +153,17 @@ def cmd_simulate(args) -> int:
         res = resolution if resolution is not None else setups.DEFAULT_RESOLUTION
         b = box if box is not None else setups.DEFAULT_BOX
         if not args.quiet:
-            _info(f"simulating {shape.name} at Re {re:g}, resolution {res:g} cells per D, box half-width {b:g} D ...")
+            _info(f"simulating {shape.name} at Re {re:g}, resolution {res:g} cells per D, box {b:g} D ...")
         sim = simulate(shape, re, res, b, progress=progress)
         out = {**sim.to_dict(), "shape": shape.name, "box": b}
 
-    print(f"{out['shape']}  Re {sim.re:g}  ({sim.setup}, resolution {sim.resolution:g} cells per D, {sim.cells} cells)")
+    where = f"{sim.setup}, resolution {sim.resolution:g} cells per D, {sim.cells} cells"
+    print(f"{out['shape']}  Re {sim.re:g}  ({where})")
     print(f"Cd = {_num(sim.cd)}  (pressure {_num(sim.cd_pressure)}, viscous {_num(sim.cd_viscous)})")
     print(f"Cl = {_num(sim.cl)}")
     if sim.setup == "channel":
-        print(f"dp = {_num(out['dp'])}  (reference Cd {out['cd_ref']:.4f}, error {100 * out['cd_rel_err']:+.2f}%)")
+        err = 100 * out["cd_rel_err"]
+        print(f"dp = {_num(out['dp'])}  (reference Cd {out['cd_ref']:.4f}, Cd error {err:+.2f}%)")
     print(f"Newton steps {sim.steps} (residual {sim.residual:.1e}), wall time {sim.wall_s:.2f} s")
     if args.json:
         write_json(args.json, out)
@@ -169,7 +175,9 @@ def cmd_benchmark(args) -> int:
     from sim import setups
     from sim.solver import schaefer_turek
 
-    resolution = _float(args.resolution, "--resolution") if args.resolution is not None else setups.DEFAULT_RESOLUTION
+    resolution = (
+        _float(args.resolution, "--resolution") if args.resolution is not None else setups.DEFAULT_RESOLUTION
+    )
     setups.check_resolution(resolution)
     check_output(args.json)
     if not args.quiet:
@@ -193,10 +201,13 @@ def cmd_export(args) -> int:
     if fmt is None:
         fmt = Path(args.out).suffix.lower().lstrip(".")
         if fmt not in EXPORT_FORMATS:
-            raise UsageError(f"cannot tell the format from {args.out!r}; give --format ({'|'.join(EXPORT_FORMATS)})")
+            raise UsageError(
+                f"cannot tell the format from {args.out!r}; give --format ({'|'.join(EXPORT_FORMATS)})"
+            )
     if fmt not in EXPORT_BUILT:
         raise UsageError(
-            f"export format {fmt} is not available yet (planned; see DESIGN.md); available now: {', '.join(EXPORT_BUILT)}"
+            f"export format {fmt} is not available yet (planned; see DESIGN.md); "
+            f"available now: {', '.join(EXPORT_BUILT)}"
         )
     if args.extrude is not None or args.revolve:
         raise UsageError("--extrude and --revolve apply to 3D formats (stl, obj, glb), not to csv")
@@ -217,23 +228,43 @@ def cmd_app(args) -> int:
     if importlib.util.find_spec("streamlit") is None:
         raise UsageError("streamlit is not installed; run: pip install -e '.[dev]'")
     page = Path(__file__).with_name("streamlit_app.py")
-    cmd = [sys.executable, "-m", "streamlit", "run", str(page), "--server.address", args.address,
-           "--server.showEmailPrompt", "false", "--browser.gatherUsageStats", "false"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(page),
+        "--server.address",
+        args.address,
+        "--server.showEmailPrompt",
+        "false",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
     if args.port is not None:
         cmd += ["--server.port", str(args.port)]
     if args.headless:
         cmd += ["--server.headless", "true"]
     _info(f"starting the dragopt app on {args.address} (Ctrl+C stops it)")
     proc = subprocess.Popen(cmd)
+
+    def stop(signum, frame):  # pass a termination on to the app, then end as if interrupted
+        raise KeyboardInterrupt
+
+    old_term = signal.signal(signal.SIGTERM, stop)
     try:
         return proc.wait()
-    except KeyboardInterrupt:  # the app got the same Ctrl+C; give it a moment to shut down
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.terminate()
-            proc.wait()
+    except KeyboardInterrupt:
+        if proc.poll() is None:  # Ctrl+C in a terminal reached the app already; a signal to us alone did not
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.terminate()
+                proc.wait()
         raise
+    finally:
+        signal.signal(signal.SIGTERM, old_term)
 
 
 def cmd_planned(args) -> int:
@@ -254,28 +285,49 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
-    s = sub.add_parser("simulate", help="simulate the steady flow around a shape",
-                       description="Steady laminar flow around a shape; prints Cd (pressure, viscous), Cl, steps, time.")  # fmt: skip
+    s = sub.add_parser(
+        "simulate",
+        help="simulate the steady flow around a shape",
+        description="Steady laminar flow around a shape; prints Cd (pressure, viscous), Cl, steps, time.",
+    )
     s.add_argument("--shape", required=True, help=f"SHAPE: {PRESET_HELP}")
-    s.add_argument("--re", required=True, metavar="RE", help="Reynolds number U D / nu (> 0; steady up to about 40)")
-    s.add_argument("--setup", choices=("unconfined", "channel"), default="unconfined",
-                   help="unconfined box (default) or the Schaefer-Turek channel (circle at Re 20 only)")  # fmt: skip
+    s.add_argument(
+        "--re", required=True, metavar="RE", help="Reynolds number U D / nu (> 0; steady up to about 40)"
+    )
+    s.add_argument(
+        "--setup",
+        choices=("unconfined", "channel"),
+        default="unconfined",
+        help="unconfined box (default) or the Schaefer-Turek channel (circle at Re 20 only)",
+    )
     s.add_argument("--resolution", metavar="N", help=res_help)
-    s.add_argument("--box", metavar="HALF_WIDTH", help=f"half-width of the unconfined domain in D (default {DEFAULT_BOX:g})")
+    s.add_argument(
+        "--box",
+        metavar="HALF_WIDTH",
+        help=f"half-width of the unconfined domain in D (default {DEFAULT_BOX:g})",
+    )
     s.add_argument("--json", metavar="F", help="write the result as JSON to F")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     s.set_defaults(func=cmd_simulate)
 
-    b = sub.add_parser("benchmark", help="run a validation benchmark",
-                       description="Run a validation benchmark and compare with its reference values.")  # fmt: skip
-    b.add_argument("name", choices=("schaefer-turek",), help="the benchmark: schaefer-turek (DFG 2D-1, Re 20)")
+    b = sub.add_parser(
+        "benchmark",
+        help="run a validation benchmark",
+        description="Run a validation benchmark and compare with its reference values.",
+    )
+    b.add_argument(
+        "name", choices=("schaefer-turek",), help="the benchmark: schaefer-turek (DFG 2D-1, Re 20)"
+    )
     b.add_argument("--resolution", metavar="N", help=res_help)
     b.add_argument("--json", metavar="F", help="write the result as JSON to F")
     b.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     b.set_defaults(func=cmd_benchmark)
 
-    e = sub.add_parser("export", help="export a shape to a file",
-                       description="Export a shape's outline in the input's units (csv now; dxf, svg, stl, obj, glb planned).")  # fmt: skip
+    e = sub.add_parser(
+        "export",
+        help="export a shape to a file",
+        description="Export a shape's outline in the input's units (csv now; dxf svg stl obj glb planned).",
+    )
     e.add_argument("--shape", required=True, help=f"SHAPE: {PRESET_HELP}")
     e.add_argument("--format", choices=EXPORT_FORMATS, help="file format (default: from the --out suffix)")
     g = e.add_mutually_exclusive_group()
@@ -284,15 +336,20 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", required=True, metavar="FILE", help="output file")
     e.set_defaults(func=cmd_export)
 
-    a = sub.add_parser("app", help="start the Streamlit app (localhost)", description="Start the Streamlit app.")
+    a = sub.add_parser(
+        "app", help="start the Streamlit app (localhost)", description="Start the Streamlit app."
+    )
     a.add_argument("--address", default="localhost", help="address to listen on (default localhost)")
     a.add_argument("--port", type=int, help="port (default: Streamlit's, 8501)")
     a.add_argument("--headless", action="store_true", help="do not open a browser")
     a.set_defaults(func=cmd_app)
 
     for name, summary in PLANNED.items():
-        q = sub.add_parser(name, help=f"{summary} (not available yet)", description=f"{summary}. Not available yet "
-                           "(planned; see DESIGN.md section 5).")  # fmt: skip
+        q = sub.add_parser(
+            name,
+            help=f"{summary} (not available yet)",
+            description=f"{summary}. Not available yet (planned; see DESIGN.md section 5).",
+        )
         q.set_defaults(func=cmd_planned)
     return p
 

@@ -1,7 +1,8 @@
 """A minimal dragopt page (a placeholder until the full inverse-design app exists): simulate one preset shape.
 
-Run with `dragopt app` (or `streamlit run app/streamlit_app.py --server.address localhost`). No physics here: the page
-only calls geometry.presets.parse_shape and sim.solver.simulate and shows their results.
+Run with `dragopt app` (or `streamlit run app/streamlit_app.py --server.address localhost`).
+No physics here: the page only calls geometry.presets.parse_shape and sim.solver.simulate and shows
+their results.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ st.markdown(
     """
 **Works now:** steady laminar simulation (Newton solver) of a preset shape in the unconfined domain:
 drag coefficient split into pressure and viscous parts, lift, and the surface pressure coefficient.
-The command line adds `dragopt simulate`, `dragopt benchmark schaefer-turek` and `dragopt export --format csv`.
+On the command line: `dragopt simulate`, `dragopt benchmark schaefer-turek`, `dragopt export --format csv`.
 
 **Planned** (see DESIGN.md): the neural surrogate, drag optimisation with constraints, uploads and exports.
 """
@@ -72,16 +73,16 @@ if "result" in st.session_state:
     ax1.fill(outline[:, 0], outline[:, 1], color="0.85")
     stations = np.asarray(result.stations)
     ax1.plot(stations[:, 0], stations[:, 1], "o", ms=2, color="tab:blue", label="Cp stations")
-    ax1.annotate("", xy=(shape.bounds()[0] - 0.05, 0), xytext=(shape.bounds()[0] - 0.5, 0),
-                 arrowprops=dict(arrowstyle="->"))  # fmt: skip
-    ax1.set_aspect("equal")
+    ax1.plot(*stations[0], "o", ms=5, color="tab:red", label="station 0")
+    ax1.set_aspect("equal", adjustable="datalim")
+    ax1.margins(0.15)
     ax1.set_title("Shape (D = 1, flow from the left)")
-    ax1.legend(loc="upper right", fontsize="small")
+    ax1.legend(loc="lower center", bbox_to_anchor=(0.5, 1.08), ncol=2, fontsize="small", frameon=False)
     ax2.plot(np.arange(len(result.cp)), result.cp, ".-")
     ax2.axhline(0.0, color="0.6", lw=0.8)
     ax2.set_xlabel("surface station index")
     ax2.set_ylabel("Cp")
-    ax2.set_title("Surface pressure coefficient")
+    ax2.set_title("Surface pressure coefficient (outlet pressure as reference)")
     fig.tight_layout()
     st.pyplot(fig)
     plt.close(fig)

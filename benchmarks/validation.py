@@ -28,8 +28,11 @@ def main() -> None:
     for n in res_list + ([48] if not args.quick else []):
         r = schaefer_turek(n).to_dict()
         rows.append({"case": "schaefer-turek", "method": "cutlink", **r})
-        print(f"ST N={n}: cd {r['cd']:.4f} ({100 * r['cd_rel_err']:+.2f}%) cl {r['cl']:.4f} dp {r['dp']:.4f} "
-              f"({100 * r['dp_rel_err']:+.2f}%) {r['wall_s']:.1f}s", flush=True)
+        print(
+            f"ST N={n}: cd {r['cd']:.4f} ({100 * r['cd_rel_err']:+.2f}%) cl {r['cl']:.4f} dp {r['dp']:.4f} "
+            f"({100 * r['dp_rel_err']:+.2f}%) {r['wall_s']:.1f}s",
+            flush=True,
+        )
     circle = parse_shape("circle")
     for method in ("cutlink", "fraction"):
         for n in res_list:
@@ -37,17 +40,33 @@ def main() -> None:
                 for box in (32.0, 64.0) if (n == 16 and method == "cutlink") else (32.0,):
                     s = simulate(circle, re, n, box=box, immersed=method)
                     ref = OPENFOAM.get(re) if box == 32.0 else None
-                    row = {"case": "circle", "method": method, "re": re, "resolution": n, "box": box,
-                           "cd": s.cd, "cd_pressure": s.cd_pressure, "cd_viscous": s.cd_viscous,
-                           "cd_momentum": s.cd_momentum, "cl": s.cl, "steps": s.steps, "wall_s": s.wall_s,
-                           "cells": s.cells, "unknowns": s.unknowns, "cd_openfoam": ref,
-                           "err_openfoam": (s.cd / ref - 1) if ref else None,
-                           "cd_dennis_chang": DENNIS_CHANG.get(re),
-                           "err_dennis_chang": (s.cd / DENNIS_CHANG[re] - 1) if re in DENNIS_CHANG else None}
+                    row = {
+                        "case": "circle",
+                        "method": method,
+                        "re": re,
+                        "resolution": n,
+                        "box": box,
+                        "cd": s.cd,
+                        "cd_pressure": s.cd_pressure,
+                        "cd_viscous": s.cd_viscous,
+                        "cd_momentum": s.cd_momentum,
+                        "cl": s.cl,
+                        "steps": s.steps,
+                        "wall_s": s.wall_s,
+                        "cells": s.cells,
+                        "unknowns": s.unknowns,
+                        "cd_openfoam": ref,
+                        "err_openfoam": (s.cd / ref - 1) if ref else None,
+                        "cd_dennis_chang": DENNIS_CHANG.get(re),
+                        "err_dennis_chang": (s.cd / DENNIS_CHANG[re] - 1) if re in DENNIS_CHANG else None,
+                    }
                     rows.append(row)
                     e = f"{100 * row['err_openfoam']:+.2f}%" if ref else "-"
-                    print(f"circle {method} N={n} Re={re} box={box:g}: cd {s.cd:.4f} (OF {e}) p {s.cd_pressure:.3f} "
-                          f"v {s.cd_viscous:.3f} mom {s.cd_momentum:.4f} {s.wall_s:.1f}s", flush=True)
+                    print(
+                        f"circle {method} N={n} Re={re} box={box:g}: cd {s.cd:.4f} (OF {e}) p {s.cd_pressure:.3f} "
+                        f"v {s.cd_viscous:.3f} mom {s.cd_momentum:.4f} {s.wall_s:.1f}s",
+                        flush=True,
+                    )
     write_json("validation", rows)
 
 

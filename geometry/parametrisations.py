@@ -11,9 +11,13 @@ import math
 import torch
 
 # Uniform cubic B-spline basis: point(t) = [t^3, t^2, t, 1] @ M @ [P_{i-1}, P_i, P_{i+1}, P_{i+2}]
-_BSPLINE = torch.tensor(
-    [[-1.0, 3.0, -3.0, 1.0], [3.0, -6.0, 3.0, 0.0], [-3.0, 0.0, 3.0, 0.0], [1.0, 4.0, 1.0, 0.0]], dtype=torch.float64
-) / 6.0
+_BSPLINE = (
+    torch.tensor(
+        [[-1.0, 3.0, -3.0, 1.0], [3.0, -6.0, 3.0, 0.0], [-3.0, 0.0, 3.0, 0.0], [1.0, 4.0, 1.0, 0.0]],
+        dtype=torch.float64,
+    )
+    / 6.0
+)
 
 
 def bspline_points(control: torch.Tensor, per_segment: int = 16) -> torch.Tensor:

@@ -11,7 +11,11 @@ import torch
 
 
 def _t(points) -> torch.Tensor:
-    return points if isinstance(points, torch.Tensor) else torch.as_tensor(np.ascontiguousarray(points, dtype=float))
+    return (
+        points
+        if isinstance(points, torch.Tensor)
+        else torch.as_tensor(np.ascontiguousarray(points, dtype=float))
+    )
 
 
 def signed_area(points) -> torch.Tensor:
@@ -54,7 +58,8 @@ def thickness(points, n_stations: int = 400) -> torch.Tensor:
     """
     p = _t(points)
     a, b = p, torch.roll(p, -1, dims=0)
-    xmin, xmax = p[:, 0].min().detach(), p[:, 0].max().detach()
+    # not detached: the stations move with the ends of the chord, and the gradient must see that
+    xmin, xmax = p[:, 0].min(), p[:, 0].max()
     xs = torch.linspace(0.0, 1.0, n_stations + 2, dtype=p.dtype)[1:-1] * (xmax - xmin) + xmin
     x0, x1 = a[:, 0][None, :], b[:, 0][None, :]
     s = xs[:, None]

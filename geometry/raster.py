@@ -1,8 +1,10 @@
 """Differentiable rasterisation of a polygon: signed distance and volume fraction of axis-aligned cells (torch).
 
 The volume fraction of a cell is the mean over sub x sub sample points of a linear ramp of the signed distance
-of width one sample spacing: exact for a straight edge, and differentiable in the polygon points. Only cells
-that the outline passes near are sub-sampled, so the cost scales with the perimeter, not the grid.
+of width one sample spacing measured along the outline's normal n (sqrt((nx dx)^2 + (ny dy)^2) for samples dx
+apart in x and dy apart in y, so non-square cells of a stretched grid are handled too): exact for a straight
+edge along a grid line, and differentiable in the polygon points. Only cells that the outline passes near are
+sub-sampled, so the cost scales with the perimeter, not the grid.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ import shapely
 import torch
 
 
-def segment_distance(poly: torch.Tensor, q: torch.Tensor, chunk: int = 8192) -> torch.Tensor:
-    """Unsigned distance from each query point (Q, 2) to the closed polyline (n, 2)."""
+def nearest_vector(poly: torch.Tensor, q: torch.Tensor, chunk: int = 8192) -> torch.Tensor:
+    """Vector from the nearest point of the closed polyline (n, 2) to each query point (Q, 2): shape (Q, 2)."""
     a = poly
     ab = torch.roll(poly, -1, dims=0) - a
     ab2 = (ab * ab).sum(1)
@@ -22,9 +24,16 @@ def segment_distance(poly: torch.Tensor, q: torch.Tensor, chunk: int = 8192) -> 
         qq = q[s : s + chunk]
         aq = qq[:, None, :] - a[None, :, :]
         t = torch.clamp((aq * ab[None]).sum(-1) / ab2[None], 0.0, 1.0)
-        d2 = ((aq - t[..., None] * ab[None]) ** 2).sum(-1)
-        out.append(torch.sqrt(d2.min(dim=1).values + 1e-300))
-    return torch.cat(out) if out else q.new_zeros(0)
+        v = aq - t[..., None] * ab[None]
+        j = (v * v).sum(-1).argmin(dim=1)
+        out.append(v[torch.arange(qq.shape[0]), j])
+    return torch.cat(out) if out else q.new_zeros((0, 2))
+
+
+def segment_distance(poly: torch.Tensor, q: torch.Tensor, chunk: int = 8192) -> torch.Tensor:
+    """Unsigned distance from each query point (Q, 2) to the closed polyline (n, 2)."""
+    v = nearest_vector(poly, q, chunk)
+    return torch.sqrt((v * v).sum(1) + 1e-300)
 
 
 def inside(poly: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
@@ -67,9 +76,16 @@ def cell_fractions(poly, x0, x1, y0, y1, sub: int = 8) -> torch.Tensor:
     sy = cy[cut][:, None, None] + wy[cut][:, None, None] * s[None, None, :]
     sx, sy = torch.broadcast_tensors(sx, sy)
     q = torch.stack([sx.reshape(-1), sy.reshape(-1)], 1)
-    spacing = (torch.sqrt(wx[cut] * wy[cut]) / sub)[:, None].expand(-1, sub * sub).reshape(-1)
-    d = signed_distance(poly, q)
-    h = torch.clamp(0.5 - d / spacing, 0.0, 1.0)
+    dx = (wx[cut] / sub)[:, None].expand(-1, sub * sub).reshape(-1)
+    dy = (wy[cut] / sub)[:, None].expand(-1, sub * sub).reshape(-1)
+    v = nearest_vector(poly, q)
+    sign = torch.where(inside(poly, q), -1.0, 1.0).to(dt)
+    # d / spacing with d = |v| and spacing = sqrt((nx dx)^2 + (ny dy)^2), n = v / |v|, written so that it is
+    # smooth (and 0) where a sample lies on the outline (v = 0)
+    v2 = (v * v).sum(1)
+    h = torch.clamp(
+        0.5 - sign * v2 / torch.sqrt((v[:, 0] * dx) ** 2 + (v[:, 1] * dy) ** 2 + 1e-300), 0.0, 1.0
+    )
     frac = frac.index_put((idx[cut],), h.reshape(-1, sub * sub).mean(1))
     return frac
 

@@ -26,14 +26,18 @@ def validate_points(points) -> np.ndarray:
     p = as_points(points)
     if not np.all(np.isfinite(p)):
         bad = int(np.flatnonzero(~np.all(np.isfinite(p), axis=1))[0])
-        raise ShapeError(f"shape has a NaN or infinite coordinate (point {bad}); all coordinates must be finite")
+        raise ShapeError(
+            f"shape has a NaN or infinite coordinate (point {bad}); all coordinates must be finite"
+        )
     if len(p) < 3:
         raise ShapeError(f"a shape needs at least 3 points; got {len(p)}")
     step = np.linalg.norm(np.roll(p, -1, axis=0) - p, axis=1)
     scale = max(float(np.ptp(p[:, 0])), float(np.ptp(p[:, 1])), 1e-300)
     if np.any(step <= 1e-12 * scale):
         i = int(np.flatnonzero(step <= 1e-12 * scale)[0])
-        raise ShapeError(f"shape has duplicate consecutive points (points {i} and {(i + 1) % len(p)}); remove them")
+        raise ShapeError(
+            f"shape has duplicate consecutive points (points {i} and {(i + 1) % len(p)}); remove them"
+        )
     ring = shapely.LinearRing(p)
     poly = shapely.Polygon(ring)
     # Collinearity is judged by the convex hull: the shoelace area of a self-intersecting outline (a symmetric
@@ -42,7 +46,9 @@ def validate_points(points) -> np.ndarray:
         raise ShapeError("shape has zero area (all points on a line); a shape must enclose a region")
     if not ring.is_simple:
         reason = shapely.is_valid_reason(poly)
-        raise ShapeError(f"shape outline intersects itself ({reason}); a shape must be a simple closed polygon")
+        raise ShapeError(
+            f"shape outline intersects itself ({reason}); a shape must be a simple closed polygon"
+        )
     if poly.area <= 1e-12 * scale**2:
         raise ShapeError("shape has zero area; a shape must enclose a region")
     if not ring.is_ccw:

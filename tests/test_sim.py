@@ -7,7 +7,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
 from geometry import parse_shape
 from geometry.parametrisations import bspline_points, circle_control_points
@@ -208,8 +207,9 @@ def test_divergence_is_reported_with_step_and_cause():
     with pytest.raises(SimulationError, match=r"Newton step \d+.*not finite"):
         newton.solve(residual, lambda q: sp.identity(3, format="csr"), np.zeros(3))
     with pytest.raises(SimulationError, match="no convergence after 2 Newton steps"):
-        newton.solve(lambda q: q**3 + 1, lambda q: sp.diags(3 * q**2 + 1e-3, format="csr"), np.ones(3) * 5,
-                     max_steps=2)
+        newton.solve(
+            lambda q: q**3 + 1, lambda q: sp.diags(3 * q**2 + 1e-3, format="csr"), np.ones(3) * 5, max_steps=2
+        )
 
 
 def test_simulate_many_runs_in_parallel_and_resumes(tmp_path):
