@@ -26,7 +26,7 @@ def coefficient_gradients(result: SimResult, objective: str = "cd") -> tuple[np.
     rows = L.iu[1:] if objective == "cd" else L.iv[:, 1:-1]
     dc_dq = np.zeros(eq.n)
     dc_dq[rows] = k * pen[rows]
-    psi = result.factorisation.solve(dc_dq, transpose=True)
+    psi = result.newton.solve_transposed(dc_dq)
     u, v, _ = eq.fields(q)
     g_u = k * u if objective == "cd" else np.zeros_like(u)
     g_v = k * v if objective == "cl" else np.zeros_like(v)

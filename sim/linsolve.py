@@ -7,6 +7,8 @@ factorisation of the last Jacobian is kept for the transposed (adjoint) solve. P
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
@@ -28,6 +30,8 @@ class _Pardiso:
 
     def __init__(self):
         self._s = _pw.PyPardisoSolver(mtype=11)
+        # pypardiso searches the whole environment for libmkl_rt (about 1 s) unless told where it is
+        os.environ.setdefault("PYPARDISO_MKL_RT", self._s.libmkl._name)
         ip = self._s.iparm
         ip[:] = 0
         ip[0] = 1  # we set the parameters ourselves

@@ -1,5 +1,10 @@
 """Newton's method for R(q) = 0 with the exact Jacobian, a sparse direct solver and a backtracking line search.
 
+Chord steps: once Newton is in its asymptotic range (a step cut the residual tenfold), the next step reuses the
+last factorisation (one cheap solve instead of a factorisation); a chord step that does not cut the residual
+tenfold sends the next step back to a fresh factorisation. The factorisation kept at the end serves the adjoint:
+transposed solves are refined against the exact Jacobian at the converged state, so the adjoint stays exact.
+
 Divergence is detected and reported with the step and the cause (NaN, growth, no convergence), never as a NaN drag.
 """
 
@@ -15,31 +20,44 @@ from sim.errors import SimulationError
 from sim.linsolve import make_solver
 
 
-def _accurate_solve(solver, J, b, rtol: float = 1e-8):
-    """Solve J x = b, refining iteratively; if the factorisation stays inaccurate (PARDISO's pivot perturbation
-    on a badly scaled matrix), fall back to SuperLU for this and the following steps."""
-    x = solver.solve(b)
+def refined_solve(solver, A, b: np.ndarray, transpose: bool = False, rtol: float = 1e-10, max_iter: int = 8):
+    """Solve A x = b (or A^T x = b) with a factorisation of A or of a nearby matrix, by iterative refinement.
+
+    Returns (x, converged)."""
+    op = A.T if transpose else A
+    x = solver.solve(b, transpose=transpose)
     scale = float(np.max(np.abs(b))) or 1.0
-    for _ in range(3):
-        res = b - J @ x
-        if np.all(np.isfinite(res)) and float(np.max(np.abs(res))) <= rtol * scale:
-            return x, solver
-        x = x + solver.solve(res)
-    res = b - J @ x
-    if np.all(np.isfinite(res)) and float(np.max(np.abs(res))) <= rtol * scale:
-        return x, solver
-    fallback = make_solver("splu")
-    fallback.factor(J)
-    return fallback.solve(b), fallback
+    for _ in range(max_iter):
+        res = b - op @ x
+        if not np.all(np.isfinite(res)):
+            return x, False
+        if float(np.max(np.abs(res))) <= rtol * scale:
+            return x, True
+        x = x + solver.solve(res, transpose=transpose)
+    res = b - op @ x
+    return x, bool(np.all(np.isfinite(res)) and float(np.max(np.abs(res))) <= rtol * scale)
 
 
 @dataclass
 class NewtonResult:
     q: np.ndarray
-    steps: int
+    steps: int  # Newton iterations (exact and chord)
+    factorisations: int
     residuals: list[float]
-    solver: object = field(repr=False)  # holds the factorisation of the last Jacobian (for the adjoint)
+    solver: object = field(repr=False)  # a factorisation of the Jacobian near q
+    jacobian: Callable = field(repr=False)
     wall_s: float = 0.0
+
+    def solve_transposed(self, b: np.ndarray) -> np.ndarray:
+        """J(q)^T x = b at the converged state (for the adjoint), exact to round-off."""
+        J = self.jacobian(self.q)
+        x, ok = refined_solve(self.solver, J, b, transpose=True)
+        if not ok:  # the kept factorisation is too far from J(q): factorise J(q) itself
+            self.solver.factor(J)
+            x, ok = refined_solve(self.solver, J, b, transpose=True)
+            if not ok:
+                raise SimulationError("the adjoint solve did not converge (ill-conditioned Jacobian)")
+        return x
 
 
 def solve(
@@ -49,9 +67,10 @@ def solve(
     tol: float = 1e-9,
     max_steps: int = 25,
     backend: str = "auto",
+    chord: bool = True,
     progress: Callable[[int, float], None] | None = None,
 ) -> NewtonResult:
-    """Iterate until max|R| <= tol. The returned solver holds a factorisation of J at the final state."""
+    """Iterate until max|R| <= tol."""
     t0 = time.perf_counter()
     solver = make_solver(backend)
     q = q0.copy()
@@ -59,16 +78,28 @@ def solve(
     norm = float(np.max(np.abs(r)))
     history = [norm]
     first = norm
+    factorisations = 0
+    use_chord = False
     for step in range(1, max_steps + 1):
         if not np.isfinite(norm):
             raise SimulationError(
                 f"diverged at Newton step {step - 1}: the residual is not finite (NaN or inf)"
             )
-        J = jacobian(q)
-        solver.factor(J)
-        if norm <= tol:  # converged; the factorisation at q is kept for the adjoint
-            return NewtonResult(q, step - 1, history, solver, time.perf_counter() - t0)
-        dq, solver = _accurate_solve(solver, J, -r)
+        if norm <= tol:
+            return NewtonResult(
+                q, step - 1, factorisations, history, solver, jacobian, time.perf_counter() - t0
+            )
+        if use_chord:
+            dq = solver.solve(-r)
+        else:
+            J = jacobian(q)
+            solver.factor(J)
+            factorisations += 1
+            dq, ok = refined_solve(solver, J, -r, rtol=1e-8, max_iter=3)
+            if not ok:  # PARDISO's perturbed pivots on a badly scaled matrix: SuperLU from here on
+                solver = make_solver("splu")
+                solver.factor(J)
+                dq = solver.solve(-r)
         if not np.all(np.isfinite(dq)):
             raise SimulationError(
                 f"diverged at Newton step {step}: the linear solve gave NaN (singular Jacobian)"
@@ -81,6 +112,7 @@ def solve(
             if np.isfinite(n_new) and (n_new < norm or n_new <= tol):
                 break
             alpha *= 0.5
+        use_chord = chord and alpha == 1.0 and n_new <= 0.1 * norm and n_new < 1e-3 * first
         q, r, norm = q_new, r_new, n_new
         history.append(norm)
         if progress is not None:

@@ -34,6 +34,7 @@ class SimResult:
     re: float
     converged: bool
     steps: int
+    factorisations: int
     wall_s: float
     residual: float
     cells: int
@@ -51,7 +52,9 @@ class SimResult:
     penalty: float = field(repr=False)
     points: np.ndarray = field(repr=False)
     immersed: str = field(repr=False, default=IMMERSED)
-    factorisation: object = field(repr=False, default=None)
+    newton: object = field(
+        repr=False, default=None
+    )  # sim.newton.NewtonResult (factorisation for the adjoint)
 
     def fields(self):
         """u (nx+1, ny), v (nx, ny+1), p (nx, ny) on the staggered grid."""
@@ -59,7 +62,7 @@ class SimResult:
 
     def to_dict(self) -> dict:
         keys = (
-            "cd cd_pressure cd_viscous cl cl_pressure cl_viscous cd_momentum cl_momentum re converged steps "
+            "cd cd_pressure cd_viscous cl cl_pressure cl_viscous cd_momentum cl_momentum re converged steps factorisations "
             "wall_s residual cells unknowns resolution setup"
         ).split()
         out = {k: getattr(self, k) for k in keys}
@@ -121,6 +124,7 @@ def run_case(
         re=float(re),
         converged=True,
         steps=res.steps,
+        factorisations=res.factorisations,
         wall_s=time.perf_counter() - t0,
         residual=res.residuals[-1],
         cells=g.cells,
@@ -137,7 +141,7 @@ def run_case(
         penalty=lam,
         immersed=immersed,
         points=pts.numpy(),
-        factorisation=res.solver,
+        newton=res,
     )
 
 
