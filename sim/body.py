@@ -41,7 +41,12 @@ def _node_coefficients(points, X, Y, WX, WY, nu: float, lam: float) -> torch.Ten
     Xw, Yw = X[i0:i1], Y[j0:j1]
     gx, gy = np.meshgrid(Xw, Yw, indexing="ij")
     q = torch.as_tensor(np.stack([gx.ravel(), gy.ravel()], 1), dtype=dt)
-    s = signed_distance(points, q).reshape(gx.shape)
+    with torch.no_grad():
+        s = signed_distance(points.detach(), q)
+    if points.requires_grad:  # only nodes within a link of the outline depend on it: differentiate just those
+        near = torch.nonzero(s.abs() < 1.5 * margin / 3.0).flatten()
+        s = s.index_put((near,), signed_distance(points, q[near]))
+    s = s.reshape(gx.shape)
     wx, wy = torch.as_tensor(WX[i0:i1], dtype=dt), torch.as_tensor(WY[j0:j1], dtype=dt)
     vol = wx[:, None] * wy[None, :]
     ramp = THETA_MIN * torch.sqrt(vol)
