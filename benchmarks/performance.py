@@ -54,6 +54,7 @@ def main() -> None:
             }
             out["cases"].append(row)
             print(row, flush=True)
+    out["peak_rss_mb_after_default_cases"] = peak_rss_mb()
     r = simulate(circle, 20.0, resolution=setups.VALIDATION_RESOLUTION)
     out["validation_resolution"] = {
         "resolution": r.resolution,
