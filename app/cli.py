@@ -152,6 +152,9 @@ def cmd_simulate(args) -> int:
         shape = parse_shape(args.shape)
         res = resolution if resolution is not None else setups.DEFAULT_RESOLUTION
         b = box if box is not None else setups.DEFAULT_BOX
+        warning = setups.thin_body_warning(shape.thickness, res)
+        if warning:
+            _info(f"dragopt: warning: {warning}")
         if not args.quiet:
             _info(f"simulating {shape.name} at Re {re:g}, resolution {res:g} cells per D, box {b:g} D ...")
         sim = simulate(shape, re, res, b, progress=progress)

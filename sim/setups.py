@@ -52,6 +52,19 @@ def check_resolution(resolution: float) -> None:
         )
 
 
+def thin_body_warning(thickness: float, resolution: float, minimum_cells: float = 8.0) -> str | None:
+    """A warning when the body is thin for the grid: sharp and thin bodies converge at first order in the cells
+    across their thickness (docs/validation.md), so below about 8 cells expect Cd errors above 1%."""
+    cells = thickness * resolution
+    if cells >= minimum_cells:
+        return None
+    better = math.ceil(minimum_cells / thickness)
+    return (
+        f"the body is {thickness:.2f} D thick: {cells:.1f} cells across it at resolution {resolution:g}; "
+        f"expect Cd errors above 1% (use --resolution {better} or more)"
+    )
+
+
 def check_reynolds(re: float) -> None:
     if not (isinstance(re, int | float) and math.isfinite(re) and re > 0):
         raise SetupError(f"Reynolds number must be a positive finite number; got {re}")

@@ -193,3 +193,11 @@ def test_streamlit_page_simulates():
     at.button[0].click()
     at.run()
     assert "ellipse axis ratio" in at.error[0].value
+
+
+def test_thin_body_gets_a_resolution_warning(capsys):
+    assert cli.main(["simulate", "--shape", "ellipse:12", "--re", "10", "--resolution", "8", "-q"]) == 0
+    err = capsys.readouterr().err
+    assert "warning" in err and "--resolution" in err
+    assert cli.main(["simulate", "--shape", "circle", "--re", "10", "--resolution", "8", "-q"]) == 0
+    assert "warning" not in capsys.readouterr().err
