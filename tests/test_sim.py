@@ -125,10 +125,21 @@ def test_jacobian_matches_finite_differences():
             np.testing.assert_allclose(J[:, k], fd, atol=1e-7)
 
 
-def test_newton_converges_quadratically(circle_re20):
-    res = circle_re20
-    assert res.residual <= 1e-9
-    assert res.steps <= 6
+def test_newton_converges_quadratically(circle):
+    """Exact Newton: each step squares the error, so the residual falls ever faster; chord steps save factorisations."""
+    domain = setups.unconfined(20.0, circle.bounds(), 12)
+    r = run_case(circle.points, domain, 20.0, 12)
+    eq = r.equations
+    pen = eq.body_vector(r.c_u, r.c_v)
+    exact = newton.solve(
+        lambda q: eq.residual(q, pen), lambda q: eq.jacobian(q, pen), eq.uniform_state(), chord=False
+    )
+    h = exact.residuals
+    assert exact.steps <= 6 and h[-1] <= 1e-9
+    drops = [a / b for a, b in zip(h[:-1], h[1:], strict=True)]
+    assert all(b > a for a, b in zip(drops[1:], drops[2:], strict=False)) and drops[-1] > 1000  # accelerating
+    assert r.factorisations < exact.factorisations  # chord steps reuse factorisations
+    np.testing.assert_allclose(r.q, exact.q, atol=1e-8)
 
 
 def test_adjoint_gradient_matches_finite_differences():
