@@ -122,7 +122,7 @@ def run_case(
         cd_momentum=k * mx,
         cl_momentum=k * my,
         re=float(re),
-        converged=True,
+        converged=res.residuals[-1] <= tol * scale,  # newton.solve raises when it does not converge
         steps=res.steps,
         factorisations=res.factorisations,
         wall_s=time.perf_counter() - t0,
