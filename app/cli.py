@@ -89,6 +89,14 @@ def check_output(path: str | Path | None) -> None:
         raise UsageError(f"cannot write to the folder {path.parent}")
 
 
+def _write_result(path: str | None, out: dict) -> int:
+    """Write the --json result (when asked) and end the command successfully."""
+    if path:
+        write_json(path, out)
+        print(f"wrote {path}")
+    return 0
+
+
 def _num(v: float, digits: int = 4) -> str:
     """Fixed-point without a '-0.0000'."""
     if abs(v) < 0.5 * 10**-digits:
@@ -168,10 +176,7 @@ def cmd_simulate(args) -> int:
         err = 100 * out["cd_rel_err"]
         print(f"dp = {_num(out['dp'])}  (reference Cd {out['cd_ref']:.4f}, Cd error {err:+.2f}%)")
     print(f"Newton steps {sim.steps} (residual {sim.residual:.1e}), wall time {sim.wall_s:.2f} s")
-    if args.json:
-        write_json(args.json, out)
-        print(f"wrote {args.json}")
-    return 0
+    return _write_result(args.json, out)
 
 
 def cmd_benchmark(args) -> int:
@@ -193,10 +198,7 @@ def cmd_benchmark(args) -> int:
     print(f"{'Cl':4}{out['cl']:12.5f}{out['cl_ref']:12.5f}{out['cl_abs_err']:10.5f} (abs)")
     print(f"{'dp':4}{out['dp']:12.5f}{out['dp_ref']:12.5f}{100 * out['dp_rel_err']:+9.2f}%")
     print(f"Newton steps {out['steps']}, wall time {out['wall_s']:.2f} s")
-    if args.json:
-        write_json(args.json, out)
-        print(f"wrote {args.json}")
-    return 0
+    return _write_result(args.json, out)
 
 
 def cmd_export(args) -> int:

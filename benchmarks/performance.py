@@ -31,6 +31,11 @@ from sim.parallel import simulate_many  # noqa: E402
 from sim.solver import run_case, simulate  # noqa: E402
 
 
+def _case(r) -> dict:
+    keys = ("resolution", "cells", "unknowns", "steps", "factorisations", "wall_s", "cd")
+    return {k: getattr(r, k) for k in keys}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true")
@@ -41,29 +46,12 @@ def main() -> None:
     for backend in available_backends():
         for re in (1.0, 20.0, 40.0):
             r = simulate(circle, re, backend=backend)
-            row = {
-                "what": "default resolution",
-                "backend": backend,
-                "re": re,
-                "resolution": r.resolution,
-                "cells": r.cells,
-                "unknowns": r.unknowns,
-                "steps": r.steps,
-                "wall_s": r.wall_s,
-                "cd": r.cd,
-            }
+            row = {"what": "default resolution", "backend": backend, "re": re, **_case(r)}
             out["cases"].append(row)
             print(row, flush=True)
     out["peak_rss_mb_after_default_cases"] = peak_rss_mb()
     r = simulate(circle, 20.0, resolution=setups.VALIDATION_RESOLUTION)
-    out["validation_resolution"] = {
-        "resolution": r.resolution,
-        "cells": r.cells,
-        "unknowns": r.unknowns,
-        "steps": r.steps,
-        "wall_s": r.wall_s,
-        "cd": r.cd,
-    }
+    out["validation_resolution"] = _case(r)
     print(out["validation_resolution"], flush=True)
 
     # adjoint: gradient w.r.t. 16 B-spline control points, relative to one solve (second of two rounds: the first
