@@ -1,13 +1,14 @@
 """The body as an immersed boundary, as diagonal coefficients c on the velocity unknowns: R += c * q.
 
-Two parts, both smooth functions of the outline (differentiable in torch, for the adjoint):
-- penalisation lambda * V * chi of the nodes inside the body (chi ramps from 0 to 1 just inside the outline), which
-  holds them at rest;
+Two parts, continuous in the outline and differentiable almost everywhere (torch, for the adjoint):
+- penalisation lambda * V of the nodes inside the body, which holds them at rest;
 - cut links (Shortley-Weller): a fluid node P whose viscous link to a neighbour N crosses the outline at the
   fraction theta of the link sees the wall at theta * L instead of N at L, so its viscous coupling
   nu * A / L grows to nu * A / (theta * L). Since N is held at rest, this is the extra diagonal
   nu * A / L * (1 / theta - 1) on P. theta is where the link meets the outline (exact segment intersection);
-  links that pass through a feature thinner than a cell with both nodes in the fluid count too.
+  links that pass through a feature thinner than a cell with both nodes in the fluid count too. The wall term
+  is capped at lambda * V, which it reaches as the wall reaches the node, so a node entering the body changes
+  nothing abruptly.
 
 A volume-fraction penalisation alone (chi = covered fraction of each control volume) was measured first: with a
 penalty strong enough to stop the flow, any control volume the body touches is solid, so drag moves in steps
@@ -22,8 +23,6 @@ import torch
 
 from geometry.raster import signed_distance
 from sim.grid import Grid
-
-THETA_MIN = 0.02  # smallest wall distance, as a fraction of a link (bounds the conditioning)
 
 
 def _node_coefficients(points, X, Y, WX, WY, nu: float, lam: float) -> torch.Tensor:
@@ -50,22 +49,33 @@ def _node_coefficients(points, X, Y, WX, WY, nu: float, lam: float) -> torch.Ten
     s = s.reshape(gx.shape)
     wx, wy = torch.as_tensor(WX[i0:i1], dtype=dt), torch.as_tensor(WY[j0:j1], dtype=dt)
     vol = wx[:, None] * wy[None, :]
-    ramp = THETA_MIN * torch.sqrt(vol)
-    cw = lam * vol * torch.clamp(-s / ramp, 0.0, 1.0)
+    held = lam * vol  # the coefficient that holds a node at rest
+    cw = torch.where(s < 0, held, torch.zeros_like(held))
 
     lx = torch.as_tensor(np.diff(Xw), dtype=dt)[:, None]
-    ea, eb = _wall_links(points, gx[:-1], gy[:-1], gx[1:], gy[1:], s[:-1], s[1:], nu * wy[None, :] / lx)
+    ea, eb = _wall_links(
+        points, gx[:-1], gy[:-1], gx[1:], gy[1:], s[:-1], s[1:], nu * wy[None, :] / lx, held[:-1], held[1:]
+    )
     extra = torch.nn.functional.pad(ea, (0, 0, 0, 1)) + torch.nn.functional.pad(eb, (0, 0, 1, 0))
     ly = torch.as_tensor(np.diff(Yw), dtype=dt)[None, :]
     ea, eb = _wall_links(
-        points, gx[:, :-1], gy[:, :-1], gx[:, 1:], gy[:, 1:], s[:, :-1], s[:, 1:], nu * wx[:, None] / ly
+        points,
+        gx[:, :-1],
+        gy[:, :-1],
+        gx[:, 1:],
+        gy[:, 1:],
+        s[:, :-1],
+        s[:, 1:],
+        nu * wx[:, None] / ly,
+        held[:, :-1],
+        held[:, 1:],
     )
     extra = extra + torch.nn.functional.pad(ea, (0, 1)) + torch.nn.functional.pad(eb, (1, 0))
     full = torch.nn.functional.pad(cw + extra, (j0, len(Y) - j1, i0, len(X) - i1))
     return full
 
 
-def _wall_links(points, ax, ay, bx, by, sa, sb, coeff) -> tuple[torch.Tensor, torch.Tensor]:
+def _wall_links(points, ax, ay, bx, by, sa, sb, coeff, cap_a, cap_b) -> tuple[torch.Tensor, torch.Tensor]:
     """Extra diagonals (on a, on b) from the links a -> b that meet the outline.
 
     A fluid node whose link meets the wall at the fraction theta of the link gets nu A / L * (1 / theta - 1).
@@ -105,13 +115,15 @@ def _wall_links(points, ax, ay, bx, by, sa, sb, coeff) -> tuple[torch.Tensor, to
     sa_c, sb_c = sa.flatten()[cand], sb.flatten()[cand]
     # a cut link whose crossing was missed (the outline through a node, to round-off): signed-distance estimate
     lin = sa_c / torch.where(sa_c != sb_c, sa_c - sb_c, torch.ones_like(sa_c))
-    th_a = torch.clamp(torch.where(found, t_first, lin), min=THETA_MIN)
-    th_b = torch.clamp(torch.where(found, 1 - t_last, 1 - lin), min=THETA_MIN)
+    th_a = torch.clamp(torch.where(found, t_first, lin), min=1e-12)
+    th_b = torch.clamp(torch.where(found, 1 - t_last, 1 - lin), min=1e-12)
     keep_a = fa & (found | ~fb)  # a in the fluid: a cut link, or a through link that was confirmed
     keep_b = fb & (found | ~fa)
     c = coeff.expand_as(sa).flatten()[cand]
-    add_a = torch.where(keep_a, c * (1 / th_a - 1), torch.zeros_like(c))
-    add_b = torch.where(keep_b, c * (1 / th_b - 1), torch.zeros_like(c))
+    # capped at the coefficient of a node held at rest: as the wall reaches a fluid node (theta -> 0) its wall term
+    # grows continuously into the penalty it gets once inside, so drag does not jump when the outline crosses a node
+    add_a = torch.where(keep_a, torch.minimum(c * (1 / th_a - 1), cap_a.flatten()[cand]), torch.zeros_like(c))
+    add_b = torch.where(keep_b, torch.minimum(c * (1 / th_b - 1), cap_b.flatten()[cand]), torch.zeros_like(c))
     ea = zero.flatten().index_put((cand,), add_a).reshape(sa.shape)
     eb = zero.flatten().index_put((cand,), add_b).reshape(sa.shape)
     return ea, eb
