@@ -297,7 +297,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--shape", required=True, help=f"SHAPE: {PRESET_HELP}")
     s.add_argument(
-        "--re", required=True, metavar="RE", help="Reynolds number U D / nu (> 0; steady up to about 40)"
+        "--re",
+        required=True,
+        metavar="RE",
+        help="Reynolds number U D / nu (> 0, at most 200; the design range is 1 to 40)",
     )
     s.add_argument(
         "--setup",

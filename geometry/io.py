@@ -45,7 +45,7 @@ def read_csv(path: str | Path) -> np.ndarray:
         try:
             rows.append((float(parts[0]), float(parts[1])))
         except ValueError:
-            if rows or i > 1 or not all(parts[:2]):
+            if rows or not all(parts[:2]):  # a header is allowed only before the first point
                 raise ShapeError(f"{path}, line {i}: x,y must be numbers; got {line!r}") from None
     if not rows:
         raise ShapeError(f"{path} holds no x,y points")

@@ -1,7 +1,7 @@
 """Area, centroid, perimeter and thickness of a closed polygon: differentiable (torch) and plain (numpy).
 
 Polygons are (n, 2) arrays, counter-clockwise, last point not repeated. All functions accept torch tensors
-and return tensors (so gradients flow to the points); numpy input returns numpy-compatible floats.
+and return tensors (so gradients flow to the points); numpy input is converted to float64 tensors.
 """
 
 from __future__ import annotations

@@ -14,9 +14,13 @@ import shapely
 import torch
 
 
-def nearest_vector(poly: torch.Tensor, q: torch.Tensor, chunk: int = 8192) -> torch.Tensor:
+def nearest_vector(poly: torch.Tensor, q: torch.Tensor, chunk: int | None = None) -> torch.Tensor:
     """Vector from the nearest point of the closed polyline (n, 2) to each query point (Q, 2): shape (Q, 2)."""
     a = poly
+    if (
+        chunk is None
+    ):  # bound the (chunk, n, 2) temporaries to about 2**21 pairs, whatever the number of points
+        chunk = max(1, 2**21 // max(len(poly), 1))
     ab = torch.roll(poly, -1, dims=0) - a
     ab2 = (ab * ab).sum(1)
     out = []
@@ -30,7 +34,7 @@ def nearest_vector(poly: torch.Tensor, q: torch.Tensor, chunk: int = 8192) -> to
     return torch.cat(out) if out else q.new_zeros((0, 2))
 
 
-def segment_distance(poly: torch.Tensor, q: torch.Tensor, chunk: int = 8192) -> torch.Tensor:
+def segment_distance(poly: torch.Tensor, q: torch.Tensor, chunk: int | None = None) -> torch.Tensor:
     """Unsigned distance from each query point (Q, 2) to the closed polyline (n, 2)."""
     v = nearest_vector(poly, q, chunk)
     return torch.sqrt((v * v).sum(1) + 1e-300)

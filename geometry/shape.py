@@ -54,11 +54,15 @@ class Shape:
 
     def mirrored(self) -> Shape:
         """Mirror about the flow axis (y -> -y), keeping counter-clockwise order."""
-        p = self.points * np.array([1.0, -1.0])
-        return Shape.from_points(p[::-1], name=f"{self.name}-mirrored")
+        p = Shape.from_points((self.points * np.array([1.0, -1.0]))[::-1]).points
+        offset = self.offset * np.array([1.0, -1.0])
+        return Shape(points=p, scale=self.scale, offset=offset, name=f"{self.name}-mirrored")
 
     def rotated(self, degrees: float) -> Shape:
         """Rotate counter-clockwise about the centroid (angle of attack = -degrees)."""
         a = np.deg2rad(degrees)
         r = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
-        return Shape.from_points(self.points @ r.T, name=f"{self.name}-rot{degrees:g}")
+        p = Shape.from_points(self.points @ r.T).points
+        return Shape(
+            points=p, scale=self.scale, offset=self.offset.copy(), name=f"{self.name}-rot{degrees:g}"
+        )

@@ -11,7 +11,7 @@ that is fixed for a grid: the sparse factorisation's analysis is done once and r
 
 Boundaries: inflow on the left (u given, v = 0), pressure outlet on the right (p = 0, zero-gradient velocity),
 walls at the bottom and top (v = 0; `slip`: zero shear, `noslip`: u = 0). The body is volume penalisation,
-added separately (a diagonal term, see `Equations.penalty`).
+added separately: a diagonal R += c * q on the velocity unknowns (sim.body, `Equations.body_vector`).
 """
 
 from __future__ import annotations

@@ -25,18 +25,22 @@ def uniform_centres(n: int = SURROGATE_CELLS, extent: float = SURROGATE_EXTENT) 
 def sample(
     result: SimResult, n: int = SURROGATE_CELLS, extent: float = SURROGATE_EXTENT
 ) -> dict[str, np.ndarray]:
-    """u, v, p (n, n) at the cell centres of a uniform n x n grid on [-extent, extent]^2 around the centroid
-    (indexing [x, y]); `mask` is 1 inside the body."""
+    """u, v, p (n, n) at the cell centres of a uniform n x n grid on [-extent, extent]^2 (in D) around the body's
+    centroid (indexing [x, y]; x, y are those centres in domain units); `mask` is 1 inside the body."""
     import shapely
+
+    from geometry.properties import centroid
 
     g = result.domain.grid
     u, v, p = result.fields()
-    c = uniform_centres(n, extent)
-    X, Y = np.meshgrid(c, c, indexing="ij")
+    cx, cy = centroid(result.points).tolist()
+    offsets = result.domain.d_ref * uniform_centres(n, extent)
+    x, y = cx + offsets, cy + offsets
+    X, Y = np.meshgrid(x, y, indexing="ij")
     pts = torch.as_tensor(np.stack([X.ravel(), Y.ravel()], 1))
     out = {
-        "x": c,
-        "y": c,
+        "x": x,
+        "y": y,
         "u": interp2(u, g.xf, g.yc, pts).reshape(n, n).numpy(),
         "v": interp2(v, g.xc, g.yf, pts).reshape(n, n).numpy(),
         "p": interp2(p, g.xc, g.yc, pts).reshape(n, n).numpy(),

@@ -13,6 +13,8 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from sim.errors import SimulationError
+
 try:  # pragma: no cover - depends on the platform
     import pypardiso.pardiso_wrapper as _pw
 
@@ -49,7 +51,10 @@ class _Pardiso:
     def _call(self, phase: int, A, b, transpose: bool = False):
         self._s.iparm[11] = 2 if transpose else 0
         self._s.set_phase(phase)
-        return self._s._call_pardiso(A, b)
+        try:
+            return self._s._call_pardiso(A, b)
+        except _pw.PyPardisoError as exc:  # e.g. out of memory (-2), zero pivot (-4)
+            raise SimulationError(f"the sparse solver PARDISO failed in phase {phase}: {exc}") from None
 
     def factor(self, A: sp.csr_matrix) -> None:
         key = (A.indptr.tobytes(), A.indices.tobytes())

@@ -51,6 +51,9 @@ class NewtonResult:
     def solve_transposed(self, b: np.ndarray) -> np.ndarray:
         """J(q)^T x = b at the converged state (for the adjoint), exact to round-off."""
         J = self.jacobian(self.q)
+        if self.factorisations == 0:  # converged from the start: nothing was factorised yet
+            self.solver.factor(J)
+            self.factorisations = 1
         x, ok = refined_solve(self.solver, J, b, transpose=True)
         if not ok:  # the kept factorisation is too far from J(q): factorise J(q) itself
             self.solver.factor(J)
@@ -80,7 +83,7 @@ def solve(
     first = norm
     factorisations = 0
     use_chord = False
-    for step in range(1, max_steps + 1):
+    for step in range(1, max_steps + 2):  # the last pass only checks the residual of step max_steps
         if not np.isfinite(norm):
             raise SimulationError(
                 f"diverged at Newton step {step - 1}: the residual is not finite (NaN or inf)"

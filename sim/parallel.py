@@ -7,6 +7,7 @@ A case that fails (bad shape, divergence) is reported with its error; it does no
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -29,11 +30,21 @@ def _run_one(index: int, points: np.ndarray, re: float, options: dict) -> dict:
     from geometry.shape import Shape
     from sim.solver import simulate
 
+    head = {"index": index, "re": re, "case": case_key(points, re, options)}
     try:
         result = simulate(Shape.from_points(points), re, **options)
-        return {"index": index, "re": re, "ok": True, **result.to_dict()}
-    except (ValueError, RuntimeError) as exc:  # ShapeError, SetupError, SimulationError
-        return {"index": index, "re": re, "ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        return {**head, "ok": True, **result.to_dict()}
+    except (
+        Exception
+    ) as exc:  # ShapeError, SetupError, SimulationError, or anything else: one case, not the batch
+        return {**head, "ok": False, "error": f"{type(exc).__name__}: {exc}"}
+
+
+def case_key(points: np.ndarray, re: float, options: dict) -> str:
+    """A fingerprint of a case, so a resumed batch never takes another batch's result for its own."""
+    h = hashlib.sha1(np.ascontiguousarray(points, dtype=float).tobytes())
+    h.update(json.dumps({"re": float(re), **{k: str(v) for k, v in sorted(options.items())}}).encode())
+    return h.hexdigest()[:16]
 
 
 def load_results(path: str | Path) -> dict[int, dict]:
@@ -68,7 +79,13 @@ def simulate_many(
         )
     if workers < 1:
         raise ValueError(f"workers must be at least 1; got {workers}")
+    pts = [np.asarray(getattr(s, "points", s), dtype=float) for s in shapes]
     done = load_results(results_path) if results_path else {}
+    for i, rec in done.items():
+        if i >= len(shapes) or rec.get("case") != case_key(pts[i], float(re_values[i]), options):
+            raise ValueError(
+                f"{results_path} holds results of a different batch (case {i} differs); use a new results file"
+            )
     todo = [i for i in range(len(shapes)) if i not in done]
     out = None
     if results_path:
@@ -80,7 +97,6 @@ def simulate_many(
                 if f.read(1) != b"\n":
                     f.write(b"\n")
         out = open(results_path, "a")
-    pts = [np.asarray(getattr(s, "points", s), dtype=float) for s in shapes]
     try:
         with ProcessPoolExecutor(
             workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(threads_per_worker,)

@@ -8,6 +8,7 @@ own units (D = 0.1, mean inflow 0.2, nu = 1e-3).
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,7 @@ DEFAULT_RESOLUTION = 16  # cells per D next to the body (the dataset resolution)
 VALIDATION_RESOLUTION = 32
 MIN_RESOLUTION = 8
 DEFAULT_BOX = 32.0  # half-width of the unconfined square domain, in D
+MAX_BOX = 1000.0
 STRETCH = 1.08
 H_MAX = 2.5
 
@@ -66,7 +68,7 @@ def thin_body_warning(thickness: float, resolution: float, minimum_cells: float 
 
 
 def check_reynolds(re: float) -> None:
-    if not (isinstance(re, int | float) and math.isfinite(re) and re > 0):
+    if not (isinstance(re, numbers.Real) and math.isfinite(re) and re > 0):
         raise SetupError(f"Reynolds number must be a positive finite number; got {re}")
     if re > 200:
         raise SetupError(f"Reynolds number {re:g} is above 200: the flow is no longer steady and laminar")
@@ -84,7 +86,9 @@ def unconfined(
     check_resolution(resolution)
     xmin, ymin, xmax, ymax = bounds
     margin = 4.0
-    if not (box >= 4 and max(-xmin, xmax, -ymin, ymax) <= box - margin):
+    if not (math.isfinite(box) and 4 <= box <= MAX_BOX):
+        raise SetupError(f"box half-width must be between 4 and {MAX_BOX:g} D; got {box}")
+    if not max(-xmin, xmax, -ymin, ymax) <= box - margin:
         raise SetupError(
             f"body extent {max(-xmin, xmax, -ymin, ymax):.3g} D does not fit the domain of half-width {box:g} D "
             f"(at most {box - margin:g} D from the centroid is allowed)"

@@ -1,4 +1,4 @@
-"""The full simulation of one case: set-up -> body fractions -> Newton solve -> forces. Composes the sim modules."""
+"""The full simulation of one case: set-up -> body coefficients -> Newton solve -> forces. Composes the sim modules."""
 
 from __future__ import annotations
 

@@ -44,3 +44,12 @@ def test_phiflow_velocity_is_nearly_divergence_free_away_from_the_body(sampled):
     far = (np.hypot(X, Y) > 1.0) & (np.abs(X) < 2.8) & (np.abs(Y) < 2.8)
     grad_scale = np.abs(np.gradient(s["u"], s["x"], axis=0)).max()
     assert np.abs(div[far]).max() < 0.02 * grad_scale
+
+
+def test_sample_is_centred_on_the_body_in_the_channel():
+    from sim.solver import schaefer_turek
+
+    channel = schaefer_turek(8).sim
+    s = sample(channel, 32, 1.0)
+    assert s["mask"].sum() > 0  # the cylinder at (2, 2) is in the window
+    assert np.mean(s["x"]) == pytest.approx(2.0, abs=1e-9) and np.mean(s["y"]) == pytest.approx(2.0, abs=1e-9)

@@ -527,3 +527,15 @@ def test_fourier_mode_shifts_the_outline():
     c = properties.centroid(parametrisations.fourier_points(a0, a, b)).numpy()
     assert c[0] == pytest.approx(0.01, rel=2e-2)
     assert abs(c[1]) < 1e-12
+
+
+def test_mirrored_and_rotated_keep_the_users_units():
+    user = np.array([[10.0, 5.0], [14.0, 5.0], [14.0, 6.0], [10.0, 7.0]])
+    shape = Shape.from_points(user)
+    mirrored = shape.mirrored().user_points()
+    expected = user * np.array([1.0, -1.0])
+    assert np.allclose(np.sort(mirrored, axis=0), np.sort(expected, axis=0), atol=1e-12)
+    rotated = shape.rotated(90.0)
+    assert rotated.scale == pytest.approx(shape.scale)
+    assert properties.area(rotated.user_points()).item() == pytest.approx(properties.area(user).item())
+    assert np.allclose(properties.centroid(rotated.user_points()).numpy(), properties.centroid(user).numpy())

@@ -199,7 +199,9 @@ def test_linear_solvers_agree(circle):
         (dict(re=math.nan), "positive"),
         (dict(re=math.inf), "positive"),
         (dict(re=20.0, resolution=4), "at least 8"),
-        (dict(re=20.0, box=3.0), "does not fit"),
+        (dict(re=20.0, box=3.0), "between 4 and 1000"),
+        (dict(re=20.0, box=math.inf), "between 4 and 1000"),
+        (dict(re=20.0, box=4.0), "does not fit"),
     ],
 )
 def test_bad_setup_is_a_clear_error(circle, kwargs, match):
@@ -211,6 +213,18 @@ def test_body_too_large_for_domain():
     big = parse_shape("ellipse:20")  # 4.5 D long: its ends are 2.2 D from the centroid
     with pytest.raises(SetupError, match="does not fit"):
         simulate(big, 10.0, box=6.0)
+
+
+def test_newton_checks_the_residual_of_its_last_allowed_step():
+    import scipy.sparse as sp
+
+    res = newton.solve(lambda q: q - 1.0, lambda q: sp.identity(2, format="csr"), np.zeros(2), max_steps=1)
+    assert res.steps == 1 and np.allclose(res.q, 1.0)
+
+
+def test_reynolds_number_may_be_any_real_number_type(circle):
+    setups.check_reynolds(np.int64(20))
+    setups.check_reynolds(np.float32(2.5))
 
 
 def test_divergence_is_reported_with_step_and_cause():
@@ -242,6 +256,8 @@ def test_simulate_many_runs_in_parallel_and_resumes(tmp_path):
     assert sorted(done) == [0, 1, 2]
     serial = simulate(parse_shape("ellipse:2"), 20.0, resolution=8)
     assert done[1]["cd"] == pytest.approx(serial.cd, rel=1e-10)
+    with pytest.raises(ValueError, match="different batch"):  # same file, other Reynolds numbers: refused
+        list(simulate_many(shapes, [11.0, 20.0, 5.0], workers=1, results_path=path, resolution=8))
 
 
 def test_simulate_many_rejects_mismatched_input():
