@@ -10,7 +10,8 @@ import numpy as np
 import torch
 
 
-def _t(points) -> torch.Tensor:
+def as_tensor(points) -> torch.Tensor:
+    """A float64 tensor of array-like input; tensors pass through untouched (their gradients kept)."""
     return (
         points
         if isinstance(points, torch.Tensor)
@@ -20,7 +21,7 @@ def _t(points) -> torch.Tensor:
 
 def signed_area(points) -> torch.Tensor:
     """Shoelace area, positive for counter-clockwise polygons."""
-    p = _t(points)
+    p = as_tensor(points)
     x, y = p[:, 0], p[:, 1]
     return 0.5 * torch.sum(x * torch.roll(y, -1) - torch.roll(x, -1) * y)
 
@@ -31,7 +32,7 @@ def area(points) -> torch.Tensor:
 
 def centroid(points) -> torch.Tensor:
     """Area centroid (not the mean of the vertices, which depends on the point spacing)."""
-    p = _t(points)
+    p = as_tensor(points)
     x, y = p[:, 0], p[:, 1]
     xn, yn = torch.roll(x, -1), torch.roll(y, -1)
     cross = x * yn - xn * y
@@ -42,7 +43,7 @@ def centroid(points) -> torch.Tensor:
 
 
 def perimeter(points) -> torch.Tensor:
-    p = _t(points)
+    p = as_tensor(points)
     return torch.sum(torch.linalg.norm(torch.roll(p, -1, dims=0) - p, dim=1))
 
 
@@ -56,7 +57,7 @@ def thickness(points, n_stations: int = 400) -> torch.Tensor:
 
     Edges crossing each station are intersected exactly, so the result is differentiable in the points.
     """
-    p = _t(points)
+    p = as_tensor(points)
     a, b = p, torch.roll(p, -1, dims=0)
     # not detached: the stations move with the ends of the chord, and the gradient must see that
     xmin, xmax = p[:, 0].min(), p[:, 0].max()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from geometry.properties import as_tensor
 from geometry.raster import signed_distance
 from sim.grid import Grid
 
@@ -131,11 +132,7 @@ def _wall_links(points, ax, ay, bx, by, sa, sb, coeff, cap_a, cap_b) -> tuple[to
 
 def body_coefficients(points, grid: Grid, nu: float, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
     """c_u (nx+1, ny) on the u nodes and c_v (nx, ny+1) on the v nodes, differentiable in `points` (n, 2)."""
-    points = (
-        points
-        if isinstance(points, torch.Tensor)
-        else torch.as_tensor(np.asarray(points), dtype=torch.float64)
-    )
+    points = as_tensor(points)
     x0, x1 = grid.u_cv
     y0, y1 = grid.v_cv
     c_u = _node_coefficients(points, grid.xf, grid.yc, x1 - x0, grid.dy, nu, lam)
@@ -148,11 +145,7 @@ def fraction_coefficients(points, grid: Grid, lam: float, sub: int = 8) -> tuple
     comparison in docs/validation.md."""
     from geometry.raster import cell_fractions
 
-    points = (
-        points
-        if isinstance(points, torch.Tensor)
-        else torch.as_tensor(np.asarray(points), dtype=torch.float64)
-    )
+    points = as_tensor(points)
     out = []
     for (x0, x1), (y0, y1) in (
         (grid.u_cv, (grid.yf[:-1], grid.yf[1:])),

@@ -270,7 +270,7 @@ class Equations:
         vals = np.concatenate([(coef * b)[:, None] * w1, (coef * a)[:, None] * w2], axis=1).ravel()
         data = np.bincount(slot, weights=vals[keep], minlength=nnz)
         if penalty is not None:
-            data += np.bincount(diag_slot, weights=penalty, minlength=nnz)
+            data[diag_slot] += penalty
         return sp.csr_matrix((data, indices, indptr), shape=(self.n, self.n))
 
     # ----- state <-> fields -----

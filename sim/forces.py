@@ -12,20 +12,16 @@ states, DESIGN.md section 3).
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
+from geometry.properties import as_tensor
 from sim.grid import Grid
-
-
-def _t(a) -> torch.Tensor:
-    return a if isinstance(a, torch.Tensor) else torch.as_tensor(np.asarray(a), dtype=torch.float64)
 
 
 def interp2(values, xs, ys, pts) -> torch.Tensor:
     """Bilinear interpolation of values (len(xs), len(ys)) given at the tensor-product nodes xs, ys, at pts (M, 2)."""
-    values, pts = _t(values), _t(pts)
-    xs, ys = _t(xs).to(values.dtype), _t(ys).to(values.dtype)
+    values, pts = as_tensor(values), as_tensor(pts)
+    xs, ys = as_tensor(xs).to(values.dtype), as_tensor(ys).to(values.dtype)
     i = torch.clamp(torch.searchsorted(xs, pts[:, 0].detach().contiguous()) - 1, 0, len(xs) - 2)
     j = torch.clamp(torch.searchsorted(ys, pts[:, 1].detach().contiguous()) - 1, 0, len(ys) - 2)
     tx = (pts[:, 0] - xs[i]) / (xs[i + 1] - xs[i])
@@ -40,7 +36,7 @@ def interp2(values, xs, ys, pts) -> torch.Tensor:
 
 def body_force(u, v, c_u, c_v) -> tuple[torch.Tensor, torch.Tensor]:
     """Force on the body (Fx, Fy) = sum c * velocity: the momentum the immersed boundary (sim.body) removes."""
-    return torch.sum(_t(c_u) * _t(u)), torch.sum(_t(c_v) * _t(v))
+    return torch.sum(as_tensor(c_u) * as_tensor(u)), torch.sum(as_tensor(c_v) * as_tensor(v))
 
 
 def _cell_p(p, grid: Grid, pts):
@@ -49,7 +45,7 @@ def _cell_p(p, grid: Grid, pts):
 
 def pressure_force(p, poly, grid: Grid) -> tuple[torch.Tensor, torch.Tensor]:
     """-closed integral of p n ds over the counter-clockwise outline (outward normal ds = (dy, -dx))."""
-    poly = _t(poly)
+    poly = as_tensor(poly)
     nxt = torch.roll(poly, -1, dims=0)
     mid = 0.5 * (poly + nxt)
     d = nxt - poly
@@ -59,7 +55,7 @@ def pressure_force(p, poly, grid: Grid) -> tuple[torch.Tensor, torch.Tensor]:
 
 def surface_stations(poly, m: int) -> torch.Tensor:
     """M points evenly spaced in arc length along the outline, the first at the leading edge (smallest x)."""
-    poly = _t(poly)
+    poly = as_tensor(poly)
     start = int(torch.argmin(poly[:, 0].detach()))
     ring = torch.roll(poly, -start, dims=0)
     ring = torch.cat([ring, ring[:1]])
@@ -82,7 +78,7 @@ def momentum_balance(u, v, p, grid: Grid, nu: float, box, n: int = 800) -> tuple
 
     F_i = -closed integral of (u_i u_n + p n_i - nu (d_j u_i + d_i u_j) n_j) ds   (midpoint rule, n points a side).
     """
-    u, v, p = _t(u), _t(v), _t(p)
+    u, v, p = as_tensor(u), as_tensor(v), as_tensor(p)
     xu, yu = grid.xf, grid.yc  # u nodes
     xv, yv = grid.xc, grid.yf  # v nodes
     x0, y0, x1, y1 = box

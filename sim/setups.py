@@ -25,6 +25,11 @@ STRETCH = 1.08
 H_MAX = 2.5
 
 SCHAEFER_TUREK = dict(length=2.2, height=0.41, centre=(0.2, 0.2), diameter=0.1, u_max=0.3, nu=1e-3)
+SCHAEFER_TUREK_REFERENCE = {
+    "cd_ref": 5.57953523384,
+    "cl_ref": 0.010618948146,
+    "dp_ref": 0.11752016697,
+}  # FEATFLOW
 
 
 @dataclass(frozen=True, eq=False)

@@ -164,7 +164,7 @@ class ChannelResult:
 
     def to_dict(self) -> dict:
         st = setups.SCHAEFER_TUREK
-        ref = {"cd_ref": 5.57953523384, "cl_ref": 0.010618948146, "dp_ref": 0.11752016697}
+        ref = setups.SCHAEFER_TUREK_REFERENCE
         out = {"cd": self.sim.cd, "cl": self.sim.cl, "dp": self.dp, **ref}
         out["cd_rel_err"] = (self.sim.cd - ref["cd_ref"]) / ref["cd_ref"]
         out["cl_abs_err"] = abs(self.sim.cl - ref["cl_ref"])
