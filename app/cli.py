@@ -280,6 +280,12 @@ def cmd_planned(args) -> int:
 # ----------------------------------------------------------------------------------------------- parser
 
 
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    """--json and --quiet, shared by the commands that compute a result."""
+    parser.add_argument("--json", metavar="F", help="write the result as JSON to F")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from geometry.presets import PRESET_HELP
     from sim.setups import DEFAULT_BOX, DEFAULT_RESOLUTION, MIN_RESOLUTION
@@ -314,8 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HALF_WIDTH",
         help=f"half-width of the unconfined domain in D (default {DEFAULT_BOX:g})",
     )
-    s.add_argument("--json", metavar="F", help="write the result as JSON to F")
-    s.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    _add_output_options(s)
     s.set_defaults(func=cmd_simulate)
 
     b = sub.add_parser(
@@ -327,8 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
         "name", choices=("schaefer-turek",), help="the benchmark: schaefer-turek (DFG 2D-1, Re 20)"
     )
     b.add_argument("--resolution", metavar="N", help=res_help)
-    b.add_argument("--json", metavar="F", help="write the result as JSON to F")
-    b.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    _add_output_options(b)
     b.set_defaults(func=cmd_benchmark)
 
     e = sub.add_parser(
