@@ -291,13 +291,6 @@ class Equations:
         p = q[L.ip]
         return u, v, p
 
-    def velocity_volumes(self) -> tuple[np.ndarray, np.ndarray]:
-        """Control-volume areas of the u faces (nx+1, ny) and v faces (nx, ny+1)."""
-        g = self.grid
-        x0, x1 = g.u_cv
-        y0, y1 = g.v_cv
-        return np.outer(x1 - x0, g.dy), np.outer(g.dx, y1 - y0)
-
     def body_vector(self, c_u: np.ndarray, c_v: np.ndarray) -> np.ndarray:
         """The body's diagonal coefficients (sim.body) on the velocity unknowns, 0 on the pressure rows."""
         L = self.layout

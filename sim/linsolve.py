@@ -92,9 +92,6 @@ class _SuperLU:
     def solve(self, b: np.ndarray, transpose: bool = False) -> np.ndarray:
         return self._lu.solve(b, trans="T" if transpose else "N")
 
-    def release(self) -> None:
-        self._lu = None
-
 
 def make_solver(backend: str = "auto"):
     """A reusable factorisation object: `auto` picks PARDISO when available."""
