@@ -153,14 +153,16 @@ def test_keyboard_interrupt_exits_130(monkeypatch, capsys):
     def interrupted(args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "cmd_simulate", interrupted)
+    from app.commands import simulate
+
+    monkeypatch.setattr(simulate, "run_simulate", interrupted)
     assert cli.main(["simulate", "--shape", "circle", "--re", "20"]) == 130
     assert "interrupted" in capsys.readouterr().err
 
 
 def test_jsonable_converts_numpy():
     data = {"a": np.float32(1.5), "b": np.arange(3), "c": (np.int64(2), np.bool_(True)), "d": float("nan")}
-    assert json.loads(json.dumps(cli._jsonable(data))) == {
+    assert json.loads(json.dumps(cli.jsonable(data))) == {
         "a": 1.5,
         "b": [0, 1, 2],
         "c": [2, True],

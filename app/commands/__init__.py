@@ -1,0 +1,1 @@
+"""One module per `dragopt` command (or group); app/cli.py only wires them."""

@@ -1,0 +1,65 @@
+"""`dragopt app`: start the Streamlit app (app/streamlit_app.py) on localhost."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from app.common import UsageError, info
+
+
+def register(sub) -> None:
+    a = sub.add_parser(
+        "app", help="start the Streamlit app (localhost)", description="Start the Streamlit app."
+    )
+    a.add_argument("--address", default="localhost", help="address to listen on (default localhost)")
+    a.add_argument("--port", type=int, help="port (default: Streamlit's, 8501)")
+    a.add_argument("--headless", action="store_true", help="do not open a browser")
+    a.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import importlib.util
+
+    if importlib.util.find_spec("streamlit") is None:
+        raise UsageError("streamlit is not installed; run: pip install -e '.[dev]'")
+    page = Path(__file__).parent.parent / "streamlit_app.py"
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(page),
+        "--server.address",
+        args.address,
+        "--server.showEmailPrompt",
+        "false",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    if args.port is not None:
+        cmd += ["--server.port", str(args.port)]
+    if args.headless:
+        cmd += ["--server.headless", "true"]
+    info(f"starting the dragopt app on {args.address} (Ctrl+C stops it)")
+    proc = subprocess.Popen(cmd)
+
+    def stop(signum, frame):  # pass a termination on to the app, then end as if interrupted
+        raise KeyboardInterrupt
+
+    old_term = signal.signal(signal.SIGTERM, stop)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        if proc.poll() is None:  # Ctrl+C in a terminal reached the app already; a signal to us alone did not
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.terminate()
+                proc.wait()
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, old_term)

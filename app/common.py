@@ -1,0 +1,105 @@
+"""What every `dragopt` command shares: the usage error, the one-line argparse error, number parsing, JSON output
+and progress lines. No physics here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class UsageError(Exception):
+    """Bad command-line input found by a command (exit code 2)."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with the project's one-line error format (still exit code 2)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"dragopt: error: {message} (see '{self.prog} --help')\n")
+
+
+def float_arg(text: str, what: str) -> float:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        raise UsageError(f"{what} must be a number; got {text!r}") from None
+
+
+def jsonable(obj):
+    """numpy scalars/arrays, tuples and paths -> plain JSON types; non-finite floats -> null."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return jsonable(obj.item())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def write_json(path: str | Path, data: dict) -> None:
+    from geometry.io import atomic_write_text
+
+    atomic_write_text(path, json.dumps(jsonable(data), indent=2) + "\n")
+
+
+def check_output(path: str | Path | None) -> None:
+    """Fail before long work if `path` cannot be written (creates its folder, as the atomic write would)."""
+    if path is None:
+        return
+    path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"output {path} is a folder; give a file name")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not os.access(path.parent, os.W_OK):
+        raise UsageError(f"cannot write to the folder {path.parent}")
+
+
+def write_result(path: str | None, out: dict) -> int:
+    """Write the --json result (when asked) and end the command successfully."""
+    if path:
+        write_json(path, out)
+        print(f"wrote {path}")
+    return 0
+
+
+def num(v: float, digits: int = 4) -> str:
+    """Fixed-point without a '-0.0000'."""
+    if abs(v) < 0.5 * 10**-digits:
+        v = 0.0
+    return f"{v:.{digits}f}"
+
+
+def info(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def newton_progress(quiet: bool):
+    """A progress(step, residual) callback printing one stderr line per Newton step."""
+    if quiet:
+        return None
+
+    def progress(step: int, residual: float) -> None:
+        info(f"  Newton step {step:2d}: residual {residual:.3e}")
+
+    return progress
+
+
+def add_output_options(parser: argparse.ArgumentParser) -> None:
+    """--json and --quiet, shared by the commands that compute a result."""
+    parser.add_argument("--json", metavar="F", help="write the result as JSON to F")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
