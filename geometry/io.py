@@ -1,4 +1,5 @@
-"""Import and export of polygons as CSV (header `x,y`); writes are atomic (temp file + rename)."""
+"""Files of points: CSV (header `x,y`) read and written, atomic writes (temp file + rename) of text and bytes, and
+the checks every shape reader makes before it opens a file (it exists, is a file, is not empty, is not too large)."""
 
 from __future__ import annotations
 
@@ -10,26 +11,55 @@ import numpy as np
 
 from geometry.errors import ShapeError
 
+# Shape files larger than this are refused before they are read: an outline needs kilobytes, and a reader (XML,
+# DXF, mesh) given a huge file could take minutes and gigabytes before it finds the file is not a shape.
+MAX_INPUT_BYTES = 20 * 1024 * 1024
+
 
 def atomic_write_text(path: str | Path, text: str) -> None:
     """Write text to a temporary file beside `path`, then rename it over `path`, so a kill never leaves half a file."""
+    _atomic_write(path, text, "w")
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """The binary twin of atomic_write_text (STL, GLB)."""
+    _atomic_write(path, data, "wb")
+
+
+def _atomic_write(path: str | Path, data: str | bytes, mode: str) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
+        with os.fdopen(fd, mode) as f:
+            f.write(data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def read_csv(path: str | Path) -> np.ndarray:
-    """Read x,y points; a header line is optional. Errors name the file and the line."""
+def check_input_file(path: str | Path, limit: int = MAX_INPUT_BYTES) -> Path:
+    """The path of a shape file that exists, is a regular file, is not empty and is at most `limit` bytes."""
     path = Path(path)
+    if path.is_dir():
+        raise ShapeError(f"shape file {path} is a folder; give a file")
     if not path.is_file():
         raise ShapeError(f"shape file {path} does not exist")
+    size = path.stat().st_size
+    if size == 0:
+        raise ShapeError(f"shape file {path} is empty")
+    if size > limit:
+        raise ShapeError(
+            f"shape file {path} is {size / 2**20:.1f} MB; shape files are limited to {limit / 2**20:.0f} MB"
+        )
+    return path
+
+
+def read_csv(path: str | Path) -> np.ndarray:
+    """Read x,y points; a header line is optional, lines starting with '#' are comments. Errors name the file and
+    the line."""
+    path = check_input_file(path)
     rows = []
     try:
         text = path.read_text()
@@ -52,7 +82,10 @@ def read_csv(path: str | Path) -> np.ndarray:
     return np.array(rows)
 
 
-def write_csv(path: str | Path, points) -> None:
+def write_csv(path: str | Path, points, comment: str | None = None) -> None:
+    """Write x,y points with the shortest text that reads back to the same floats; `comment` goes first as '# '
+    lines (read_csv skips them)."""
     p = np.asarray(points, dtype=float)
-    lines = ["x,y"] + [f"{x:.12g},{y:.12g}" for x, y in p]
+    head = [f"# {line}" for line in comment.splitlines()] if comment else []
+    lines = head + ["x,y"] + [f"{float(x)!r},{float(y)!r}" for x, y in p]
     atomic_write_text(path, "\n".join(lines) + "\n")
