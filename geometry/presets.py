@@ -1,4 +1,5 @@
-"""Preset shapes and the SHAPE argument of the CLI: `circle`, `ellipse:AR`, `naca:XXXX`, `rect:AR:R`, or a CSV path."""
+"""Preset shapes and the SHAPE argument of the CLI: `circle`, `ellipse:AR`, `naca:XXXX`, `rect:AR:R`, or a shape file
+(CSV, DXF, SVG, or an STL/OBJ/GLB prism; geometry.importers)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ from pathlib import Path
 import numpy as np
 
 from geometry.errors import ShapeError
+from geometry.importers import READERS, read_shape_file
 from geometry.shape import Shape
 
 PRESET_HELP = (
     "circle | ellipse:AR (axis ratio along x / across) | naca:XXXX (4-digit, closed trailing edge) | "
     "rect:AR:R (aspect ratio along x / across, corner radius as a fraction of the shorter side, 0-0.5) | "
-    "path to a CSV file with columns x,y"
+    "a shape file: .csv/.txt (columns x,y), .dxf (one closed outline), .svg (one closed path), "
+    ".stl/.obj/.glb (a prism along z: its section)"
 )
 
 
@@ -94,8 +97,10 @@ def parse_shape(spec: str) -> Shape:
         r = _number(args[1], "rect corner radius", 0.0, 0.5)
         return Shape.from_points(rounded_rect_points(ar, r), name=spec)
     path = Path(spec)
-    if path.suffix.lower() == ".csv" or path.exists():
-        from geometry.io import read_csv
-
-        return Shape.from_points(read_csv(path), name=path.stem)
+    if path.suffix.lower() in READERS or path.exists():
+        points = read_shape_file(path)
+        try:
+            return Shape.from_points(points, name=path.stem)
+        except ShapeError as exc:
+            raise ShapeError(f"{path}: {exc}") from None
     raise ShapeError(f"unknown shape {spec!r}; allowed: {PRESET_HELP}")
