@@ -216,8 +216,8 @@ def test_dxf_closed_entities(tmp_path, kind):
         if kind == "lwpolyline":
             msp.add_lwpolyline(pts, format="xyseb", close=True)
         else:
-            msp.add_polyline2d([(x, y) for x, y, *_ in pts], close=True).vertices[1].dxf.bulge = 1
-            msp.query("POLYLINE")[0].vertices[3].dxf.bulge = 1
+            polyline = msp.add_polyline2d([(x, y) for x, y, *_ in pts], close=True)
+            polyline.vertices[1].dxf.bulge = polyline.vertices[3].dxf.bulge = 1
         area = math.pi * 25 + 200
     doc.saveas(tmp_path / f"{kind}.dxf")
     shape = parse_shape(str(tmp_path / f"{kind}.dxf"))
