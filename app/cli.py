@@ -14,7 +14,6 @@ __all__ = ["build_parser", "jsonable", "main"]
 
 NOT_YET = "dragopt {cmd}: not available yet (planned; see DESIGN.md)"
 PLANNED = {
-    "generate": "generate a training dataset of simulated shapes",
     "train": "train a surrogate model (supervised | dp | sip | hig)",
     "evaluate": "evaluate a surrogate model against a dataset",
     "compare-methods": "compare the training methods on a dataset",

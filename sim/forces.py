@@ -19,19 +19,40 @@ from sim.grid import Grid
 
 
 def interp2(values, xs, ys, pts) -> torch.Tensor:
-    """Bilinear interpolation of values (len(xs), len(ys)) given at the tensor-product nodes xs, ys, at pts (M, 2)."""
+    """Bilinear interpolation of values (len(xs), len(ys)) given at the tensor-product nodes xs, ys, at pts (M, 2).
+
+    Batched too: values (B, len(xs), len(ys)) and pts (B, M, 2) give (B, M) (one node set for the whole batch).
+    """
     values, pts = as_tensor(values), as_tensor(pts)
     xs, ys = as_tensor(xs).to(values.dtype), as_tensor(ys).to(values.dtype)
-    i = torch.clamp(torch.searchsorted(xs, pts[:, 0].detach().contiguous()) - 1, 0, len(xs) - 2)
-    j = torch.clamp(torch.searchsorted(ys, pts[:, 1].detach().contiguous()) - 1, 0, len(ys) - 2)
-    tx = (pts[:, 0] - xs[i]) / (xs[i + 1] - xs[i])
-    ty = (pts[:, 1] - ys[j]) / (ys[j + 1] - ys[j])
+    if values.dim() == 3:
+        b, nx, ny = values.shape
+        flat = values.reshape(b * nx * ny)
+        offset = (torch.arange(b, device=values.device) * nx * ny)[:, None]
+        i, j, tx, ty = _bilinear_weights(xs, ys, pts.reshape(-1, 2))
+        i, j, tx, ty = (t.reshape(b, -1) for t in (i, j, tx, ty))
+
+        def at(ii, jj):
+            return flat[(offset + ii * ny + jj).reshape(-1)].reshape(b, -1)
+
+        out = at(i, j) * (1 - tx) * (1 - ty) + at(i + 1, j) * tx * (1 - ty)
+        return out + at(i, j + 1) * (1 - tx) * ty + at(i + 1, j + 1) * tx * ty
+    i, j, tx, ty = _bilinear_weights(xs, ys, pts)
     return (
         values[i, j] * (1 - tx) * (1 - ty)
         + values[i + 1, j] * tx * (1 - ty)
         + values[i, j + 1] * (1 - tx) * ty
         + values[i + 1, j + 1] * tx * ty
     )
+
+
+def _bilinear_weights(xs, ys, pts):
+    """Lower-left node indices (i, j) of the cell holding each point, and its local coordinates (tx, ty)."""
+    i = torch.clamp(torch.searchsorted(xs, pts[:, 0].detach().contiguous()) - 1, 0, len(xs) - 2)
+    j = torch.clamp(torch.searchsorted(ys, pts[:, 1].detach().contiguous()) - 1, 0, len(ys) - 2)
+    tx = (pts[:, 0] - xs[i]) / (xs[i + 1] - xs[i])
+    ty = (pts[:, 1] - ys[j]) / (ys[j + 1] - ys[j])
+    return i, j, tx, ty
 
 
 def body_force(u, v, c_u, c_v) -> tuple[torch.Tensor, torch.Tensor]:
@@ -45,12 +66,17 @@ def _cell_p(p, grid: Grid, pts):
 
 def pressure_force(p, poly, grid: Grid) -> tuple[torch.Tensor, torch.Tensor]:
     """-closed integral of p n ds over the counter-clockwise outline (outward normal ds = (dy, -dx))."""
+    return outline_pressure_force(p, poly, grid.xc, grid.yc)
+
+
+def outline_pressure_force(p, poly, xs, ys) -> tuple[torch.Tensor, torch.Tensor]:
+    """pressure_force with p given at the nodes xs, ys; batched as interp2 (p (B, nx, ny), poly (B, n, 2))."""
     poly = as_tensor(poly)
-    nxt = torch.roll(poly, -1, dims=0)
+    nxt = torch.roll(poly, -1, dims=-2)
     mid = 0.5 * (poly + nxt)
     d = nxt - poly
-    pm = _cell_p(p, grid, mid)
-    return -torch.sum(pm * d[:, 1]), torch.sum(pm * d[:, 0])
+    pm = interp2(p, xs, ys, mid)
+    return -torch.sum(pm * d[..., 1], -1), torch.sum(pm * d[..., 0], -1)
 
 
 def surface_stations(poly, m: int) -> torch.Tensor:
@@ -106,10 +132,21 @@ def momentum_balance(u, v, p, grid: Grid, nu: float, box, n: int = 800) -> tuple
         dudy = (U(pts + ey) - U(pts - ey)) / (2 * h)
         dvdx = (V(pts + ex) - V(pts - ex)) / (2 * h)
         dvdy = (V(pts + ey) - V(pts - ey)) / (2 * h)
-        un = uu * nx_ + vv * ny_
-        txn = 2 * dudx * nx_ + (dudy + dvdx) * ny_
-        tyn = (dudy + dvdx) * nx_ + 2 * dvdy * ny_
-        ds = length / n
-        fx = fx - torch.sum(uu * un + pp * nx_ - nu * txn) * ds
-        fy = fy - torch.sum(vv * un + pp * ny_ - nu * tyn) * ds
+        gx, gy = flux_density(uu, vv, pp, (dudx, dudy, dvdx, dvdy), nx_, ny_, nu)
+        fx = fx + torch.sum(gx) * (length / n)
+        fy = fy + torch.sum(gy) * (length / n)
     return fx, fy
+
+
+def flux_density(u, v, p, grads, nx, ny, nu):
+    """Force density on what a contour encloses, per unit length of contour with outward normal (nx, ny):
+
+    -(u_i u_n + p n_i - nu (d_j u_i + d_i u_j) n_j), i = x, y; grads = (du/dx, du/dy, dv/dx, dv/dy).
+    Every argument broadcasts, so (nx, ny) may be weights n ds on grid nodes (the surrogate's window, surrogate.physics)
+    and nu one viscosity per sample.
+    """
+    dudx, dudy, dvdx, dvdy = grads
+    un = u * nx + v * ny
+    txn = 2 * dudx * nx + (dudy + dvdx) * ny
+    tyn = (dudy + dvdx) * nx + 2 * dvdy * ny
+    return -(u * un + p * nx - nu * txn), -(v * un + p * ny - nu * tyn)

@@ -1,0 +1,349 @@
+"""`dragopt generate`: simulate random bodies over a range of Reynolds numbers and store them as a dataset.
+
+Sample i of a dataset is a pure function of (seed, i): its shape (geometry.sampler) and its Re (log-uniform), so
+shards can be made in any order, on any machine, and again after a kill. The driver runs the missing cases on an
+executor (sim.parallel), keeps each finished case in work/, and packs a shard as soon as all its cases are
+done (surrogate.store). A rerun with the same arguments continues where the last one stopped; a folder made with
+other settings is refused, naming the difference; shard files copied in from another run with the same settings
+are verified and adopted.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from geometry import sampler
+from surrogate import store
+from surrogate.physics import STATIONS
+from surrogate.window import Window
+
+RE_MIN, RE_MAX = 0.8, 50.0  # the design range [1, 40] with a margin at both ends
+SHARD_SIZE = 256
+
+
+@dataclass
+class Progress:
+    done: int  # cases finished in this run
+    todo: int  # cases this run set out to do
+    failed: int
+    elapsed: float
+    last: dict | None = None
+
+
+def default_settings(
+    seed: int = 0,
+    re_min: float = RE_MIN,
+    re_max: float = RE_MAX,
+    window: Window | None = None,
+    mix: dict | None = None,
+    shard_size: int = SHARD_SIZE,
+    resolution: float | None = None,
+) -> dict:
+    """Everything that decides a dataset's samples; its hash names the dataset."""
+    from sim import setups, solver
+
+    return {
+        "format_version": store.FORMAT_VERSION,
+        "solver": {
+            "resolution": _canonical(resolution or setups.DEFAULT_RESOLUTION),
+            "box": setups.DEFAULT_BOX,
+            "penalty": solver.PENALTY,
+            "immersed": solver.IMMERSED,
+        },
+        "window": (window or Window()).to_dict(),
+        "stations": STATIONS,
+        "sampler": {
+            "version": sampler.VERSION,
+            "seed": int(seed),
+            "mix": sampler.check_mix(mix or sampler.DEFAULT_MIX),
+            "points": sampler.POINTS,
+            "min_thickness": sampler.MIN_THICKNESS,
+        },
+        "re": {"min": float(re_min), "max": float(re_max), "law": "log-uniform"},
+        "shard_size": int(shard_size),
+    }
+
+
+def _canonical(x: float) -> float | int:
+    """16.0 -> 16: the same settings must hash the same however a number was typed."""
+    return int(x) if float(x).is_integer() else float(x)
+
+
+def check_arguments(n, re_min, re_max, workers) -> None:
+    if not (isinstance(n, int) and n >= 1):
+        raise ValueError(f"--n must be a positive whole number of samples; got {n!r}")
+    if not (math.isfinite(re_min) and math.isfinite(re_max) and 0 < re_min < re_max):
+        raise ValueError(
+            f"need 0 < --re-min < --re-max (finite); got --re-min {re_min:g}, --re-max {re_max:g}"
+        )
+    if re_max > 200:
+        raise ValueError(
+            f"--re-max at most 200 (the solver's range; the design range is 1 to 40); got {re_max:g}"
+        )
+    if workers is not None and not (isinstance(workers, int) and workers >= 1):
+        raise ValueError(f"--workers must be a positive whole number; got {workers!r}")
+
+
+def draw_re(seed: int, index: int, re_min: float, re_max: float) -> float:
+    rng = np.random.default_rng([int(seed), int(index), 7919])
+    return float(np.exp(rng.uniform(math.log(re_min), math.log(re_max))))
+
+
+def make_case(settings: dict, index: int) -> dict:
+    """The task of sample `index`: its shape, family, parameters and Re."""
+    import json
+
+    window = Window.from_dict(settings["window"])
+    s = settings["sampler"]
+    sample = sampler.draw(s["seed"], index, s["mix"], window.fits, s["points"], s["min_thickness"])
+    re = draw_re(s["seed"], index, settings["re"]["min"], settings["re"]["max"])
+    return {
+        "index": index,
+        "family": sample.family,
+        "params": json.dumps(sample.params, sort_keys=True),
+        "points": sample.points,
+        "re": re,
+        "settings": settings,
+    }
+
+
+def case_key(case: dict) -> str:
+    import hashlib
+
+    h = hashlib.sha256(np.ascontiguousarray(case["points"], dtype=np.float64).tobytes())
+    h.update(f"{case['re']!r}|{store.settings_hash(case['settings'])}".encode())
+    return h.hexdigest()[:16]
+
+
+def simulate_case(case: dict) -> dict:
+    """Run one case (in a worker): the record to store, or a failure with its reason. Never raises."""
+    from geometry.shape import Shape
+    from sim.fields import sample
+    from sim.solver import simulate
+
+    st = case["settings"]
+    rec = {k: case[k] for k in ("index", "family", "params", "points", "re")}
+    rec["case"] = case_key(case)
+    try:
+        sol = st["solver"]
+        res = simulate(
+            Shape.from_points(case["points"]),
+            case["re"],
+            sol["resolution"],
+            sol["box"],
+            penalty=sol["penalty"],
+            immersed=sol["immersed"],
+        )
+        w = Window.from_dict(st["window"])
+        f = sample(res, w.cells, w.extent)
+        d = res.to_dict()
+        rec.update({k: d[k] for k in store.SCALARS if k in d})
+        rec.update(steps=res.steps, factorisations=res.factorisations)
+        rec["fields"] = np.stack([f["u"], f["v"], f["p"]]).astype(np.float32)
+        rec["cp"] = np.asarray(res.cp, dtype=np.float32)
+        rec["stations"] = np.asarray(res.stations, dtype=np.float32)
+        rec["ok"] = bool(np.all(np.isfinite(rec["fields"])) and math.isfinite(res.cd))
+        rec["error"] = "" if rec["ok"] else "non-finite fields or forces"
+    except Exception as exc:  # one case, not the batch: ShapeError, SimulationError, anything else
+        rec.update(ok=False, error=f"{type(exc).__name__}: {' '.join(str(exc).split())}")
+    return rec
+
+
+def _shape_of(settings: dict) -> dict[str, tuple]:
+    n, m = settings["window"]["cells"], settings["stations"]
+    return {"points": (settings["sampler"]["points"], 2), "fields": (3, n, n), "cp": (m,), "stations": (m, 2)}
+
+
+def _expected(k: int, n: int, size: int) -> list[int]:
+    return list(range(k * size, min((k + 1) * size, n)))
+
+
+def _check_folder(out: Path, settings: dict) -> dict | None:
+    """The existing manifest (None for a new dataset), or DatasetError if the folder holds something else."""
+    manifest = store.read_manifest(out) if out.exists() else None
+    if manifest is None:
+        if out.exists() and not out.is_dir():
+            raise store.DatasetError(f"--out {out} is a file; give a folder for the dataset")
+        if out.is_dir():
+            others = [
+                p.name for p in out.iterdir() if not (p.name.startswith("shard-") or p.name == store.WORK)
+            ]
+            if others:
+                raise store.DatasetError(
+                    f"--out {out} holds other files ({', '.join(sorted(others)[:3])}) and no dataset manifest; "
+                    "give an empty or new folder"
+                )
+        return None
+    diff = store.settings_difference(manifest["settings"], settings)
+    if diff:
+        raise store.DatasetError(
+            f"{out} holds a dataset made with other settings ({'; '.join(diff)}); use another --out folder, "
+            "or the same arguments as before to continue it"
+        )
+    return manifest
+
+
+def _summarise(manifest: dict) -> None:
+    shards = manifest["shards"]
+    ok = sum(s["ok"] for s in shards.values())
+    failed = sum(s["failed"] for s in shards.values())
+    manifest["counts"] = {"samples": ok, "failures": failed, "stored": ok + failed}
+    manifest["updated"] = datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def generate(
+    out: str | Path,
+    n: int,
+    seed: int = 0,
+    re_min: float = RE_MIN,
+    re_max: float = RE_MAX,
+    workers: int | None = None,
+    executor: str = "local",
+    address: str | None = None,
+    retry_failed: bool = False,
+    shard_size: int = SHARD_SIZE,
+    resolution: float | None = None,
+    shards: range | None = None,
+    progress: Callable[[Progress], None] | None = None,
+) -> dict:
+    """Make (or continue) the dataset of samples 0..n-1 in `out`; return its manifest.
+
+    shards: only these shard numbers (to split one dataset over machines; copy the shard files together and rerun
+    to adopt them).
+    """
+    import os
+
+    check_arguments(n, re_min, re_max, workers)
+    out = Path(out)
+    if not (isinstance(shard_size, int) and shard_size >= 1):
+        raise ValueError(f"shard size must be a positive whole number; got {shard_size!r}")
+    if resolution is not None:
+        from sim.setups import check_resolution
+
+        check_resolution(resolution)
+    settings = default_settings(seed, re_min, re_max, shard_size=shard_size, resolution=resolution)
+    shash = store.settings_hash(settings)
+    manifest = _check_folder(out, settings)
+    out.mkdir(parents=True, exist_ok=True)
+    if manifest is None:
+        manifest = {
+            "format_version": store.FORMAT_VERSION,
+            "settings": settings,
+            "settings_hash": shash,
+            "n": 0,
+            "shards": {},
+            "families": {},
+        }
+    manifest["n"] = max(int(manifest["n"]), n)
+    n_shards = math.ceil(n / shard_size)
+    wanted = [k for k in range(n_shards) if shards is None or k in shards]
+    work = store.read_work(out)
+
+    def commit(k: int, records: list[dict]) -> None:
+        name = store.shard_name(k)
+        arrays = store.pack(sorted(records, key=lambda r: r["index"]), _shape_of(settings))
+        digest = store.write_shard(out / name, arrays, shash)
+        fam = {}
+        for f in arrays["family"]:
+            fam[str(f)] = fam.get(str(f), 0) + 1
+        manifest["shards"][name] = {
+            "sha256": digest,
+            "start": k * shard_size,
+            "count": len(records),
+            "ok": int(arrays["ok"].sum()),
+            "failed": int((~arrays["ok"]).sum()),
+            "families": fam,
+            "re_min": float(arrays["re"].min()),
+            "re_max": float(arrays["re"].max()),
+        }
+        _summarise(manifest)
+        store.write_manifest(out, manifest)
+        store.drop_work(out, arrays["index"])
+
+    # adopt complete shards on disk that the manifest does not list (a kill between rename and manifest, or
+    # shards made elsewhere with the same settings); reopen shards that are short (n grew) or to retry failures
+    todo: dict[int, list[int]] = {}
+    for k in wanted:
+        name = store.shard_name(k)
+        exp = _expected(k, n, shard_size)
+        entry = manifest["shards"].get(name)
+        have: dict[int, dict] = {}
+        if (out / name).exists():
+            arrays = store.read_shard(out / name, entry["sha256"] if entry else None)
+            if str(arrays.get("settings_hash", "")) != shash:
+                raise store.DatasetError(
+                    f"{out / name} belongs to another dataset (settings hash differs); move it away"
+                )
+            have = {int(r["index"]): r for r in store.unpack(arrays)}
+            if entry is None:
+                manifest["shards"][name] = None  # adopted below if complete
+        for i, r in work.items():
+            if i in exp:
+                have.setdefault(i, r)
+        if retry_failed:
+            have = {i: r for i, r in have.items() if r.get("ok")}
+        missing = [i for i in exp if i not in have]
+        entry = manifest["shards"].get(name)
+        if (
+            not missing
+            and entry is not None
+            and entry["count"] == len(exp)
+            and not (retry_failed and entry["failed"])
+        ):
+            store.drop_work(out, [i for i in exp if i in work])  # left by an interrupted retry
+            continue
+        if not missing:
+            commit(k, [have[i] for i in exp])
+            continue
+        for i, r in have.items():  # what is done stays done: in work/ until the shard is complete
+            if i not in work:
+                store.write_work(out, r)
+        todo[k] = missing
+    manifest["shards"] = {k: v for k, v in manifest["shards"].items() if v is not None}
+    _summarise(manifest)
+    store.write_manifest(out, manifest)
+
+    cases = [make_case(settings, i) for k in sorted(todo) for i in todo[k]]
+    if not cases:
+        return manifest
+    remaining = {k: set(v) for k, v in todo.items()}
+    t0 = time.perf_counter()
+    failed = 0
+    workers = workers or (os.cpu_count() or 1)
+    if executor == "ray":
+        from sim.parallel import run_ray
+
+        stream = run_ray(simulate_case, cases, workers, address)
+    elif executor == "local":
+        from sim.parallel import run_local
+
+        stream = run_local(simulate_case, cases, workers)
+    else:
+        raise ValueError(f"unknown executor {executor!r}; allowed: local, ray")
+    for done, (case, rec) in enumerate(stream, start=1):
+        if isinstance(rec, BaseException):  # the worker died: record the case as failed, with the reason
+            err = rec
+            rec = {k: case[k] for k in ("index", "family", "params", "points", "re")}
+            rec.update(case=case_key(case), ok=False, error=f"{type(err).__name__}: {err}")
+        failed += not rec.get("ok")
+        store.write_work(out, rec)
+        k = rec["index"] // shard_size
+        remaining[k].discard(rec["index"])
+        if not remaining[k]:
+            exp = _expected(k, n, shard_size)
+            recs = store.read_work(out)
+            commit(k, [recs[i] for i in exp])
+        if progress:
+            progress(Progress(done, len(cases), failed, time.perf_counter() - t0, rec))
+    work_dir = out / store.WORK
+    if work_dir.is_dir() and not any(work_dir.iterdir()):
+        shutil.rmtree(work_dir, ignore_errors=True)
+    return manifest

@@ -1,0 +1,78 @@
+"""The physics operator P (DESIGN.md section 3): a flow state on the surrogate's window -> Cd, Cl, surface Cp and
+the pressure part of the forces. Torch, batched over samples, differentiable in the state and in the shape's points.
+
+The forces come from sim/forces.py (no second force implementation): the total force by the momentum balance
+`forces.flux_density` over the window's contour (surrogate.window: cell-centre lines near the window's border; nodal values, central
+differences, trapezoid ends), written as weight maps n ds on the grid so that a whole batch is one sum;
+the pressure part by `forces.outline_pressure_force` and Cp by `forces.interp2` at the surface stations.
+The contour does not depend on the shape: Cd and Cl depend on the shape through the state (the network's input),
+Cp and the pressure part directly too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from sim import forces
+from surrogate.window import Window
+
+STATIONS = 64  # surface Cp stations, as the solver's
+
+
+@dataclass
+class Probe:
+    """What P needs of a batch of shapes, fixed while the state changes (P_s of DESIGN.md section 3)."""
+
+    points: torch.Tensor  # (B, K, 2) outline, D = 1, centroid at the origin
+    stations: torch.Tensor  # (B, M, 2) Cp stations
+
+
+def contour_weights(window: Window, dtype=torch.float64, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weight maps (1, n, n): outward normal times the trapezoid length element on the contour's nodes."""
+    n, h = window.cells, window.h
+    a, b = window.contour_index()
+    k = torch.arange(n, device=device)
+    along = h * ((k >= a) & (k <= b)).to(dtype) * (1 - 0.5 * ((k == a) | (k == b)).to(dtype))
+    side = (k == b).to(dtype) - (k == a).to(dtype)  # +1 on the right (top) line, -1 on the left (bottom) one
+    return (side[:, None] * along[None, :])[None], (along[:, None] * side[None, :])[None]
+
+
+def probe(points, window: Window, stations: int = STATIONS) -> Probe:
+    """P_s for shapes (B, K, 2) or one shape (K, 2); differentiable in the points (through the stations)."""
+    points = torch.as_tensor(points)
+    if points.dim() == 2:
+        points = points[None]
+    for p in points.detach().cpu().numpy():
+        window.check(p)
+    return Probe(points, torch.stack([forces.surface_stations(p, stations) for p in points]))
+
+
+def _central(f: torch.Tensor, dim: int, h: float) -> torch.Tensor:
+    """Central difference along dim (1: x, 2: y) of (B, n, n), zero on the border nodes (never on a contour)."""
+    d = (f.narrow(dim, 2, f.shape[dim] - 2) - f.narrow(dim, 0, f.shape[dim] - 2)) / (2 * h)
+    return F.pad(d, (1, 1, 0, 0) if dim == 2 else (0, 0, 1, 1))
+
+
+def measure(state: torch.Tensor, re, pr: Probe, window: Window) -> dict[str, torch.Tensor]:
+    """P(x): state (B, 3, n, n) = u, v, p at the window's cell centres; re (B,) -> cd, cl, cd_pressure,
+    cl_pressure (B,) and cp (B, M)."""
+    u, v, p = state[:, 0], state[:, 1], state[:, 2]
+    nu = (1.0 / torch.as_tensor(re, dtype=state.dtype, device=state.device)).reshape(-1, 1, 1)
+    h = window.h
+    grads = (_central(u, 1, h), _central(u, 2, h), _central(v, 1, h), _central(v, 2, h))
+    wnx, wny = contour_weights(window, state.dtype, state.device)
+    gx, gy = forces.flux_density(u, v, p, grads, wnx, wny, nu)
+    c = torch.as_tensor(window.centres(), dtype=state.dtype, device=state.device)
+    px, py = forces.outline_pressure_force(p, pr.points.to(state.dtype), c, c)
+    cp = forces.interp2(p, c, c, pr.stations.to(state.dtype)) / 0.5
+    k = 2.0  # 1 / (0.5 U^2 D) with U = D = 1
+    return {
+        "cd": k * gx.sum((1, 2)),
+        "cl": k * gy.sum((1, 2)),
+        "cd_pressure": k * px,
+        "cl_pressure": k * py,
+        "cp": cp,
+    }
