@@ -141,8 +141,8 @@ def check_mix(mix: dict[str, float]) -> dict[str, float]:
         raise ShapeError(f"unknown shape families {unknown}; allowed: {', '.join(FAMILIES)}")
     if any(not (w >= 0 and math.isfinite(w)) for w in mix.values()) or sum(mix.values()) <= 0:
         raise ShapeError(f"family weights must be non-negative with a positive sum; got {mix}")
-    total = sum(mix.values())
-    return {k: float(w) / total for k, w in mix.items() if w > 0}
+    total = math.fsum(mix.values())  # exact: the same weights (and dataset hash) on every Python
+    return {k: round(float(w) / total, 12) for k, w in mix.items() if w > 0}
 
 
 def draw(

@@ -84,7 +84,9 @@ def run_local(
                 while suspects:
                     task = suspects.pop()
                     fut = pool.submit(fn, task)
-                    procs = list(getattr(pool, "_processes", {}).values())  # the pool forgets them when it breaks
+                    procs = list(
+                        getattr(pool, "_processes", {}).values()
+                    )  # the pool forgets them when it breaks
                     try:
                         yield task, fut.result()
                     except BrokenProcessPool:
@@ -105,7 +107,9 @@ def run_local(
                             res = fut.result()
                         except BrokenProcessPool:
                             raise
-                        except Exception as exc:  # the function raised: that case's result, not the batch's end
+                        except (
+                            Exception
+                        ) as exc:  # the function raised: that case's result, not the batch's end
                             res = exc
                         yield pending.pop(fut), res
                         if todo:

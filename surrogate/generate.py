@@ -123,6 +123,16 @@ def case_key(case: dict) -> str:
     return h.hexdigest()[:16]
 
 
+def same_case(record: dict, case: dict) -> bool:
+    """Whether a stored record is the sample `case` describes: the same family and Re, and the same points up to
+    rounding (another machine's libm may differ in the last bit, 1e-15 D)."""
+    return (
+        str(record.get("family")) == case["family"]
+        and float(record.get("re", np.nan)) == case["re"]
+        and np.allclose(record.get("points"), case["points"], rtol=0, atol=1e-12)
+    )
+
+
 def simulate_case(case: dict) -> dict:
     """Run one case (in a worker): the record to store, or a failure with its reason. Never raises."""
     from geometry.shape import Shape
@@ -283,8 +293,14 @@ def generate(
                     f"{out / name} belongs to another dataset (settings hash differs); move it away"
                 )
             have = {int(r["index"]): r for r in store.unpack(arrays)}
-            if entry is None:
-                manifest["shards"][name] = None  # adopted below if complete
+            if entry is None:  # adopted below if complete, once every case is the one these settings draw
+                bad = [i for i, r in have.items() if not same_case(r, make_case(settings, i))]
+                if bad:
+                    raise store.DatasetError(
+                        f"{out / name} holds samples that these settings do not draw (e.g. sample {bad[0]}); "
+                        "it was made by another version of the sampler: move it away"
+                    )
+                manifest["shards"][name] = None
         for i, r in work.items():
             if i in exp:
                 have.setdefault(i, r)

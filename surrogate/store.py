@@ -112,8 +112,9 @@ def write_shard(path: Path, arrays: dict[str, np.ndarray], settings_hash_: str) 
     return sha256(path)
 
 
-def read_shard(path: Path, expected_sha: str | None = None) -> dict[str, np.ndarray]:
+def read_shard(path: str | Path, expected_sha: str | None = None) -> dict[str, np.ndarray]:
     """Load a shard, checking its checksum when given; a corrupt or truncated file raises DatasetError naming it."""
+    path = Path(path)
     if not path.is_file():
         raise DatasetError(f"shard {path} is missing; regenerate it with the same `dragopt generate` command")
     if expected_sha is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 
 from app.common import Parser, UsageError, add_output_options, check_output, float_arg, info, write_result
@@ -100,6 +101,11 @@ def run_generate(args) -> int:
     shard_size = _int_arg(args.shard_size, "--shard-size")
     check_output(args.json)
     progress, close = _progress_bar(args.quiet, "simulating")
+
+    def stop(signum, frame):  # a termination (kill, a scheduler's timeout) stops as cleanly as Ctrl+C
+        raise KeyboardInterrupt
+
+    old_term = signal.signal(signal.SIGTERM, stop)
     try:
         m = generate(
             args.out,
@@ -121,6 +127,8 @@ def run_generate(args) -> int:
             close()
         info(f"stopped; every finished case is kept in {args.out}: rerun the same command to continue")
         raise
+    finally:
+        signal.signal(signal.SIGTERM, old_term)
     if close:
         close()
     c = m["counts"]
