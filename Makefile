@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test app bench lint format slow clean
+.PHONY: install test app bench lint format slow clean data
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ slow: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
+
+# The training set (out of git; resumable: rerun after a kill) and the committed held-out test set (made once;
+# a rerun checks it and does nothing).
+data: $(STAMP)
+	$(BIN)/dragopt generate --out data/datasets/train --n 4096 --seed 0
+	$(BIN)/dragopt generate --out data/datasets/test --n 500 --seed 1
 
 app: $(STAMP)
 	$(BIN)/dragopt app
