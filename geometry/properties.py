@@ -7,11 +7,14 @@ and return tensors (so gradients flow to the points); numpy input is converted t
 from __future__ import annotations
 
 import numpy as np
-import torch
+
+# torch is imported inside the functions: `dragopt --help` must not pay about 1 s for it
 
 
-def as_tensor(points) -> torch.Tensor:
+def as_tensor(points):
     """A float64 tensor of array-like input; tensors pass through untouched (their gradients kept)."""
+    import torch
+
     return (
         points
         if isinstance(points, torch.Tensor)
@@ -19,19 +22,25 @@ def as_tensor(points) -> torch.Tensor:
     )
 
 
-def signed_area(points) -> torch.Tensor:
+def signed_area(points):
     """Shoelace area, positive for counter-clockwise polygons."""
+    import torch
+
     p = as_tensor(points)
     x, y = p[:, 0], p[:, 1]
     return 0.5 * torch.sum(x * torch.roll(y, -1) - torch.roll(x, -1) * y)
 
 
-def area(points) -> torch.Tensor:
+def area(points):
+    import torch
+
     return torch.abs(signed_area(points))
 
 
-def centroid(points) -> torch.Tensor:
+def centroid(points):
     """Area centroid (not the mean of the vertices, which depends on the point spacing)."""
+    import torch
+
     p = as_tensor(points)
     x, y = p[:, 0], p[:, 1]
     xn, yn = torch.roll(x, -1), torch.roll(y, -1)
@@ -42,21 +51,27 @@ def centroid(points) -> torch.Tensor:
     return torch.stack([cx, cy])
 
 
-def perimeter(points) -> torch.Tensor:
+def perimeter(points):
+    import torch
+
     p = as_tensor(points)
     return torch.sum(torch.linalg.norm(torch.roll(p, -1, dims=0) - p, dim=1))
 
 
-def equivalent_diameter(points) -> torch.Tensor:
+def equivalent_diameter(points):
     """D = 2 sqrt(A / pi), the reference length of DESIGN.md section 1."""
+    import torch
+
     return 2.0 * torch.sqrt(area(points) / torch.pi)
 
 
-def thickness(points, n_stations: int = 400) -> torch.Tensor:
+def thickness(points, n_stations: int = 400):
     """Largest extent in y of a cross-section x = const (the flow is along x): the maximum thickness.
 
     Edges crossing each station are intersected exactly, so the result is differentiable in the points.
     """
+    import torch
+
     p = as_tensor(points)
     a, b = p, torch.roll(p, -1, dims=0)
     # not detached: the stations move with the ends of the chord, and the gradient must see that

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from geometry import properties
-from geometry.validity import validate_points
+from geometry.validity import validate_points, working_frame
 
 
 @dataclass(frozen=True)
@@ -25,9 +25,12 @@ class Shape:
     def from_points(cls, points, name: str = "shape") -> Shape:
         """Validate, orient counter-clockwise and normalise user points."""
         p = validate_points(points)
-        c = properties.centroid(p).numpy()
-        d = float(properties.equivalent_diameter(p))
-        return cls(points=(p - c) / d, scale=d, offset=c, name=name)
+        # measured in the working frame (near the origin, about unit size): independent of units and placement
+        ref, s = working_frame(p)
+        q = (p - ref) / s
+        c = properties.centroid(q).numpy()
+        d = float(properties.equivalent_diameter(q))
+        return cls(points=(q - c) / d, scale=d * s, offset=ref + c * s, name=name)
 
     def user_points(self) -> np.ndarray:
         return self.points * self.scale + self.offset
