@@ -8,6 +8,7 @@ import json
 import math
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -54,19 +55,49 @@ def jsonable(obj):
 def write_json(path: str | Path, data: dict) -> None:
     from geometry.io import atomic_write_text
 
-    atomic_write_text(path, json.dumps(jsonable(data), indent=2) + "\n")
+    check_output(path)  # again: the folder may have changed during the run; never replace a device
+    try:
+        atomic_write_text(path, json.dumps(jsonable(data), indent=2) + "\n")
+    except OSError as exc:  # name the file asked for, not the temporary file beside it
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def check_output(path: str | Path | None) -> None:
-    """Fail before long work if `path` cannot be written (creates its folder, as the atomic write would)."""
+def check_output(path: str | Path | None, what: str = "output") -> None:
+    """Fail before long work if `path` cannot be written, naming the real problem (creates its folder, as the atomic
+    write would). The output is written to a temporary file beside it and renamed over it, so it must be a regular
+    file (or not exist yet) in a folder where files can be created."""
     if path is None:
         return
+    if not str(path).strip():
+        raise UsageError(f"{what} file name is empty; give a file name")
     path = Path(path)
     if path.is_dir():
-        raise UsageError(f"output {path} is a folder; give a file name")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not os.access(path.parent, os.W_OK):
-        raise UsageError(f"cannot write to the folder {path.parent}")
+        raise UsageError(f"{what} {path} is a folder; give a file name")
+    if path.exists() and not path.is_file():
+        raise UsageError(
+            f"{what} {path} is not a regular file (a device, pipe or socket); it would be replaced by the written "
+            "file: give a file name"
+        )
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise UsageError(f"cannot write {what} {path}: {ancestor} is a file, not a folder")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot create the folder {path.parent} for {what} {path}: {exc.strerror}"
+        ) from None
+    try:  # os.access is not enough: root passes it on read-only file systems and /proc
+        fd, probe = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".probe")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write {what} {path}: files cannot be created in {path.parent} ({exc.strerror}); "
+            "choose another folder"
+        ) from None
 
 
 def write_result(path: str | None, out: dict) -> int:
@@ -103,3 +134,18 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
     """--json and --quiet, shared by the commands that compute a result."""
     parser.add_argument("--json", metavar="F", help="write the result as JSON to F")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+
+
+def check_shape_arg(spec: str) -> None:
+    """Problems of a SHAPE argument that the shape reader would misname: empty, or a path that is not a regular file
+    (a device such as /dev/null, a pipe); a folder and a missing file are named by the reader."""
+    if not spec.strip():
+        raise UsageError(
+            "--shape is empty; give a preset (circle, ellipse:2, naca:0012, rect:2:0.2) or a shape file"
+        )
+    path = Path(spec)
+    if path.exists() and not path.is_dir() and not path.is_file():
+        raise UsageError(
+            f"shape file {spec} is not a regular file (a device, pipe or socket); give a shape file (.csv, .dxf, "
+            ".svg, .stl, .obj, .glb)"
+        )

@@ -6,6 +6,7 @@ from app.common import (
     UsageError,
     add_output_options,
     check_output,
+    check_shape_arg,
     float_arg,
     info,
     newton_progress,
@@ -16,9 +17,22 @@ from app.common import (
 
 def register(sub) -> None:
     from geometry.presets import PRESET_HELP
-    from sim.setups import DEFAULT_BOX, DEFAULT_RESOLUTION, MIN_RESOLUTION
+    from sim.setups import (
+        DEFAULT_BOX,
+        DEFAULT_RESOLUTION,
+        MAX_BOX,
+        MAX_CELLS,
+        MAX_RE,
+        MAX_RESOLUTION,
+        MIN_BOX,
+        MIN_RE,
+        MIN_RESOLUTION,
+    )
 
-    res_help = f"cells per D next to the body (>= {MIN_RESOLUTION}; default {DEFAULT_RESOLUTION})"
+    res_help = (
+        f"cells per D next to the body ({MIN_RESOLUTION} to {MAX_RESOLUTION}; default {DEFAULT_RESOLUTION}, "
+        "validation 32)"
+    )
     s = sub.add_parser(
         "simulate",
         help="simulate the steady flow around a shape",
@@ -29,7 +43,8 @@ def register(sub) -> None:
         "--re",
         required=True,
         metavar="RE",
-        help="Reynolds number U D / nu (> 0, at most 200; the design range is 1 to 40)",
+        help=f"Reynolds number U D / nu ({MIN_RE:g} to {MAX_RE:g}; the design range is 1 to 40; above 40 the "
+        "solve continues from a converged lower Re, about 1.5 to 3 times the time)",
     )
     s.add_argument(
         "--setup",
@@ -41,7 +56,9 @@ def register(sub) -> None:
     s.add_argument(
         "--box",
         metavar="HALF_WIDTH",
-        help=f"half-width of the unconfined domain in D (default {DEFAULT_BOX:g})",
+        help=f"half-width of the unconfined domain in D ({MIN_BOX:g} to {MAX_BOX:g}, default {DEFAULT_BOX:g}; the "
+        f"body must stay 4 D inside it; the grid may have at most {MAX_CELLS:,} cells: at resolution 16, box "
+        f"{MAX_BOX:g} takes about 10 s)",
     )
     add_output_options(s)
     s.set_defaults(func=run_simulate)
@@ -69,7 +86,10 @@ def run_simulate(args) -> int:
     if resolution is not None:
         setups.check_resolution(resolution)
     box = float_arg(args.box, "--box") if args.box is not None else None
-    check_output(args.json)
+    if box is not None:
+        setups.check_box(box)
+    check_shape_arg(args.shape)
+    check_output(args.json, "--json")
     progress = newton_progress(args.quiet)
 
     if args.setup == "channel":
@@ -124,7 +144,7 @@ def run_benchmark(args) -> int:
         else setups.DEFAULT_RESOLUTION
     )
     setups.check_resolution(resolution)
-    check_output(args.json)
+    check_output(args.json, "--json")
     if not args.quiet:
         info(f"Schaefer-Turek DFG 2D-1 (Re 20), resolution {resolution:g} cells per D ...")
     out = schaefer_turek(resolution, progress=newton_progress(args.quiet)).to_dict()
