@@ -150,3 +150,35 @@ def flux_density(u, v, p, grads, nx, ny, nu):
     txn = 2 * dudx * nx + (dudy + dvdx) * ny
     tyn = (dudy + dvdx) * nx + 2 * dvdy * ny
     return -(u * un + p * nx - nu * txn), -(v * un + p * ny - nu * tyn)
+
+
+def surface_stress_forces(u, v, p, poly, grid: Grid, nu: float, offsets=(1.0, 2.0)):
+    """Pressure and viscous forces on the body from the stress on its outline, evaluated from the fluid side.
+
+    At each edge midpoint the fields are sampled along the outward normal at offsets[0] and offsets[1] core cells
+    (h = grid.h_min()) from the wall: the wall pressure is their linear extrapolation to the wall, and the wall
+    shear nu du/dn that of the quadratic through the no-slip value 0 at the wall and the two samples (at a rigid
+    no-slip wall the viscous traction nu (grad u + grad u^T) n is nu du/dn). Unlike `pressure_force`, whose
+    interpolation at the outline mixes in the pressure inside the body (half its stencil at any resolution),
+    this converges to the wall values: docs/validation.md, pressure/viscous split.
+
+    Returns (Px, Py, Vx, Vy)."""
+    u, v, p = as_tensor(u), as_tensor(v), as_tensor(p)
+    poly = as_tensor(poly).to(u.dtype)
+    nxt = torch.roll(poly, -1, dims=0)
+    mid = 0.5 * (poly + nxt)
+    d = nxt - poly
+    ds = torch.linalg.norm(d, dim=1)
+    n = torch.stack([d[:, 1], -d[:, 0]], 1) / ds[:, None]  # outward for a counter-clockwise outline
+    h = grid.h_min()
+    a, b = offsets[0] * h, offsets[1] * h
+    pa, pb = (interp2(p, grid.xc, grid.yc, mid + s * n) for s in (a, b))
+    p_wall = pa + (pa - pb) * a / (b - a)
+    ua, ub = (
+        torch.stack([interp2(u, grid.xf, grid.yc, mid + s * n), interp2(v, grid.xc, grid.yf, mid + s * n)], 1)
+        for s in (a, b)
+    )
+    dudn = (ua * b * b - ub * a * a) / (a * b * (b - a))
+    pressure = -torch.sum((p_wall * ds)[:, None] * n, 0)
+    viscous = nu * torch.sum(dudn * ds[:, None], 0)
+    return pressure[0], pressure[1], viscous[0], viscous[1]

@@ -123,6 +123,5 @@ def solve(
         if norm > 1e6 * max(first, 1.0):
             raise SimulationError(f"diverged at Newton step {step}: the residual grew to {norm:.3g}")
     raise SimulationError(
-        f"no convergence after {max_steps} Newton steps: residual {norm:.3g} > tolerance {tol:.1g} "
-        "(try a lower Reynolds number or a finer resolution)"
+        f"no convergence after {max_steps} Newton steps: residual {norm:.3g} > tolerance {tol:.1g}"
     )

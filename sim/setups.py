@@ -19,8 +19,15 @@ from sim.grid import Grid, stretched_faces
 DEFAULT_RESOLUTION = 16  # cells per D next to the body (the dataset resolution)
 VALIDATION_RESOLUTION = 32
 MIN_RESOLUTION = 8
+MAX_RESOLUTION = 128
 DEFAULT_BOX = 32.0  # half-width of the unconfined square domain, in D
-MAX_BOX = 1000.0
+MIN_BOX = 5.0  # the body stays BOX_MARGIN inside the box: a circle (radius 0.5) needs 4.5
+MAX_BOX = 256.0
+BOX_MARGIN = 4.0
+# Grids are limited by their number of cells, checked when the grid is made (milliseconds): the sparse
+# factorisation's time and memory grow with it (docs/validation.md, performance).
+MAX_CELLS = 400_000
+MIN_RE, MAX_RE = 1e-6, 200.0
 STRETCH = 1.08
 H_MAX = 2.5
 
@@ -53,9 +60,10 @@ def check_resolution(resolution: float) -> None:
         raise SetupError(
             f"resolution must be at least {MIN_RESOLUTION} cells per D (the body is not resolved below); got {resolution}"
         )
-    if resolution > 128:
+    if resolution > MAX_RESOLUTION:
         raise SetupError(
-            f"resolution above 128 cells per D needs more memory than this tool plans for; got {resolution}"
+            f"resolution above {MAX_RESOLUTION} cells per D needs more memory than this tool plans for; "
+            f"got {resolution:g}"
         )
 
 
@@ -66,17 +74,44 @@ def thin_body_warning(thickness: float, resolution: float, minimum_cells: float 
     if cells >= minimum_cells:
         return None
     better = math.ceil(minimum_cells / thickness)
+    head = f"the body is {thickness:.2f} D thick: {cells:.1f} cells across it at resolution {resolution:g}"
+    if better <= MAX_RESOLUTION:
+        return f"{head}; expect Cd errors above 1% (use --resolution {better} or more)"
+    most = thickness * MAX_RESOLUTION
+    if resolution >= MAX_RESOLUTION:
+        return f"{head}, the finest allowed; expect Cd errors above 1%"
     return (
-        f"the body is {thickness:.2f} D thick: {cells:.1f} cells across it at resolution {resolution:g}; "
-        f"expect Cd errors above 1% (use --resolution {better} or more)"
+        f"{head}; expect Cd errors above 1% (it would need resolution {better}; the finest allowed, "
+        f"--resolution {MAX_RESOLUTION}, gives {most:.1f} cells across it)"
     )
 
 
 def check_reynolds(re: float) -> None:
     if not (isinstance(re, numbers.Real) and math.isfinite(re) and re > 0):
         raise SetupError(f"Reynolds number must be a positive finite number; got {re}")
-    if re > 200:
-        raise SetupError(f"Reynolds number {re:g} is above 200: the flow is no longer steady and laminar")
+    if re > MAX_RE:
+        raise SetupError(
+            f"Reynolds number {re:g} is above {MAX_RE:g}: the flow is no longer steady and laminar"
+        )
+    if re < MIN_RE:
+        raise SetupError(
+            f"Reynolds number {re:g} is below {MIN_RE:g}: this is Stokes flow, where Cd * Re no longer changes "
+            f"with Re; simulate at Re {MIN_RE:g} and use Cd = (Cd * Re at {MIN_RE:g}) / Re"
+        )
+
+
+def check_box(box: float) -> None:
+    if not (math.isfinite(box) and MIN_BOX <= box <= MAX_BOX):
+        raise SetupError(f"box half-width must be between {MIN_BOX:g} and {MAX_BOX:g} D; got {box}")
+
+
+def check_cells(grid: Grid, resolution: float, box: float | None = None) -> None:
+    if grid.cells > MAX_CELLS:
+        what = f"resolution {resolution:g}" + (f" and box {box:g}" if box is not None else "")
+        raise SetupError(
+            f"{what} make a grid of {grid.cells:,} cells; the limit is {MAX_CELLS:,} (about 2 min and 5 GB): "
+            "lower the resolution or the box"
+        )
 
 
 def unconfined(
@@ -90,9 +125,8 @@ def unconfined(
     check_reynolds(re)
     check_resolution(resolution)
     xmin, ymin, xmax, ymax = bounds
-    margin = 4.0
-    if not (math.isfinite(box) and 4 <= box <= MAX_BOX):
-        raise SetupError(f"box half-width must be between 4 and {MAX_BOX:g} D; got {box}")
+    margin = BOX_MARGIN
+    check_box(box)
     if not max(-xmin, xmax, -ymin, ymax) <= box - margin:
         raise SetupError(
             f"body extent {max(-xmin, xmax, -ymin, ymax):.3g} D does not fit the domain of half-width {box:g} D "
@@ -102,6 +136,7 @@ def unconfined(
     xf = stretched_faces(-box, box, min(-1.5, xmin - 1.0), max(3.0, xmax + 2.0), h, stretch, H_MAX)
     yf = stretched_faces(-box, box, min(-1.5, ymin - 1.0), max(1.5, ymax + 1.0), h, stretch, H_MAX)
     grid = Grid(xf, yf)
+    check_cells(grid, resolution, box)
     return Domain("unconfined", grid, 1.0 / re, np.ones(grid.ny), "slip", 1.0, 1.0)
 
 
