@@ -199,9 +199,9 @@ def test_linear_solvers_agree(circle):
         (dict(re=math.nan), "positive"),
         (dict(re=math.inf), "positive"),
         (dict(re=20.0, resolution=4), "at least 8"),
-        (dict(re=20.0, box=3.0), "between 4 and 1000"),
-        (dict(re=20.0, box=math.inf), "between 4 and 1000"),
-        (dict(re=20.0, box=4.0), "does not fit"),
+        (dict(re=20.0, box=3.0), "between 5 and 256"),
+        (dict(re=20.0, box=math.inf), "between 5 and 256"),
+        (dict(re=20.0, box=4.0), "between 5 and 256"),
     ],
 )
 def test_bad_setup_is_a_clear_error(circle, kwargs, match):
