@@ -20,6 +20,7 @@ from sim.setups import Domain
 PENALTY = 1e6  # lambda in units of U / D (times nu / (U D) when that is larger: Re < 1)
 IMMERSED = "cutlink"  # immersed-boundary method, see sim/body.py
 STATIONS = 64  # surface Cp stations
+SPLIT = "fluid-side stress, scaled to the body force"  # how cd_pressure / cd_viscous are measured (forces.pressure_part)
 # Newton from uniform flow converges on every body tried up to Re 40 (420 random bodies) and on the circle up to
 # about 120, not at 150-200. Above RE_DIRECT the solve is a continuation in Re: converged at RE_DIRECT from uniform
 # flow, then at Re values growing by at most CONTINUATION_RATIO, each from the previous state. A direct solve that
@@ -180,22 +181,14 @@ def run_case(
     k = domain.force_scale
     with one_torch_thread():
         fx, fy = (float(f) for f in forces.body_force(u, v, c_u, c_v))
-        px, py, sx, sy = (float(f) for f in forces.surface_stress_forces(u, v, p, pts, g, domain.nu))
         xmin, ymin = pts.min(0).values.tolist()
         xmax, ymax = pts.max(0).values.tolist()
         m = 0.5 * domain.d_ref
         box = (xmin - m, ymin - m, xmax + m, ymax + m)
         mx, my = (float(f) for f in forces.momentum_balance(u, v, p, g, domain.nu, box))
         stations, cp = forces.surface_cp(p, pts, g, STATIONS, domain.u_ref)
-    # The split: pressure and viscous stress integrated on the outline from the fluid side (surface_stress_forces)
-    # give the ratio; both are scaled by one factor so that they add up to the body force (validated within 0.4%
-    # against OpenFOAM). The stress integrals alone close to within about 1.5% of it at N = 16 (split_closure).
-    closure = (px + sx) / fx if fx != 0 else math.nan
-    if 0.8 <= closure <= 1.25:
-        px, py = px / closure, py / closure
-    else:  # not seen in the validation; keep the plain contour integral rather than scale by a poor closure
-        with one_torch_thread():
-            px, py = (float(f) for f in forces.pressure_force(p, pts, g))
+        # the split: fluid-side stress integrals scaled to the body force (validated within 0.4% against OpenFOAM)
+        px, py, closure = forces.pressure_part(u, v, p, pts, g, domain.nu, fx, fy)
     return SimResult(
         cd=k * fx,
         cd_pressure=k * px,

@@ -86,7 +86,8 @@ def indices(data: Data, split: str | None) -> np.ndarray:
     return np.flatnonzero(keep)
 
 
-def _fingerprint(manifest: dict) -> str:
+def fingerprint(manifest: dict) -> str:
+    """A hash of the shards' checksums: it changes whenever the stored samples do."""
     return hashlib.sha256(
         "".join(sorted(s["sha256"] for s in manifest["shards"].values())).encode()
     ).hexdigest()[:16]
@@ -95,7 +96,7 @@ def _fingerprint(manifest: dict) -> str:
 def stats(data: Data) -> dict:
     """Normalisation statistics of the training split (computed once, then read from stats.json)."""
     path = data.folder / STATS
-    fp = _fingerprint(data.manifest)
+    fp = fingerprint(data.manifest)
     if path.exists():
         try:
             s = json.loads(path.read_text())

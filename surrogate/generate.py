@@ -22,11 +22,9 @@ import numpy as np
 
 from geometry import sampler
 from surrogate import store
+from surrogate.defaults import RE_MAX, RE_MIN, SHARD_SIZE
 from surrogate.physics import STATIONS
 from surrogate.window import Window
-
-RE_MIN, RE_MAX = 0.8, 50.0  # the design range [1, 40] with a margin at both ends
-SHARD_SIZE = 256
 
 
 @dataclass
@@ -57,6 +55,7 @@ def default_settings(
             "box": setups.DEFAULT_BOX,
             "penalty": solver.PENALTY,
             "immersed": solver.IMMERSED,
+            "split": solver.SPLIT,
         },
         "window": (window or Window()).to_dict(),
         "stations": STATIONS,

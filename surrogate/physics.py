@@ -4,9 +4,10 @@ the pressure part of the forces. Torch, batched over samples, differentiable in 
 The forces come from sim/forces.py (no second force implementation): the total force by the momentum balance
 `forces.flux_density` over the window's contour (surrogate.window: cell-centre lines near the window's border; nodal values, central
 differences, trapezoid ends), written as weight maps n ds on the grid so that a whole batch is one sum;
-the pressure part by `forces.outline_pressure_force` and Cp by `forces.interp2` at the surface stations.
+the pressure part by `forces.pressure_part` (the solver's split: fluid-side stress, scaled to the total) and Cp by
+`forces.interp2` at the surface stations.
 The contour does not depend on the shape: Cd and Cl depend on the shape through the state (the network's input),
-Cp and the pressure part directly too.
+Cp directly too. The pressure part is for reporting (a loop over the batch, not differentiated).
 """
 
 from __future__ import annotations
@@ -59,20 +60,55 @@ def _central(f: torch.Tensor, dim: int, h: float) -> torch.Tensor:
 def measure(state: torch.Tensor, re, pr: Probe, window: Window) -> dict[str, torch.Tensor]:
     """P(x): state (B, 3, n, n) = u, v, p at the window's cell centres; re (B,) -> cd, cl, cd_pressure,
     cl_pressure (B,) and cp (B, M)."""
+    cdl = drag_lift_on(state, re, window)
+    p = state[:, 2]
+    c = torch.as_tensor(window.centres(), dtype=state.dtype, device=state.device)
+    cp = forces.interp2(p, c, c, pr.stations.to(state.dtype)) / 0.5
+    grid = _WindowGrid(c, window.h)
+    re_t = torch.as_tensor(re, dtype=torch.float64).reshape(-1)
+    parts = [  # the solver's split (forces.pressure_part) on the window: reporting only, not differentiable
+        forces.pressure_part(
+            *(f.detach().double() for f in state[b]),
+            pr.points[b].detach().double(),
+            grid,
+            1.0 / float(re_t[b]),
+            float(cdl[b, 0]) / 2,
+            float(cdl[b, 1]) / 2,
+        )
+        for b in range(state.shape[0])
+    ]
+    split = torch.tensor([q[:2] for q in parts], dtype=state.dtype, device=state.device).reshape(-1, 2)
+    return {
+        "cd": cdl[:, 0],
+        "cl": cdl[:, 1],
+        "cd_pressure": 2.0 * split[:, 0],
+        "cl_pressure": 2.0 * split[:, 1],
+        "cp": cp,
+    }
+
+
+class _WindowGrid:
+    """The window as the collocated grid forces.surface_stress_forces samples (u, v, p all at the cell centres)."""
+
+    def __init__(self, centres: torch.Tensor, h: float):
+        self.xc = self.yc = self.xf = self.yf = centres.double()
+        self._h = h
+
+    def h_min(self) -> float:
+        return self._h
+
+
+def drag_lift(state: torch.Tensor, re) -> torch.Tensor:
+    """(B, 2): Cd and Cl of states on the default window, the part of P the trainers use (no shape needed: the
+    contour is fixed)."""
+    return drag_lift_on(state, re, Window())
+
+
+def drag_lift_on(state: torch.Tensor, re, window: Window) -> torch.Tensor:
     u, v, p = state[:, 0], state[:, 1], state[:, 2]
     nu = (1.0 / torch.as_tensor(re, dtype=state.dtype, device=state.device)).reshape(-1, 1, 1)
     h = window.h
     grads = (_central(u, 1, h), _central(u, 2, h), _central(v, 1, h), _central(v, 2, h))
     wnx, wny = contour_weights(window, state.dtype, state.device)
     gx, gy = forces.flux_density(u, v, p, grads, wnx, wny, nu)
-    c = torch.as_tensor(window.centres(), dtype=state.dtype, device=state.device)
-    px, py = forces.outline_pressure_force(p, pr.points.to(state.dtype), c, c)
-    cp = forces.interp2(p, c, c, pr.stations.to(state.dtype)) / 0.5
-    k = 2.0  # 1 / (0.5 U^2 D) with U = D = 1
-    return {
-        "cd": k * gx.sum((1, 2)),
-        "cl": k * gy.sum((1, 2)),
-        "cd_pressure": k * px,
-        "cl_pressure": k * py,
-        "cp": cp,
-    }
+    return 2.0 * torch.stack([gx.sum((1, 2)), gy.sum((1, 2))], 1)

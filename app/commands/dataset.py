@@ -19,7 +19,7 @@ def _int_arg(text: str, what: str) -> int:
 
 
 def register(sub) -> None:
-    from surrogate.generate import RE_MAX, RE_MIN
+    from surrogate.defaults import RE_MAX, RE_MIN
 
     g = sub.add_parser(
         "generate",
