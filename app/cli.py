@@ -14,9 +14,6 @@ __all__ = ["build_parser", "jsonable", "main"]
 
 NOT_YET = "dragopt {cmd}: not available yet (planned; see DESIGN.md)"
 PLANNED = {
-    "train": "train a surrogate model (supervised | dp | sip | hig)",
-    "evaluate": "evaluate a surrogate model against a dataset",
-    "compare-methods": "compare the training methods on a dataset",
     "optimize": "minimise the drag of a shape with the surrogate",
     "verify": "compare the surrogate's drag with a simulation",
 }
@@ -28,13 +25,15 @@ def cmd_planned(args) -> int:
 
 
 def build_parser() -> Parser:
-    from app.commands import dataset, export, serve, simulate
+    from app.commands import dataset, export, serve, simulate, train
 
     p = Parser(prog="dragopt", description="Minimum-drag shape design for 2D laminar flow.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
     simulate.register(sub)
     dataset.register(sub)
+    train.register(sub)
+    train.register_compare(sub)
     export.register(sub)
     serve.register(sub)
     for name, summary in PLANNED.items():

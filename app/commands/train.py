@@ -1,0 +1,169 @@
+"""`dragopt train` and `dragopt evaluate`: train a surrogate with one of the four methods, and measure it."""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+from app.common import UsageError, add_output_options, check_output, float_arg, info, write_result
+
+
+def register(sub) -> None:
+    t = sub.add_parser(
+        "train",
+        help="train a surrogate model (supervised | dp | sip | hig)",
+        description="Train the surrogate on a dataset. A rerun with the same --out resumes a killed training.",
+    )
+    t.add_argument("--data", required=True, metavar="DIR", help="dataset folder (dragopt generate)")
+    t.add_argument("--method", required=True, metavar="M", help="supervised | dp | sip | hig")
+    t.add_argument("--out", required=True, metavar="MODEL", help="model folder to write (or to resume)")
+    t.add_argument("--init", metavar="MODEL", help="start from this model's weights (e.g. a supervised one)")
+    t.add_argument("--steps", default="10000", metavar="N", help="updates (default 10000)")
+    t.add_argument("--batch", default="32", metavar="B", help="samples an update (default 32)")
+    t.add_argument("--lr", metavar="LR", help="learning rate (default: per method)")
+    t.add_argument("--base", default="16", metavar="C", help="U-Net channels at full resolution (default 16)")
+    t.add_argument("--field-weight", default="0", metavar="W", help="add W x the field loss to dp/sip/hig")
+    t.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="cpu (default) or cuda")
+    t.add_argument("--seed", default="0", metavar="S")
+    add_output_options(t)
+    t.set_defaults(func=run_train)
+
+    e = sub.add_parser(
+        "evaluate",
+        help="evaluate a surrogate model against a dataset",
+        description="Cd, Cl and field errors of a model on every usable sample of a dataset, overall and per Re band.",
+    )
+    e.add_argument("--model", required=True, metavar="MODEL")
+    e.add_argument("--data", required=True, metavar="DIR")
+    e.add_argument("--split", choices=("train", "val", "test"), help="only this split (default: all samples)")
+    add_output_options(e)
+    e.set_defaults(func=run_evaluate)
+
+
+def register_compare(sub) -> None:
+    c = sub.add_parser(
+        "compare-methods",
+        help="compare the training methods on a dataset",
+        description="Same network, split and supervised pre-training; then supervised, dp, sip and hig for the same "
+        "number of updates and for the same training time. Writes report.md, plots and metrics.json. A rerun "
+        "with the same --out resumes.",
+    )
+    c.add_argument("--data", required=True, metavar="DIR")
+    c.add_argument("--out", required=True, metavar="REPORT_DIR")
+    c.add_argument(
+        "--pretrain-steps", default="2000", metavar="N", help="supervised pre-training (default 2000)"
+    )
+    c.add_argument("--updates", default="300", metavar="N", help="updates per method (default 300)")
+    c.add_argument("--seconds", default="120", metavar="S", help="training time per method (default 120)")
+    c.add_argument("--base", default="16", metavar="C", help="U-Net channels (default 16)")
+    c.add_argument("--batch", default="32", metavar="B")
+    c.add_argument("--gradient-shapes", default="5", metavar="K", help="test shapes for the adjoint cosine")
+    add_output_options(c)
+    c.set_defaults(func=run_compare)
+
+
+def run_compare(args) -> int:
+    from surrogate.compare import compare
+
+    check_output(args.json)
+    r = compare(
+        args.data,
+        args.out,
+        _positive_int(args.pretrain_steps, "--pretrain-steps"),
+        _positive_int(args.updates, "--updates"),
+        float_arg(args.seconds, "--seconds"),
+        _positive_int(args.base, "--base"),
+        _positive_int(args.batch, "--batch"),
+        _positive_int(args.gradient_shapes, "--gradient-shapes"),
+    )
+    print(f"wrote {args.out}/report.md ({len(r['rows'])} runs)")
+    return write_result(args.json, r)
+
+
+def _positive_int(text: str, what: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise UsageError(f"{what} must be a positive whole number; got {text!r}") from None
+    if v < 1:
+        raise UsageError(f"{what} must be a positive whole number; got {v}")
+    return v
+
+
+def run_train(args) -> int:
+    from surrogate.train import METHODS, TrainConfig, TrainingError, train
+
+    if args.method not in METHODS:
+        raise UsageError(f"unknown --method {args.method!r}; allowed: {', '.join(METHODS)}")
+    cfg = TrainConfig(
+        method=args.method,
+        steps=_positive_int(args.steps, "--steps"),
+        batch=_positive_int(args.batch, "--batch"),
+        lr=float_arg(args.lr, "--lr") if args.lr is not None else None,
+        base=_positive_int(args.base, "--base"),
+        field_weight=float_arg(args.field_weight, "--field-weight"),
+        seed=int(float_arg(args.seed, "--seed")),
+        device=args.device,
+    )
+    check_output(args.json)
+    bar = None
+
+    def progress(rec: dict) -> None:
+        nonlocal bar
+        if args.quiet:
+            return
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(
+                total=rec["steps"], initial=rec["step"] - 1, unit="step", file=sys.stderr, dynamic_ncols=True
+            )
+        bar.update(rec["step"] - bar.n)
+        val = rec.get("val")
+        extra = f", val Cd err median {100 * val['cd_rel_err_median']:.2f}%" if val else ""
+        bar.set_postfix_str(f"loss {rec['loss']:.3g}{extra}", refresh=False)
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, stop)
+    try:
+        card = train(args.data, args.out, cfg, args.init, progress)
+    except KeyboardInterrupt:
+        info(f"stopped; the last checkpoint is in {args.out}: rerun the same command to resume")
+        raise
+    except TrainingError as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        signal.signal(signal.SIGTERM, old)
+        if bar is not None:
+            bar.close()
+    val = card.get("val_metrics") or {}
+    print(
+        f"{args.out}: {cfg.method}, {card['step']} steps in {card['wall_s']:.0f} s; validation Cd error median "
+        f"{100 * val.get('cd_rel_err_median', float('nan')):.2f}%, p95 {100 * val.get('cd_rel_err_p95', float('nan')):.2f}%"
+    )
+    return write_result(args.json, card)
+
+
+def run_evaluate(args) -> int:
+    from surrogate.train import evaluate
+
+    check_output(args.json)
+    m = evaluate(args.model, args.data, args.split)
+    print(f"{args.model} on {args.data} ({m['n']} samples, {m['method']}):")
+    print(
+        f"  Cd relative error: median {100 * m['cd_rel_err_median']:.3f}%, p95 {100 * m['cd_rel_err_p95']:.3f}%, "
+        f"max {100 * m['cd_rel_err_max']:.3f}%"
+    )
+    print(
+        f"  Cl error: median {m['cl_abs_err_median']:.2e} ({100 * m['cl_err_rel_cd_median']:.3f}% of Cd); "
+        f"field error median {100 * m['field_rel_err']:.2f}%"
+    )
+    for band, b in m["bands"].items():
+        if b["n"]:
+            print(
+                f"  Re {band}: {b['n']} samples, Cd error median {100 * b['cd_rel_err_median']:.3f}%, "
+                f"p95 {100 * b['cd_rel_err_p95']:.3f}%"
+            )
+    return write_result(args.json, m)

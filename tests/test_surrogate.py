@@ -1,0 +1,226 @@
+"""The surrogate network, its checkpoints and the training loop (issue 13), on the committed test set."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from app import cli
+from surrogate import physics
+from surrogate.model import Config, Surrogate
+from surrogate.train import ModelError, TrainConfig, TrainingError, load_model, save_model, train
+
+ROOT = Path(__file__).resolve().parents[1]
+TEST_SET = ROOT / "data" / "datasets" / "test"
+TINY = dict(base=4, depth=2, batch=4, eval_every=2, checkpoint_s=0.0)
+
+
+@pytest.fixture(scope="module")
+def shapes():
+    from surrogate import data
+
+    d = data.load(TEST_SET)
+    return torch.as_tensor(d.arrays["points"][:3]), torch.as_tensor(d.arrays["re"][:3], dtype=torch.float32)
+
+
+def test_forward_is_a_state_at_rest_inside_the_body(shapes):
+    pts, re = shapes
+    model = Surrogate(Config(base=4, depth=2))
+    x = model(pts.float(), re)
+    assert x.shape == (3, 3, 64, 64)
+    inp = model.inputs(pts.float(), re)
+    inside = inp[:, 1] == 1.0
+    assert inside.any() and torch.all(x[:, 0][inside] == 0) and torch.all(x[:, 1][inside] == 0)
+    z = model.encode(x, re)  # encode inverts decode outside the body
+    torch.testing.assert_close(model.decode(z, inp, re)[:, 2], x[:, 2])
+
+
+def test_surrogate_drag_is_differentiable_in_the_shape_points(shapes):
+    """d Cd / d points through the rasterised input, the network and P, against central differences."""
+    pts, re = shapes
+    torch.manual_seed(0)
+    model = Surrogate(Config(base=4, depth=2)).double()
+    p0 = pts[0].double()
+    direction = torch.randn_like(p0) * 1e-2
+
+    def cd(p):
+        return physics.drag_lift(model(p[None], re[:1].double()), re[:1].double())[0, 0]
+
+    p = p0.clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(cd(p), p)
+    h = 1e-5
+    fd = (cd(p0 + h * direction) - cd(p0 - h * direction)) / (2 * h)
+    assert torch.sum(g * direction).item() == pytest.approx(fd.item(), rel=1e-4, abs=1e-9)
+    assert torch.sum(g * direction).abs().item() > 0
+
+
+def test_checkpoint_round_trip_and_bad_files(tmp_path, shapes):
+    pts, re = shapes
+    model = Surrogate(Config(base=4, depth=2))
+    save_model(
+        tmp_path / "m", model, {"format": 1, "architecture": model.config.to_dict(), "train": {"method": "x"}}
+    )
+    loaded, card = load_model(tmp_path / "m")
+    torch.testing.assert_close(loaded(pts.float(), re), model.eval()(pts.float(), re))
+    weights = tmp_path / "m" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-100])  # truncated
+    with pytest.raises(ModelError, match="corrupt"):
+        load_model(tmp_path / "m")
+    (tmp_path / "m" / "model.json").write_text("{")
+    with pytest.raises(ModelError, match="not a valid model card"):
+        load_model(tmp_path / "m")
+    with pytest.raises(ModelError, match="not a model folder"):
+        load_model(tmp_path)
+
+
+def test_a_killed_training_resumes_to_the_same_weights(tmp_path):
+    straight = train(TEST_SET, tmp_path / "a", TrainConfig(steps=4, **TINY))
+
+    def kill_at_two(rec):
+        if rec["step"] == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(TEST_SET, tmp_path / "b", TrainConfig(steps=4, **TINY), progress=kill_at_two)
+    assert json.loads((tmp_path / "b" / "model.json").read_text())["step"] == 2
+    resumed = train(TEST_SET, tmp_path / "b", TrainConfig(steps=4, **TINY))
+    assert straight["step"] == resumed["step"] == 4
+    a, _ = load_model(tmp_path / "a")
+    b, _ = load_model(tmp_path / "b")
+    for (k, va), (_, vb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+        torch.testing.assert_close(va, vb, msg=k)
+
+
+def test_an_exploding_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
+    train(TEST_SET, tmp_path / "m", TrainConfig(steps=2, **TINY))
+    before = (tmp_path / "m" / "model.safetensors").read_bytes()
+    with pytest.raises(
+        TrainingError, match="last good checkpoint \\(step 2\\) is kept"
+    ):  # resumed, then blown up
+        train(TEST_SET, tmp_path / "m", TrainConfig(steps=60, lr=1e6, **{**TINY, "checkpoint_s": 1e9}))
+    assert (tmp_path / "m" / "model.safetensors").read_bytes() == before
+    with pytest.raises(TrainingError, match="no checkpoint was written yet"):
+        train(
+            TEST_SET,
+            tmp_path / "m2",
+            TrainConfig(steps=60, lr=1e6, **{**TINY, "checkpoint_s": 1e9}),
+            init=tmp_path / "m",
+        )
+    assert (tmp_path / "m" / "model.safetensors").read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "args,fragment",
+    [
+        (["--method", "adamw"], "unknown --method 'adamw'"),
+        (["--method", "dp", "--steps", "0"], "--steps must be a positive whole number"),
+    ],
+)
+def test_train_bad_arguments(tmp_path, capsys, args, fragment):
+    assert cli.main(["train", "--data", str(TEST_SET), "--out", str(tmp_path / "m"), *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("dragopt: error:") and fragment in err
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
+def test_cuda_without_a_gpu_is_a_clear_error(tmp_path, capsys):
+    assert (
+        cli.main(
+            [
+                "train",
+                "--data",
+                str(TEST_SET),
+                "--method",
+                "supervised",
+                "--out",
+                str(tmp_path / "m"),
+                "--device",
+                "cuda",
+            ]
+        )
+        == 2
+    )
+    assert "no CUDA GPU" in capsys.readouterr().err
+
+
+def test_evaluate_refuses_a_model_for_another_window(tmp_path, capsys):
+    from surrogate.window import Window
+
+    model = Surrogate(Config(base=4, depth=2, window=Window(cells=32).to_dict()))
+    save_model(
+        tmp_path / "m", model, {"format": 1, "architecture": model.config.to_dict(), "train": {"method": "x"}}
+    )
+    assert cli.main(["evaluate", "--model", str(tmp_path / "m"), "--data", str(TEST_SET)]) == 2
+    assert "windows differ" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("method,lr", [("dp", 1e-2), ("sip", 1e-2), ("hig", 0.3)])
+def test_each_physics_method_fits_one_batchs_drag(method, lr):
+    """Repeated updates of dp, sip and hig on one batch lower its physics loss (the drag of P(f) towards y*)."""
+    from surrogate import data, methods
+    from surrogate.train import make_split, update
+
+    torch.manual_seed(0)
+    model = Surrogate(Config(base=4, depth=2))
+    d = data.load(TEST_SET)
+    split = make_split(d, "test", model)
+    batch = split.batch(slice(0, 4), "cpu")
+    cfg = TrainConfig(method=method, base=4, depth=2)
+    opt = torch.optim.Adam(model.net.parameters(), lr=lr)
+
+    def loss():
+        with torch.no_grad():
+            y = physics.drag_lift(model.forward_inputs(batch[0], batch[2]), batch[2])
+            scale = batch[3][:, :1]
+            return float(methods.physics_loss(y / scale, batch[3] / scale))
+
+    before = loss()
+    for _ in range(15):
+        update(method, model, opt, cfg, batch, lr)
+    assert loss() < 0.5 * before
+
+
+def test_adjoint_gradient_in_shape_modes_matches_finite_differences():
+    """The smooth-mode gradient the comparison uses, against central differences of the full simulation."""
+    from geometry import parse_shape
+    from geometry.shape import Shape
+    from sim.solver import simulate
+    from surrogate import gradients
+
+    p0 = torch.as_tensor(parse_shape("ellipse:1.5").points)
+    g = gradients.adjoint_gradient(p0, 10.0, k=2, resolution=8)
+    n, basis = gradients.normal_modes(p0, 2)
+    h = 1e-5
+    for j in (0, 1):  # cos and sin of one period
+        a = torch.zeros(4, dtype=torch.float64)
+        a[j] = h
+        plus, minus = (Shape(points=(p0 + s * n * (basis @ a)[:, None]).numpy()) for s in (1, -1))
+        fd = (simulate(plus, 10.0, 8).cd - simulate(minus, 10.0, 8).cd) / (2 * h)
+        assert g[j] == pytest.approx(fd, rel=2e-3, abs=1e-6)
+
+
+def test_compare_methods_writes_a_report(tmp_path):
+    from surrogate.compare import compare
+
+    r = compare(
+        TEST_SET,
+        tmp_path / "cmp",
+        pretrain_steps=2,
+        updates=2,
+        seconds=1.0,
+        base=4,
+        batch=4,
+        gradient_shapes=2,
+    )
+    assert {(row["method"], row["budget"]) for row in r["rows"]} == {
+        (m, b) for m in ("supervised", "dp", "sip", "hig") for b in ("updates", "time")
+    }
+    report = (tmp_path / "cmp" / "report.md").read_text()
+    assert "| hig | updates | 2 |" in report and "## Conclusion" in report
+    for png in ("loss_vs_updates.png", "loss_vs_time.png"):
+        assert (tmp_path / "cmp" / png).read_bytes()[:4] == b"\x89PNG"
+    assert all(-1 <= c <= 1 for row in r["rows"] for c in row["grad_cosines"])
