@@ -56,6 +56,7 @@ class TrainConfig:
     base: int = 16
     depth: int = 3
     field_weight: float = 0.0  # supervised loss added to dp/sip/hig
+    residual_weight: float = 0.0  # PhiFlow Navier-Stokes residual (surrogate.residual) added to the Adam loss
     sip_eta: float = 1.0
     sip_eps: float = 1e-6
     hig_tau: float = 1e-6
@@ -207,6 +208,8 @@ def update(method: str, model: Surrogate, opt, cfg: TrainConfig, batch, lr: floa
     out = model.net(inp)
     if method == "supervised":
         loss = field_loss(model, out, inp, target, re)
+        if cfg.residual_weight:
+            loss = loss + cfg.residual_weight * _residual_loss(model, out, inp, re)
         loss.backward()
         opt.step()
         return float(loss.detach())
@@ -222,9 +225,18 @@ def update(method: str, model: Surrogate, opt, cfg: TrainConfig, batch, lr: floa
         raise ValueError(f"unknown method {method!r}; allowed: {', '.join(METHODS)}")
     if cfg.field_weight:
         loss = loss + cfg.field_weight * field_loss(model, out, inp, target, re)
+    if cfg.residual_weight:
+        loss = loss + cfg.residual_weight * _residual_loss(model, out, inp, re)
     loss.backward()
     opt.step()
     return float(report.detach())
+
+
+def _residual_loss(model: Surrogate, out: torch.Tensor, inp: torch.Tensor, re: torch.Tensor) -> torch.Tensor:
+    from surrogate import residual
+
+    c = residual.consistency(model.decode(out, inp, re), re, inp[:, 0], model.window)
+    return torch.mean(c["momentum_rms"] ** 2 + c["continuity_rms"] ** 2)
 
 
 # ----------------------------------------------------------------------------------------------- evaluation
@@ -232,16 +244,24 @@ def update(method: str, model: Surrogate, opt, cfg: TrainConfig, batch, lr: floa
 
 @torch.no_grad()
 def predict_split(model: Surrogate, split: Split, device: str, batch: int = 64) -> dict[str, np.ndarray]:
-    cd, cl, field = [], [], []
+    from surrogate import residual
+
+    out: dict[str, list] = {
+        k: [] for k in ("cd", "cl", "field_rel_err", "mom", "div", "mom_true", "div_true")
+    }
     for i in range(0, len(split), batch):
         inp, target, re, _ = split.batch(slice(i, i + batch), device)
         x = model.forward_inputs(inp, re)
         y = physics.drag_lift(x.double(), re.double())
-        cd.append(y[:, 0].cpu().numpy())
-        cl.append(y[:, 1].cpu().numpy())
+        out["cd"].append(y[:, 0].cpu().numpy())
+        out["cl"].append(y[:, 1].cpu().numpy())
         num = torch.linalg.vector_norm((x - target).flatten(1), dim=1)
-        field.append((num / torch.linalg.vector_norm(target.flatten(1), dim=1)).cpu().numpy())
-    return {"cd": np.concatenate(cd), "cl": np.concatenate(cl), "field_rel_err": np.concatenate(field)}
+        out["field_rel_err"].append((num / torch.linalg.vector_norm(target.flatten(1), dim=1)).cpu().numpy())
+        for state, suffix in ((x, ""), (target, "_true")):
+            c = residual.consistency(state, re, inp[:, 0], model.window)
+            out["mom" + suffix].append(c["momentum_rms"].cpu().numpy())
+            out["div" + suffix].append(c["continuity_rms"].cpu().numpy())
+    return {k: np.concatenate(v) for k, v in out.items()}
 
 
 def metrics(model: Surrogate, split: Split, device: str) -> dict:
@@ -262,6 +282,10 @@ def metrics(model: Surrogate, split: Split, device: str) -> dict:
             "cl_abs_err_median": float(np.median(cl_err[sel])),
             "cl_err_rel_cd_median": float(np.median(cl_err[sel] / cd_true[sel])),
             "field_rel_err": float(np.median(pred["field_rel_err"][sel])),
+            "ns_momentum_rms": float(np.median(pred["mom"][sel])),
+            "ns_continuity_rms": float(np.median(pred["div"][sel])),
+            "ns_momentum_rms_solver": float(np.median(pred["mom_true"][sel])),
+            "ns_continuity_rms_solver": float(np.median(pred["div_true"][sel])),
         }
 
     out = summary(np.ones(len(err), bool))

@@ -23,6 +23,9 @@ def register(sub) -> None:
     t.add_argument("--lr", metavar="LR", help="learning rate (default: per method)")
     t.add_argument("--base", default="16", metavar="C", help="U-Net channels at full resolution (default 16)")
     t.add_argument("--field-weight", default="0", metavar="W", help="add W x the field loss to dp/sip/hig")
+    t.add_argument(
+        "--residual-weight", default="0", metavar="W", help="add W x the Navier-Stokes residual (PhiFlow)"
+    )
     t.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="cpu (default) or cuda")
     t.add_argument("--seed", default="0", metavar="S")
     add_output_options(t)
@@ -102,6 +105,7 @@ def run_train(args) -> int:
         lr=float_arg(args.lr, "--lr") if args.lr is not None else None,
         base=_positive_int(args.base, "--base"),
         field_weight=float_arg(args.field_weight, "--field-weight"),
+        residual_weight=float_arg(args.residual_weight, "--residual-weight"),
         seed=int(float_arg(args.seed, "--seed")),
         device=args.device,
     )
@@ -159,6 +163,11 @@ def run_evaluate(args) -> int:
     print(
         f"  Cl error: median {m['cl_abs_err_median']:.2e} ({100 * m['cl_err_rel_cd_median']:.3f}% of Cd); "
         f"field error median {100 * m['field_rel_err']:.2f}%"
+    )
+    print(
+        f"  Navier-Stokes residual (PhiFlow, fluid cells): momentum {m['ns_momentum_rms']:.3g} (the solver's own "
+        f"states: {m['ns_momentum_rms_solver']:.3g}), continuity {m['ns_continuity_rms']:.3g} "
+        f"({m['ns_continuity_rms_solver']:.3g})"
     )
     for band, b in m["bands"].items():
         if b["n"]:
