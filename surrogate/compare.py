@@ -25,6 +25,8 @@ from surrogate import data as dataset
 from surrogate import gradients
 from surrogate.train import METHODS, METRICS, TrainConfig, load_model, make_split, metrics, train
 
+SUMMARY = ("cd_rel_err_median", "cd_rel_err_p95", "cd_rel_err_max", "cl_abs_err_median", "field_rel_err")
+
 
 def measure_update(data_dir: str, method: str, base: int, batch: int, updates: int = 5) -> dict:
     """Time and peak memory of one update, in a fresh process (peak RSS is per process)."""
@@ -117,16 +119,7 @@ def compare(
                 "budget": budget,
                 "updates": card["step"],
                 "train_s": card["wall_s"],
-                **{
-                    k: m[k]
-                    for k in (
-                        "cd_rel_err_median",
-                        "cd_rel_err_p95",
-                        "cd_rel_err_max",
-                        "cl_abs_err_median",
-                        "field_rel_err",
-                    )
-                },
+                **{k: m[k] for k in SUMMARY},
                 "grad_cosine_median": float(np.median(cos)),
                 "grad_cosines": cos,
             }
@@ -135,16 +128,7 @@ def compare(
     pm = metrics(pre_model, make_split(d, "test", pre_model), "cpu")
     cost = {m: measure_update(str(data_dir), m, base, batch) for m in methods}
     result = {
-        "pretrained": {
-            k: pm[k]
-            for k in (
-                "cd_rel_err_median",
-                "cd_rel_err_p95",
-                "cd_rel_err_max",
-                "cl_abs_err_median",
-                "field_rel_err",
-            )
-        },
+        "pretrained": {k: pm[k] for k in SUMMARY},
         "pretrain_steps": pretrain_steps,
         "updates": updates,
         "seconds": seconds,

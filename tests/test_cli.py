@@ -13,20 +13,11 @@ import pytest
 from app import cli
 from geometry.io import read_csv
 from geometry.presets import parse_shape
+from tests.helpers import error_line as _error_line
 
 SIM_KEYS = {"cd", "cd_pressure", "cd_viscous", "cl", "re", "converged", "steps", "wall_s"}
 BENCH_KEYS = {"cd", "cl", "dp", "cd_ref", "cl_ref", "dp_ref", "cd_rel_err"}
 SCRIPT = Path(sys.executable).with_name("dragopt")
-
-
-def _error_line(capsys) -> str:
-    """The single stderr line of a failed command (no traceback, nothing else)."""
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("dragopt: error: ")
-    return lines[0]
 
 
 def test_simulate_circle_writes_contract_json(tmp_path, capsys):

@@ -21,6 +21,7 @@ from geometry.validity import validate_points
 from surrogate import data, physics, store
 from surrogate.generate import draw_re, generate, make_case
 from surrogate.window import Window
+from tests.helpers import error_line
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_SET = ROOT / "data" / "datasets" / "test"
@@ -324,9 +325,9 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def test_sigkill_mid_run_then_rerun_ends_complete_and_leaves_no_orphans(tmp_path):
-    out = tmp_path / "killed"
-    cmd = [
+def _generate_cmd(out: Path, n: int, seed: int, shard_size: int, workers: int) -> list[str]:
+    """`dragopt generate` as a separate process, on the coarse test grid, quietly."""
+    return [
         sys.executable,
         "-m",
         "app.cli",
@@ -334,17 +335,22 @@ def test_sigkill_mid_run_then_rerun_ends_complete_and_leaves_no_orphans(tmp_path
         "--out",
         str(out),
         "--n",
-        "8",
+        str(n),
         "--seed",
-        "11",
+        str(seed),
         "--resolution",
         "8",
         "--shard-size",
-        "3",
+        str(shard_size),
         "--workers",
-        "2",
+        str(workers),
         "-q",
     ]
+
+
+def test_sigkill_mid_run_then_rerun_ends_complete_and_leaves_no_orphans(tmp_path):
+    out = tmp_path / "killed"
+    cmd = _generate_cmd(out, n=8, seed=11, shard_size=3, workers=2)
     log = open(tmp_path / "log", "w")  # noqa: SIM115
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=log)
     deadline = time.time() + 120
@@ -376,12 +382,6 @@ def test_sigkill_mid_run_then_rerun_ends_complete_and_leaves_no_orphans(tmp_path
 # ----------------------------------------------------------------------------------------------- CLI and bad input
 
 
-def _err(capsys) -> str:
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("dragopt: error:"), err
-    return err[0]
-
-
 @pytest.mark.parametrize(
     "args,fragment",
     [
@@ -396,14 +396,14 @@ def _err(capsys) -> str:
 def test_generate_bad_arguments_are_one_line_and_write_nothing(tmp_path, capsys, args, fragment):
     out = tmp_path / "ds"
     assert cli.main(["generate", "--out", str(out), *args]) == 2
-    assert fragment in _err(capsys)
+    assert fragment in error_line(capsys)
     assert not out.exists()
 
 
 def test_generate_refuses_a_folder_holding_other_files(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("mine")
     assert cli.main(["generate", "--out", str(tmp_path), "--n", "2"]) == 2
-    assert "holds other files (notes.txt)" in _err(capsys)
+    assert "holds other files (notes.txt)" in error_line(capsys)
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
@@ -414,7 +414,7 @@ def test_a_manifest_that_does_not_parse_is_named(small, tmp_path, capsys):
     shutil.copytree(small[0], copy)
     (copy / store.MANIFEST).write_text("{not json")
     assert cli.main(["dataset", "info", str(copy)]) == 2
-    assert "manifest.json does not parse" in _err(capsys)
+    assert "manifest.json does not parse" in error_line(capsys)
     assert (
         cli.main(
             [
@@ -433,7 +433,7 @@ def test_a_manifest_that_does_not_parse_is_named(small, tmp_path, capsys):
         )
         == 2
     )
-    assert "does not parse" in _err(capsys)
+    assert "does not parse" in error_line(capsys)
     assert (copy / store.MANIFEST).read_text() == "{not json"
 
 
@@ -442,25 +442,7 @@ def test_a_failing_write_stops_cleanly_and_the_rerun_completes(tmp_path):
     import resource
 
     out = tmp_path / "full"
-    cmd = [
-        sys.executable,
-        "-m",
-        "app.cli",
-        "generate",
-        "--out",
-        str(out),
-        "--n",
-        "4",
-        "--seed",
-        "2",
-        "--resolution",
-        "8",
-        "--shard-size",
-        "2",
-        "--workers",
-        "1",
-        "-q",
-    ]
+    cmd = _generate_cmd(out, n=4, seed=2, shard_size=2, workers=1)
 
     def limit():
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -493,7 +475,7 @@ def test_dataset_info_and_show(small, tmp_path, capsys):
     assert cli.main(["dataset", "show", str(out), "--index", "2", "--out", str(tmp_path / "s.png")]) == 0
     assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
     assert cli.main(["dataset", "show", str(out), "--index", "99", "--out", str(tmp_path / "t.png")]) == 2
-    assert "sample 99 is not in" in _err(capsys)
+    assert "sample 99 is not in" in error_line(capsys)
 
 
 @pytest.mark.slow

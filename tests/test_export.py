@@ -23,6 +23,7 @@ from geometry.mesh import REVOLVE_SECTIONS
 from geometry.presets import parse_shape
 from geometry.shape import Shape
 from geometry.validity import validate_points
+from tests.helpers import error_line as _error_line
 
 N = REVOLVE_SECTIONS
 FACETS = N * math.sin(2 * math.pi / N) / (2 * math.pi)  # volume of an N-facet revolution / the smooth one
@@ -43,15 +44,6 @@ def _quiet_export(*args, **kwargs) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return export_shape(*args, **kwargs)
-
-
-def _error_line(capsys) -> str:
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("dragopt: error: ")
-    return lines[0]
 
 
 # ---------------------------------------------------------------------------------------------- round trips

@@ -22,17 +22,9 @@ from geometry.shape import Shape
 from sim import setups
 from sim.errors import SetupError
 from sim.solver import continuation_ladder, simulate
+from tests.helpers import error_line as _error_line
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _error_line(capsys) -> str:
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("dragopt: error: ")
-    return lines[0]
 
 
 def _body() -> np.ndarray:
