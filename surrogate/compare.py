@@ -29,28 +29,42 @@ SUMMARY = ("cd_rel_err_median", "cd_rel_err_p95", "cd_rel_err_max", "cl_abs_err_
 
 
 def measure_update(data_dir: str, method: str, base: int, batch: int, updates: int = 5) -> dict:
-    """Time and peak memory of one update, in a fresh process (peak RSS is per process)."""
-    code = (
-        "import json, resource, time, torch, numpy as np\n"
-        "from surrogate import data\n"
-        "from surrogate.model import Config, Surrogate\n"
-        "from surrogate.train import TrainConfig, update\n"
-        f"d = data.load({data_dir!r}); m = Surrogate(Config(base={base}))\n"
-        f"r = data.indices(d, 'train')[:{batch}]; a = d.arrays\n"
-        "re = torch.as_tensor(a['re'][r], dtype=torch.float32)\n"
-        "inp = m.inputs(torch.as_tensor(a['points'][r], dtype=torch.float32), re)\n"
-        "y = torch.as_tensor(np.stack([a['cd'][r], a['cl'][r]], 1), dtype=torch.float32)\n"
-        "b = (inp, torch.as_tensor(a['fields'][r]), re, y)\n"
-        f"cfg = TrainConfig(method={method!r}, base={base})\n"
-        "opt = torch.optim.Adam(m.net.parameters(), lr=1e-5)\n"
-        "base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "update(cfg.method, m, opt, cfg, b, 1e-5)\n"
-        f"t = time.perf_counter()\n"
-        f"for _ in range({updates}): update(cfg.method, m, opt, cfg, b, 1e-5)\n"
-        f"dt = (time.perf_counter() - t) / {updates}\n"
-        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "print(json.dumps({'update_s': dt, 'peak_mb': peak / 1024, 'extra_mb': (peak - base_rss) / 1024}))\n"
-    )
+    """Time and memory of one update, in a fresh process that reads only one shard: `update_mb` is the highest
+    resident memory during the timed updates (sampled every 2 ms) above the resident memory just before them,
+    i.e. what an update allocates on top of the model, optimiser and batch."""
+    shard = sorted(Path(data_dir).glob("shard-*.npz"))[0]
+    code = f"""
+import json, resource, time, torch, numpy as np
+from surrogate import store
+from surrogate.model import Config, Surrogate
+from surrogate.train import TrainConfig, update
+a = store.read_shard({str(shard)!r}); r = np.flatnonzero(a["ok"])[:{batch}]
+m = Surrogate(Config(base={base}))
+re = torch.as_tensor(a["re"][r], dtype=torch.float32)
+inp = m.inputs(torch.as_tensor(a["points"][r], dtype=torch.float32), re)
+y = torch.as_tensor(np.stack([a["cd"][r], a["cl"][r]], 1), dtype=torch.float32)
+b = (inp, torch.as_tensor(a["fields"][r]), re, y)
+del a
+cfg = TrainConfig(method={method!r}, base={base})
+opt = torch.optim.Adam(m.net.parameters(), lr=1e-5)
+update(cfg.method, m, opt, cfg, b, 1e-5)
+import threading, os, gc
+gc.collect()
+page = os.sysconf("SC_PAGE_SIZE")
+rss = lambda: int(open("/proc/self/statm").read().split()[1]) * page
+before, high, running = rss(), [0], [True]
+def watch():
+    while running[0]:
+        high[0] = max(high[0], rss())
+        time.sleep(0.002)
+w = threading.Thread(target=watch); w.start()
+t = time.perf_counter()
+for _ in range({updates}):
+    update(cfg.method, m, opt, cfg, b, 1e-5)
+dt = (time.perf_counter() - t) / {updates}
+running[0] = False; w.join()
+print(json.dumps({{"update_s": dt, "peak_mb": high[0] / 2**20, "update_mb": (high[0] - before) / 2**20}}))
+"""
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -73,11 +87,15 @@ def compare(
     gradient_shapes: int = 5,
     methods: tuple[str, ...] = METHODS,
     progress=None,
+    log=None,
 ) -> dict:
+    """Run (or resume) the comparison in `out`; `log(text)` hears which run starts, `progress` every update."""
+    log = log or (lambda text: None)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     common = TrainConfig(base=base, batch=batch, eval_every=max(updates // 4, 1), checkpoint_s=60.0)
     pre = out / "pretrained"
+    log(f"supervised pre-training, {pretrain_steps} steps")
     train(
         data_dir,
         pre,
@@ -92,6 +110,11 @@ def compare(
             if budget == "time":
                 cfg = replace(cfg, max_seconds=seconds, eval_every=10**9)
             folder = out / f"{method}-{budget}"
+            log(
+                f"{method}: {updates} updates"
+                if budget == "updates"
+                else f"{method}: {seconds:g} s of training"
+            )
             card = train(
                 data_dir,
                 folder,
@@ -105,6 +128,7 @@ def compare(
     pick = test_rows[np.linspace(0, len(test_rows) - 1, gradient_shapes).astype(int)]
     pts = [torch.as_tensor(d.arrays["points"][r]) for r in pick]
     res = [float(d.arrays["re"][r]) for r in pick]
+    log(f"adjoint gradients of {gradient_shapes} test shapes, test metrics, cost per update")
     adj = [gradients.adjoint_gradient(p, r) for p, r in zip(pts, res, strict=True)]
     for (method, budget), (folder, card) in runs.items():
         model, _ = load_model(folder)
@@ -184,7 +208,7 @@ def _report(out: Path, r: dict) -> None:
         f"Pre-trained start: Cd error median {pct(r['pretrained']['cd_rel_err_median'])}, "
         f"p95 {pct(r['pretrained']['cd_rel_err_p95'])}, field error {pct(r['pretrained']['field_rel_err'])}.",
         "",
-        "| method | budget | updates | Cd err median | p95 | max | Cl err median | field err | grad cosine | s/update | peak MB |",
+        "| method | budget | updates | Cd err median | p95 | max | Cl err median | field err | grad cosine | s/update | update MB |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in r["rows"]:
@@ -192,7 +216,7 @@ def _report(out: Path, r: dict) -> None:
         lines.append(
             f"| {row['method']} | {row['budget']} | {row['updates']} | {pct(row['cd_rel_err_median'])} | "
             f"{pct(row['cd_rel_err_p95'])} | {pct(row['cd_rel_err_max'])} | {row['cl_abs_err_median']:.2e} | "
-            f"{pct(row['field_rel_err'])} | {row['grad_cosine_median']:.3f} | {c['update_s']:.3f} | {c['peak_mb']:.0f} |"
+            f"{pct(row['field_rel_err'])} | {row['grad_cosine_median']:.3f} | {c['update_s']:.3f} | {c['update_mb']:.0f} |"
         )
     best = {
         b: min((x for x in r["rows"] if x["budget"] == b), key=lambda x: x["cd_rel_err_median"])

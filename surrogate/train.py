@@ -35,7 +35,7 @@ from surrogate.model import Config, Surrogate, shape_channels
 FORMAT = 1
 WEIGHTS, CARD, STATE, METRICS = "model.safetensors", "model.json", "train_state.pt", "metrics.jsonl"
 METHODS = ("supervised", "dp", "sip", "hig")
-DEFAULT_LR = {"supervised": 1e-3, "dp": 1e-4, "sip": 1e-4, "hig": 1e-2}
+DEFAULT_LR = {"supervised": 1e-3, "dp": 1e-4, "sip": 1e-4, "hig": 0.3}  # docs/method-comparison.md: lr sweep
 
 
 class TrainingError(RuntimeError):
@@ -315,8 +315,10 @@ def train(
     d = dataset.load(data_dir)
     stats = dataset.stats(d)
     resume = (out / STATE).is_file() and (out / CARD).is_file()
+    saved: dict = {}
     if resume:
         model, card = load_model(out, cfg.device)
+        saved = card
         if (
             card["train"]["method"] != cfg.method
             or card["dataset"]["settings_hash"] != d.manifest["settings_hash"]
@@ -356,6 +358,9 @@ def train(
         },
         "hardware": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, {cfg.device}",
     }
+    card.update(
+        {k: saved[k] for k in ("init", "step", "wall_s", "val_metrics") if k in saved}
+    )  # a resumed run
     losses: list[float] = []
     last_ck = time.perf_counter()
     t_start = time.perf_counter() - elapsed

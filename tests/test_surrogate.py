@@ -88,6 +88,8 @@ def test_a_killed_training_resumes_to_the_same_weights(tmp_path):
     assert json.loads((tmp_path / "b" / "model.json").read_text())["step"] == 2
     resumed = train(TEST_SET, tmp_path / "b", TrainConfig(steps=4, **TINY))
     assert straight["step"] == resumed["step"] == 4
+    done = train(TEST_SET, tmp_path / "b", TrainConfig(steps=4, **TINY))  # nothing left to do: the saved card
+    assert done["step"] == 4 and done["val_metrics"] == resumed["val_metrics"]
     a, _ = load_model(tmp_path / "a")
     b, _ = load_model(tmp_path / "b")
     for (k, va), (_, vb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):

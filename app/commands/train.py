@@ -69,6 +69,11 @@ def run_compare(args) -> int:
     from surrogate.compare import compare
 
     check_output(args.json)
+
+    def progress(rec: dict) -> None:
+        if not args.quiet and (rec["step"] % 50 == 0 or rec["step"] == rec["steps"]):
+            info(f"  step {rec['step']}: loss {rec['loss']:.3g}, {rec['wall_s']:.0f} s")
+
     r = compare(
         args.data,
         args.out,
@@ -78,6 +83,8 @@ def run_compare(args) -> int:
         _positive_int(args.base, "--base"),
         _positive_int(args.batch, "--batch"),
         _positive_int(args.gradient_shapes, "--gradient-shapes"),
+        progress=progress,
+        log=None if args.quiet else info,
     )
     print(f"wrote {args.out}/report.md ({len(r['rows'])} runs)")
     return write_result(args.json, r)
