@@ -249,9 +249,8 @@ def generate(
             "settings_hash": shash,
             "n": 0,
             "shards": {},
-            "families": {},
         }
-    manifest["n"] = max(int(manifest["n"]), n)
+    manifest["n"] = n = max(int(manifest["n"]), n)  # a smaller --n never shrinks a dataset
     n_shards = math.ceil(n / shard_size)
     wanted = [k for k in range(n_shards) if shards is None or k in shards]
     work = store.read_work(out)

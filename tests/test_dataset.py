@@ -215,6 +215,8 @@ def test_rerun_is_a_no_op_and_a_larger_n_extends(small, tmp_path):
     shutil.copytree(out, copy)
     bigger = generate(copy, 9, seed=5, **FAST)  # the short last shard is completed, one shard added
     assert bigger["counts"]["stored"] == 9
+    smaller = generate(copy, 4, seed=5, **FAST)  # a smaller --n keeps what is there
+    assert smaller["counts"]["stored"] == 9 and smaller["n"] == 9
     d = data.load(copy)
     assert sorted(d.arrays["index"].tolist()) == list(range(9))
     first = data.load(out)
