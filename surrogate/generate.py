@@ -231,6 +231,8 @@ def generate(
     import os
 
     check_arguments(n, re_min, re_max, workers)
+    if executor not in ("local", "ray"):
+        raise ValueError(f"unknown executor {executor!r}; allowed: local, ray")
     out = Path(out)
     if not (isinstance(shard_size, int) and shard_size >= 1):
         raise ValueError(f"shard size must be a positive whole number; got {shard_size!r}")
@@ -336,12 +338,10 @@ def generate(
         from sim.parallel import run_ray
 
         stream = run_ray(simulate_case, cases, workers, address)
-    elif executor == "local":
+    else:
         from sim.parallel import run_local
 
         stream = run_local(simulate_case, cases, workers)
-    else:
-        raise ValueError(f"unknown executor {executor!r}; allowed: local, ray")
     for done, (case, rec) in enumerate(stream, start=1):
         if isinstance(rec, BaseException):  # the worker died: record the case as failed, with the reason
             err = rec
