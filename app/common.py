@@ -35,6 +35,16 @@ def float_arg(text: str, what: str) -> float:
         raise UsageError(f"{what} must be a number; got {text!r}") from None
 
 
+def positive_int(text: str, what: str) -> int:
+    try:
+        v = int(text)
+    except (TypeError, ValueError):
+        raise UsageError(f"{what} must be a positive whole number; got {text!r}") from None
+    if v < 1:
+        raise UsageError(f"{what} must be a positive whole number; got {v}")
+    return v
+
+
 def jsonable(obj):
     """numpy scalars/arrays, tuples and paths -> plain JSON types; non-finite floats -> null."""
     if isinstance(obj, dict):

@@ -5,17 +5,16 @@ from __future__ import annotations
 import signal
 import sys
 
-from app.common import Parser, UsageError, add_output_options, check_output, float_arg, info, write_result
-
-
-def _int_arg(text: str, what: str) -> int:
-    try:
-        v = int(text)
-    except (TypeError, ValueError):
-        raise UsageError(f"{what} must be a positive whole number; got {text!r}") from None
-    if v < 1:
-        raise UsageError(f"{what} must be a positive whole number; got {v}")
-    return v
+from app.common import (
+    Parser,
+    UsageError,
+    add_output_options,
+    check_output,
+    float_arg,
+    info,
+    positive_int,
+    write_result,
+)
 
 
 def register(sub) -> None:
@@ -86,10 +85,10 @@ def _progress_bar(quiet: bool, total_hint: str):
 def run_generate(args) -> int:
     from surrogate.generate import generate
 
-    n = _int_arg(args.n, "--n")
+    n = positive_int(args.n, "--n")
     re_min, re_max = float_arg(args.re_min, "--re-min"), float_arg(args.re_max, "--re-max")
     seed = int(float_arg(args.seed, "--seed"))
-    workers = _int_arg(args.workers, "--workers") if args.workers is not None else None
+    workers = positive_int(args.workers, "--workers") if args.workers is not None else None
     shards = None
     if args.shards:
         try:
@@ -98,7 +97,7 @@ def run_generate(args) -> int:
         except ValueError:
             raise UsageError(f"--shards takes A:B (whole numbers, B > A); got {args.shards!r}") from None
     resolution = float_arg(args.resolution, "--resolution") if args.resolution is not None else None
-    shard_size = _int_arg(args.shard_size, "--shard-size")
+    shard_size = positive_int(args.shard_size, "--shard-size")
     check_output(args.json)
     progress, close = _progress_bar(args.quiet, "simulating")
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 import signal
 import sys
 
-from app.common import UsageError, add_output_options, check_output, float_arg, info, write_result
+from app.common import (
+    UsageError,
+    add_output_options,
+    check_output,
+    float_arg,
+    info,
+    positive_int,
+    write_result,
+)
 
 
 def register(sub) -> None:
@@ -77,27 +85,17 @@ def run_compare(args) -> int:
     r = compare(
         args.data,
         args.out,
-        _positive_int(args.pretrain_steps, "--pretrain-steps"),
-        _positive_int(args.updates, "--updates"),
+        positive_int(args.pretrain_steps, "--pretrain-steps"),
+        positive_int(args.updates, "--updates"),
         float_arg(args.seconds, "--seconds"),
-        _positive_int(args.base, "--base"),
-        _positive_int(args.batch, "--batch"),
-        _positive_int(args.gradient_shapes, "--gradient-shapes"),
+        positive_int(args.base, "--base"),
+        positive_int(args.batch, "--batch"),
+        positive_int(args.gradient_shapes, "--gradient-shapes"),
         progress=progress,
         log=None if args.quiet else info,
     )
     print(f"wrote {args.out}/report.md ({len(r['rows'])} runs)")
     return write_result(args.json, r)
-
-
-def _positive_int(text: str, what: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise UsageError(f"{what} must be a positive whole number; got {text!r}") from None
-    if v < 1:
-        raise UsageError(f"{what} must be a positive whole number; got {v}")
-    return v
 
 
 def run_train(args) -> int:
@@ -107,10 +105,10 @@ def run_train(args) -> int:
         raise UsageError(f"unknown --method {args.method!r}; allowed: {', '.join(METHODS)}")
     cfg = TrainConfig(
         method=args.method,
-        steps=_positive_int(args.steps, "--steps"),
-        batch=_positive_int(args.batch, "--batch"),
+        steps=positive_int(args.steps, "--steps"),
+        batch=positive_int(args.batch, "--batch"),
         lr=float_arg(args.lr, "--lr") if args.lr is not None else None,
-        base=_positive_int(args.base, "--base"),
+        base=positive_int(args.base, "--base"),
         field_weight=float_arg(args.field_weight, "--field-weight"),
         residual_weight=float_arg(args.residual_weight, "--residual-weight"),
         seed=int(float_arg(args.seed, "--seed")),
