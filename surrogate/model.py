@@ -105,7 +105,7 @@ class Surrogate(nn.Module):
         b, n = geo.shape[0], self.window.cells
         lr = torch.log(torch.as_tensor(re, dtype=geo.dtype, device=geo.device)) - self.config.log_re_mean
         lr = (lr / self.config.log_re_std).reshape(b, 1, 1, 1).expand(b, 1, n, n)
-        return torch.cat([geo, lr, self.coords.to(geo.dtype).expand(b, 2, n, n)], 1)
+        return torch.cat([geo, lr, self.coords.to(geo.device, geo.dtype).expand(b, 2, n, n)], 1)
 
     def decode(self, o: torch.Tensor, inp: torch.Tensor, re: torch.Tensor) -> torch.Tensor:
         """Network output (B, 3, n, n) -> physical state; inp gives the mask (channel 1)."""

@@ -21,7 +21,9 @@ from surrogate.window import Window
 def fields_residual(state: torch.Tensor, re, window: Window) -> tuple[torch.Tensor, torch.Tensor]:
     """(momentum residual magnitude (B, n, n) / (1 + 5/Re), continuity residual (B, n, n))."""
     from phi.torch import flow
+    from phiml.backend.torch import TORCH
 
+    TORCH.set_default_device("GPU" if state.is_cuda else "CPU")  # PhiFlow's constants beside the state
     e = window.extent
     box = flow.Box(x=(-e, e), y=(-e, e))
     ex = flow.extrapolation.ZERO_GRADIENT

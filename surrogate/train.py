@@ -63,7 +63,7 @@ class TrainConfig:
     eval_every: int = 250
     checkpoint_s: float = 60.0
     device: str = "cpu"
-    max_seconds: float | None = None  # stop after this much training time (a wall-clock budget)
+    max_seconds: float | None = None  # stop after this much training time; the learning rate decays over it
 
     def learning_rate(self) -> float:
         return self.lr if self.lr is not None else DEFAULT_LR[self.method]
@@ -135,6 +135,10 @@ class Split:
 
     def batch(self, idx, device) -> tuple[torch.Tensor, ...]:
         return tuple(t[idx].to(device) for t in (self.inputs, self.target, self.re, self.y))
+
+    def to(self, device: str) -> Split:
+        """The tensors on `device` (a GPU holds a whole training set: batches are then cut there)."""
+        return Split(*(t.to(device) for t in (self.inputs, self.target, self.re, self.y)), self.rows)
 
 
 def make_split(d: dataset.Data, name: str | None, model: Surrogate) -> Split:
@@ -257,8 +261,8 @@ def predict_split(model: Surrogate, split: Split, device: str, batch: int = 64) 
         out["cl"].append(y[:, 1].cpu().numpy())
         num = torch.linalg.vector_norm((x - target).flatten(1), dim=1)
         out["field_rel_err"].append((num / torch.linalg.vector_norm(target.flatten(1), dim=1)).cpu().numpy())
-        for state, suffix in ((x, ""), (target, "_true")):
-            c = residual.consistency(state, re, inp[:, 0], model.window)
+        for state, suffix in ((x, ""), (target, "_true")):  # PhiFlow on the CPU
+            c = residual.consistency(state.cpu(), re.cpu(), inp[:, 0].cpu(), model.window)
             out["mom" + suffix].append(c["momentum_rms"].cpu().numpy())
             out["div" + suffix].append(c["continuity_rms"].cpu().numpy())
     return {k: np.concatenate(v) for k, v in out.items()}
@@ -330,14 +334,19 @@ def train(
     elif init is not None:
         model, card = load_model(init, cfg.device)
         check_compatible(card, d)
+        saved["lineage"] = lineage_of(card, init)
     else:
         arch = Config(base=cfg.base, depth=cfg.depth, window=d.manifest["settings"]["window"])
         arch.log_re_mean, arch.log_re_std = stats["log_re_mean"], stats["log_re_std"]
         _set_scales(arch, d)
         model = Surrogate(arch).to(cfg.device)
     check_compatible({"architecture": model.config.to_dict()}, d)
+    cfg.base, cfg.depth = model.config.base, model.config.depth  # a fine-tune keeps its start's network
+    lineage = saved.get("lineage", [])
     model.train()
     train_split, val_split = make_split(d, "train", model), make_split(d, "val", model)
+    if cfg.device != "cpu":
+        train_split = train_split.to(cfg.device)
     opt = torch.optim.Adam(model.net.parameters(), lr=cfg.learning_rate())
     step, elapsed, best = 0, 0.0, None
     if resume:
@@ -355,8 +364,10 @@ def train(
             "folder": str(data_dir),
             "settings_hash": d.manifest["settings_hash"],
             "n_train": len(train_split),
+            "re": d.manifest["settings"].get("re"),  # the trained range (warnings outside it)
         },
-        "hardware": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, {cfg.device}",
+        "lineage": lineage,  # the trainings this one started from, oldest first
+        "hardware": _hardware(cfg.device),
     }
     card.update(
         {k: saved[k] for k in ("init", "step", "wall_s", "val_metrics") if k in saved}
@@ -376,7 +387,10 @@ def train(
                 cfg.seed * 1_000_003 + step
             )  # a batch per step: resumes exactly
             idx = torch.randint(len(train_split), (cfg.batch,), generator=gen)
-            lr = cfg.learning_rate() * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / cfg.steps)))
+            done = step / cfg.steps
+            if cfg.max_seconds:
+                done = max(done, min(clock() / cfg.max_seconds, 1.0))
+            lr = cfg.learning_rate() * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * done)))
             for group in opt.param_groups:
                 group["lr"] = lr
             loss = update(cfg.method, model, opt, cfg, train_split.batch(idx, cfg.device), lr)
@@ -457,6 +471,40 @@ def _checkpoint(out: Path, model: Surrogate, opt, card: dict, step: int, elapsed
         os.replace(tmp, out / STATE)
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def lineage_of(card: dict, folder) -> list[dict]:
+    """The start model's own lineage plus one record of it: what a fine-tuned model was built from."""
+    t = card.get("train", {})
+    return [
+        *card.get("lineage", []),
+        {
+            "model": str(folder),
+            "method": t.get("method"),
+            "steps": card.get("step"),
+            "batch": t.get("batch"),
+            "lr": t.get("lr"),
+            "field_weight": t.get("field_weight"),
+            "wall_s": card.get("wall_s"),
+            "hardware": card.get("hardware"),
+            "dataset": card.get("dataset", {}).get("settings_hash"),
+        },
+    ]
+
+
+def record_metrics(model_dir: str | Path, key: str, metrics_: dict) -> None:
+    """Store metrics in a model's card (atomically), e.g. its test-set metrics."""
+    path = Path(model_dir) / CARD
+    card = json.loads(path.read_text())
+    card[key] = metrics_
+    atomic_write_text(path, json.dumps(card, indent=1, default=float) + "\n")
+
+
+def _hardware(device: str) -> str:
+    cpu = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    if device.startswith("cuda"):
+        return f"{torch.cuda.get_device_name(torch.device(device))} ({cpu})"
+    return f"{cpu}, cpu"
 
 
 def _saved_step(out: Path) -> int:

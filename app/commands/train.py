@@ -34,6 +34,14 @@ def register(sub) -> None:
     t.add_argument(
         "--residual-weight", default="0", metavar="W", help="add W x the Navier-Stokes residual (PhiFlow)"
     )
+    t.add_argument(
+        "--max-seconds",
+        metavar="S",
+        help="stop after S seconds of training (the learning rate then decays over S, not over --steps)",
+    )
+    t.add_argument(
+        "--eval-every", default="250", metavar="N", help="validation metrics every N steps (default 250)"
+    )
     t.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="cpu (default) or cuda")
     t.add_argument("--seed", default="0", metavar="S")
     add_output_options(t)
@@ -47,6 +55,12 @@ def register(sub) -> None:
     e.add_argument("--model", required=True, metavar="MODEL")
     e.add_argument("--data", required=True, metavar="DIR")
     e.add_argument("--split", choices=("train", "val", "test"), help="only this split (default: all samples)")
+    e.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="cpu (default) or cuda")
+    e.add_argument(
+        "--record",
+        action="store_true",
+        help="store the metrics in the model's card (model.json, key test_metrics): its published numbers",
+    )
     add_output_options(e)
     e.set_defaults(func=run_evaluate)
 
@@ -113,6 +127,8 @@ def run_train(args) -> int:
         residual_weight=float_arg(args.residual_weight, "--residual-weight"),
         seed=int(float_arg(args.seed, "--seed")),
         device=args.device,
+        max_seconds=_seconds(args.max_seconds),
+        eval_every=positive_int(args.eval_every, "--eval-every"),
     )
     check_output(args.json)
     bar = None
@@ -155,11 +171,29 @@ def run_train(args) -> int:
     return write_result(args.json, card)
 
 
+def _seconds(text: str | None) -> float | None:
+    if text is None:
+        return None
+    s = float_arg(text, "--max-seconds")
+    if not s > 0:
+        raise UsageError(f"--max-seconds must be a positive number of seconds; got {text!r}")
+    return s
+
+
 def run_evaluate(args) -> int:
     from surrogate.train import evaluate
 
     check_output(args.json)
-    m = evaluate(args.model, args.data, args.split)
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UsageError("--device cuda: no CUDA GPU is available here; use --device cpu")
+    m = evaluate(args.model, args.data, args.split, args.device)
+    if args.record:
+        from surrogate.train import record_metrics
+
+        record_metrics(args.model, "test_metrics", m)
     print(f"{args.model} on {args.data} ({m['n']} samples, {m['method']}):")
     print(
         f"  Cd relative error: median {100 * m['cd_rel_err_median']:.3f}%, p95 {100 * m['cd_rel_err_p95']:.3f}%, "
