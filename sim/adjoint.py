@@ -15,29 +15,45 @@ from sim.body import coefficients
 from sim.solver import SimResult
 
 
-def coefficient_gradients(result: SimResult, objective: str = "cd") -> tuple[np.ndarray, np.ndarray]:
-    """dC/dc_u (nx+1, ny) and dC/dc_v (nx, ny+1) for C = cd or cl."""
-    if objective not in ("cd", "cl"):
-        raise ValueError(f"objective must be 'cd' or 'cl'; got {objective!r}")
+def _weights(objective: str | dict[str, float]) -> dict[str, float]:
+    w = {objective: 1.0} if isinstance(objective, str) else dict(objective)
+    unknown = sorted(set(w) - {"cd", "cl"})
+    if unknown or not w:
+        raise ValueError(f"objective must be 'cd', 'cl' or weights of them; got {objective!r}")
+    return {"cd": float(w.get("cd", 0.0)), "cl": float(w.get("cl", 0.0))}
+
+
+def coefficient_gradients(
+    result: SimResult, objective: str | dict[str, float] = "cd"
+) -> tuple[np.ndarray, np.ndarray]:
+    """dC/dc_u (nx+1, ny) and dC/dc_v (nx, ny+1) for C = cd, cl, or a weighted sum {"cd": a, "cl": b}: the
+    adjoint is linear in dC/dq, so a combination costs one transposed solve."""
+    w = _weights(objective)
     eq, q = result.equations, result.q
     L = eq.layout
     k = result.domain.force_scale
     pen = eq.body_vector(result.c_u, result.c_v)
-    rows = L.iu[1:] if objective == "cd" else L.iv[:, 1:-1]
     dc_dq = np.zeros(eq.n)
-    dc_dq[rows] = k * pen[rows]
+    dc_dq[L.iu[1:]] = w["cd"] * k * pen[L.iu[1:]]
+    dc_dq[L.iv[:, 1:-1]] = w["cl"] * k * pen[L.iv[:, 1:-1]]
     psi = result.newton.solve_transposed(dc_dq)
     u, v, _ = eq.fields(q)
-    g_u = k * u if objective == "cd" else np.zeros_like(u)
-    g_v = k * v if objective == "cl" else np.zeros_like(v)
+    g_u = w["cd"] * k * u
+    g_v = w["cl"] * k * v
     g_u[1:] -= psi[L.iu[1:]] * u[1:]
     g_v[:, 1:-1] -= psi[L.iv[:, 1:-1]] * v[:, 1:-1]
     return g_u, g_v
 
 
-def gradient(result: SimResult, points: torch.Tensor, wrt: torch.Tensor | None = None, objective: str = "cd"):
+def gradient(
+    result: SimResult,
+    points: torch.Tensor,
+    wrt: torch.Tensor | None = None,
+    objective: str | dict[str, float] = "cd",
+):
     """d objective / d wrt, where `points` (n, 2, domain units) was computed from `wrt` by torch operations
-    (wrt defaults to the points themselves). `points` must equal the polygon that `result` was solved for."""
+    (wrt defaults to the points themselves). `points` must equal the polygon that `result` was solved for.
+    The objective is "cd", "cl" or weights {"cd": 1, "cl": w}: one call, one backward through `points`' graph."""
     p = points.detach().numpy()
     if p.shape != result.points.shape or np.max(np.abs(p - result.points)) > 1e-12 * max(
         1.0, np.abs(p).max()
