@@ -48,7 +48,8 @@ model: $(STAMP)
 		--eval-every 2000 --device $(DEVICE) --out data/runs/model-dp
 	$(BIN)/dragopt evaluate --model data/runs/model-dp --data data/datasets/test --record
 	rm -rf data/models/.default.new && mkdir -p data/models/.default.new
-	cp data/runs/model-dp/model.json data/runs/model-dp/model.safetensors data/models/.default.new/
+	cp data/runs/model-dp/model.json data/runs/model-dp/model.safetensors data/runs/model-dp/coverage.npz \
+		data/models/.default.new/
 	rm -rf data/models/default && mv data/models/.default.new data/models/default
 
 app: $(STAMP)

@@ -12,20 +12,9 @@ from sim.errors import SetupError, SimulationError
 
 __all__ = ["build_parser", "jsonable", "main"]
 
-NOT_YET = "dragopt {cmd}: not available yet (planned; see DESIGN.md)"
-PLANNED = {
-    "optimize": "minimise the drag of a shape with the surrogate",
-    "verify": "compare the surrogate's drag with a simulation",
-}
-
-
-def cmd_planned(args) -> int:
-    print(NOT_YET.format(cmd=args.command), file=sys.stderr)
-    return EXIT_USAGE
-
 
 def build_parser() -> Parser:
-    from app.commands import dataset, export, serve, simulate, train
+    from app.commands import dataset, export, optimize, serve, simulate, train
 
     p = Parser(prog="dragopt", description="Minimum-drag shape design for 2D laminar flow.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
@@ -34,24 +23,16 @@ def build_parser() -> Parser:
     dataset.register(sub)
     train.register(sub)
     train.register_compare(sub)
+    optimize.register(sub)
     export.register(sub)
     serve.register(sub)
-    for name, summary in PLANNED.items():
-        q = sub.add_parser(
-            name,
-            help=f"{summary} (not available yet)",
-            description=f"{summary}. Not available yet (planned; see DESIGN.md section 5).",
-        )
-        q.set_defaults(func=cmd_planned)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     try:
         parser = build_parser()
-        args, extra = parser.parse_known_args(argv)
-        if extra and args.func is not cmd_planned:  # planned commands accept anything for now
-            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args = parser.parse_args(argv)
         return args.func(args)
     except KeyboardInterrupt:
         print("dragopt: interrupted", file=sys.stderr)

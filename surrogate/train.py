@@ -28,8 +28,8 @@ import numpy as np
 import torch
 
 from geometry.io import atomic_write_text
+from surrogate import coverage, physics
 from surrogate import data as dataset
-from surrogate import physics
 from surrogate.model import Config, Surrogate, shape_channels
 
 FORMAT = 1
@@ -77,6 +77,7 @@ def save_model(folder: Path, model: Surrogate, card: dict) -> None:
 
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".weights.", suffix=".tmp")
+    os.fchmod(fd, 0o644)  # mkstemp makes 0600; a model folder is for sharing
     os.close(fd)
     try:
         save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, tmp)
@@ -425,6 +426,9 @@ def train(
             if time.perf_counter() - last_ck > cfg.checkpoint_s or last:
                 card.update(step=step, wall_s=clock(), val_metrics=best)
                 _checkpoint(out, model, opt, card, step, clock())
+                if not (out / coverage.FILE).exists():  # the training shapes, for out-of-distribution scores
+                    a = d.arrays["points"]
+                    coverage.save(out, coverage.build(a[train_split.rows], a[val_split.rows]))
                 last_ck = time.perf_counter()
             if progress:
                 progress({**rec, "steps": cfg.steps})

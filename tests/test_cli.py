@@ -96,12 +96,6 @@ def test_argparse_errors_are_one_line(capsys):
     assert "--shape" in _error_line(capsys)
 
 
-@pytest.mark.parametrize("cmd", ["optimize", "verify"])
-def test_planned_commands_say_not_available(cmd, capsys):
-    assert cli.main([cmd, "--data", "x"]) == 2
-    assert capsys.readouterr().err.strip() == f"dragopt {cmd}: not available yet (planned; see DESIGN.md)"
-
-
 @pytest.mark.parametrize("spec", ["naca:2412", "rect:2:0.2", "ellipse:2"])
 def test_export_csv_round_trips(tmp_path, spec):
     f = tmp_path / "shape.csv"

@@ -1,0 +1,230 @@
+"""`dragopt optimize` and `dragopt verify`: inverse design through the surrogate or the full simulation, and the
+surrogate's drag of one body held against the full simulation. The work is in optim/; this parses and prints."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from app.common import (
+    EXIT_INTERRUPTED,
+    UsageError,
+    add_output_options,
+    check_output,
+    check_shape_arg,
+    float_arg,
+    info,
+    positive_int,
+    write_json,
+    write_result,
+)
+
+
+def _re_list(text: str) -> list[float]:
+    values = [float_arg(t, "--re") for t in str(text).split(",") if t.strip()]
+    if not values or any(not (v > 0 and v < float("inf")) for v in values):
+        raise UsageError(f"--re must be a positive number or a comma-separated list of them; got {text!r}")
+    return values
+
+
+def _length(text: str | None, what: str) -> float | None:
+    if text is None:
+        return None
+    v = float_arg(text, what)
+    if not (v > 0 and v < float("inf")):
+        raise UsageError(f"{what} must be a positive length in D; got {text!r}")
+    return v
+
+
+def register(sub) -> None:
+    from geometry.presets import PRESET_HELP
+
+    o = sub.add_parser(
+        "optimize",
+        help="find a low-drag shape under constraints (surrogate, full simulation, or trust region)",
+        description="Minimise Cd (+ W |Cl|) of a body from a start shape. Lengths are in the start shape's "
+        "equivalent diameter D (the body is normalised to D = 1 at its centroid); Re is U D / nu of the start "
+        "shape. Writes DIR/shape.csv (in the start shape's units), DIR/result.json, DIR/shapes.png and "
+        "DIR/history.png. Ctrl+C keeps the best design so far.",
+    )
+    o.add_argument("--shape", required=True, help=f"start shape: {PRESET_HELP}")
+    o.add_argument(
+        "--re", required=True, metavar="RE", help="Reynolds number, or a list (5,20,40) to average over"
+    )
+    o.add_argument("--model", metavar="MODEL", help="surrogate model folder (default: the shipped model)")
+    o.add_argument("--backend", choices=("surrogate", "simulation"), default="surrogate",
+                   help="drag from the surrogate (default, milliseconds) or the full simulation with its adjoint "
+                   "gradient (seconds a step)")  # fmt: skip
+    o.add_argument("--optimizer", choices=("slsqp", "adam"), default="slsqp",
+                   help="SLSQP with exact gradients (default) or Adam with projection")  # fmt: skip
+    o.add_argument("--keep-area", action="store_true", help="hold the area (D = 1)")
+    o.add_argument("--min-thickness", metavar="T", help="smallest allowed thickness across the flow, in D")
+    o.add_argument("--max-length", metavar="L", help="largest extent along the flow, in D")
+    o.add_argument("--max-height", metavar="H", help="largest extent across the flow, in D")
+    o.add_argument("--max-curvature", metavar="K", help="smoothness: |curvature| at most K (1/D)")
+    o.add_argument("--symmetric", action="store_true", help="symmetric about the flow axis (Cl = 0)")
+    o.add_argument("--lift-weight", default="0", metavar="W", help="objective Cd + W |Cl| (default 0)")
+    o.add_argument("--parametrisation", choices=("bspline", "fourier"), default="bspline",
+                   help="closed B-spline control points (default) or a Fourier radius (star-shaped bodies)")  # fmt: skip
+    o.add_argument(
+        "--variables", metavar="N", help="control points (default 24) or Fourier modes (default 8)"
+    )
+    o.add_argument("--steps", metavar="N",
+                   help="optimiser iterations (default 60); with --trust-region, full simulations (default 8)")  # fmt: skip
+    o.add_argument("--trust-region", action="store_true",
+                   help="surrogate steps inside a trust region checked by a full simulation each step; the "
+                   "answer is a simulated design")  # fmt: skip
+    o.add_argument("--verify", action="store_true", help="simulate the initial and the final design")
+    o.add_argument("--resolution", metavar="N", help="full simulation: cells per D (default 16)")
+    o.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    o.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    o.set_defaults(func=run_optimize)
+
+    v = sub.add_parser(
+        "verify",
+        help="compare the surrogate's drag of a shape with the full simulation",
+        description="Predicted (surrogate) against simulated Cd and Cl of one body, with the pressure/viscous "
+        "split of both and an out-of-distribution report.",
+    )
+    v.add_argument("--shape", required=True, help=f"SHAPE: {PRESET_HELP}")
+    v.add_argument("--re", required=True, metavar="RE", help="Reynolds number U D / nu")
+    v.add_argument("--model", metavar="MODEL", help="surrogate model folder (default: the shipped model)")
+    v.add_argument("--resolution", metavar="N", help="full simulation: cells per D (default 16)")
+    add_output_options(v)
+    v.set_defaults(func=run_verify)
+
+
+def _shape(spec: str):
+    from geometry import parse_shape
+
+    check_shape_arg(spec)
+    return parse_shape(spec)
+
+
+def _surrogate(model: str | None):
+    from optim.design import load_surrogate
+
+    if model is not None and not Path(model).is_dir():
+        raise UsageError(f"--model {model} is not a folder; give a model folder (dragopt train --out)")
+    return load_surrogate(model)
+
+
+def run_optimize(args) -> int:
+    from optim import constraints as C
+    from optim.design import Options, prepare, run
+
+    trust = args.trust_region
+    opts = Options(
+        re=_re_list(args.re),
+        backend=args.backend,
+        model=args.model,
+        optimiser=args.optimizer,
+        parametrisation=args.parametrisation,
+        variables=positive_int(args.variables, "--variables") if args.variables else None,
+        steps=positive_int(args.steps, "--steps") if args.steps is not None else (8 if trust else 60),
+        lift_weight=float_arg(args.lift_weight, "--lift-weight"),
+        limits=C.Limits(
+            keep_area=args.keep_area,
+            min_thickness=_length(args.min_thickness, "--min-thickness"),
+            max_length=_length(args.max_length, "--max-length"),
+            max_height=_length(args.max_height, "--max-height"),
+            max_curvature=_length(args.max_curvature, "--max-curvature"),
+            symmetric=args.symmetric,
+        ),
+        trust_region=trust,
+        verify=args.verify,
+        resolution=_length(args.resolution, "--resolution"),
+    )
+    out_dir = Path(args.out)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"--out {out_dir} is a file; give a folder")
+    for name in ("shape.csv", "result.json", "shapes.png", "history.png"):
+        check_output(out_dir / name)
+    shape = _shape(args.shape)
+    surrogate = _surrogate(args.model) if (opts.backend == "surrogate" or args.model or trust) else None
+    try:
+        prepare(shape, opts, surrogate)  # infeasible limits fail here, before any work
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+    def progress(rec: dict, design) -> None:
+        if args.quiet:
+            return
+        extra = f", simulated; predicted {rec['cd_pred']:.4f}, rho {rec['rho']}" if "rho" in rec else ""
+        info(
+            f"  step {rec['step']:4d}: Cd {rec['cd']:.5f}, violation {rec['violation']:.2g}{extra} "
+            f"({rec['wall_s']:.1f} s)"
+        )
+
+    if not args.quiet:
+        what = (
+            "trust region (surrogate steps, simulated checks)"
+            if trust
+            else f"{opts.backend}, {opts.optimiser}"
+        )
+        info(f"optimising {args.shape} at Re {args.re}: {what}")
+    out, res = run(shape, opts, surrogate, progress, log=None if args.quiet else info)
+    _write(out_dir, shape, out, res, args)
+    if res.status == "interrupted":
+        info(f"stopped; the best design so far is in {out_dir}")
+        return EXIT_INTERRUPTED
+    return 0
+
+
+def _write(out_dir: Path, shape, out: dict, res, args) -> None:
+    from geometry.io import write_csv
+    from optim.design import user_points
+    from optim.plots import pick, write
+
+    snapshots = out.pop("_snapshots")
+    pts = user_points(res.final.points, shape)
+    write_csv(
+        out_dir / "shape.csv",
+        pts,
+        comment=f"dragopt optimize --shape {args.shape} --re {args.re}: Cd {res.final.cd:.6g} "
+        f"({out['backend']}), in the start shape's units",
+    )
+    write_json(out_dir / "result.json", out)
+    title = f"{args.shape}, Re {args.re}: Cd {res.initial.cd:.4f} -> {res.final.cd:.4f} ({out['backend']})"
+    write(out_dir, pick(snapshots), out["history"], title)
+    ci, cf = out.get("cd_pred_initial"), out.get("cd_pred_final")
+    steps = out["history"][-1]["step"] if out["history"] else 0
+    lines = [
+        f"{out_dir}: {out['status']} after {steps} steps, {out['wall_s']:.1f} s ({out['evaluations']} evaluations)"
+    ]
+    if ci is not None and cf is not None:
+        lines.append(f"  Cd predicted {ci:.5f} -> {cf:.5f} ({100 * (cf / ci - 1):+.2f}%)")
+    if "cd_sim_initial" in out:
+        si, sf = out["cd_sim_initial"], out["cd_sim_final"]
+        lines.append(f"  Cd simulated {si:.5f} -> {sf:.5f} ({100 * (sf / si - 1):+.2f}%)")
+    lines.append(f"  active constraints: {', '.join(out['active_constraints']) or 'none'}")
+    if out.get("message"):
+        lines.append(f"  {out['message']}")
+    for w in out.get("ood", {}).get("warnings", []):
+        lines.append(f"  warning: {w}")
+    print("\n".join(lines))
+    sys.stdout.flush()
+
+
+def run_verify(args) -> int:
+    from optim.verify import summary, verify
+
+    re = _re_list(args.re)
+    if len(re) != 1:
+        raise UsageError("verify takes one Reynolds number")
+    check_output(args.json)
+    shape = _shape(args.shape)
+    surrogate = _surrogate(args.model)
+    if not surrogate.model.window.fits(shape.points):
+        surrogate.model.window.check(shape.points)
+    v = summary(verify(surrogate, shape, re[0], _length(args.resolution, "--resolution")))
+    for w in v["ood"]["warnings"]:
+        info(f"warning: {w}")
+    print(
+        f"{args.shape} at Re {re[0]:g}: Cd predicted {v['cd_pred']:.5f}, simulated {v['cd_sim']:.5f} "
+        f"({100 * v['rel_err']:+.3f}%)\n"
+        f"  Cl predicted {v['cl_pred']:.5f}, simulated {v['cl_sim']:.5f}\n"
+        f"  pressure/viscous: predicted {v['cd_pressure_pred']:.4f} / {v['cd_viscous_pred']:.4f}, "
+        f"simulated {v['cd_pressure_sim']:.4f} / {v['cd_viscous_sim']:.4f}"
+    )
+    return write_result(args.json, v)

@@ -1,0 +1,150 @@
+"""Where the drag of a design comes from: the surrogate P(f(shape, Re)) or the full simulation with its adjoint.
+
+Both take the outline in the start shape's units (D0 = 1, any position) and return Cd and Cl as differentiable
+torch scalars, with forces scaled by D0: when the area is free the body's own diameter D changes, and so does the
+Reynolds number it sees (Re D / D0). The optimiser calls `backend(points, re)` and `.backward()`s whatever it builds
+from the result; it does not know which backend it drives.
+
+- `SurrogateBackend`: normalises the body (centroid, D) onto the network's window, predicts at Re D, and scales
+  Cd and Cl by D. One forward and backward costs milliseconds.
+- `SimulationBackend`: solves the steady flow around the body itself (forces are per D0 already) on a grid fixed
+  at the start, so that the objective does not jump when the grid would follow the body; the backward pass is
+  one adjoint solve with the converged Jacobian (sim.adjoint), for Cd and Cl together.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from geometry import properties
+
+
+@dataclass
+class SurrogateBackend:
+    model: object  # surrogate.model.Surrogate
+    card: dict = field(default_factory=dict)
+    folder: str | None = None
+    name: str = "surrogate"
+
+    @classmethod
+    def load(cls, folder) -> SurrogateBackend:
+        from surrogate.train import load_model
+
+        model, card = load_model(folder)
+        for p in model.parameters():
+            p.requires_grad_(False)
+        return cls(model, card, str(folder))
+
+    @property
+    def window_reach(self) -> float:
+        """The largest |x| or |y| (in the body's own D, about its centroid) the network's window holds."""
+        return self.model.window.fit_half_width()
+
+    @property
+    def re_range(self) -> tuple[float, float]:
+        from surrogate.defaults import RE_MAX, RE_MIN
+
+        r = self.card.get("dataset", {}).get("re") or {}
+        return float(r.get("min", RE_MIN)), float(r.get("max", RE_MAX))
+
+    def normalise(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(outline about its centroid in its own D, D)."""
+        d = properties.equivalent_diameter(points)
+        return (points - properties.centroid(points)) / d, d
+
+    def state(self, points: torch.Tensor, re: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(predicted state (1, 3, n, n) on the window, Re the body sees, D)."""
+        q, d = self.normalise(points)
+        re_d = (re * d).reshape(1)
+        return self.model(q.float()[None], re_d.float()).double(), re_d, d
+
+    def __call__(self, points: torch.Tensor, re: float) -> dict[str, torch.Tensor]:
+        from surrogate import physics
+
+        x, re_d, d = self.state(points, re)
+        cdl = physics.drag_lift_on(x, re_d, self.model.window)[0]
+        return {"cd": cdl[0] * d, "cl": cdl[1] * d}
+
+
+class _Simulated(torch.autograd.Function):
+    """(points) -> [Cd, Cl] by the full simulation; backward by one adjoint solve for the weighted pair."""
+
+    @staticmethod
+    def forward(ctx, points, run):
+        result = run(points.detach().numpy())
+        ctx.result = result
+        ctx.save_for_backward(points)
+        return points.new_tensor([result.cd, result.cl])
+
+    @staticmethod
+    def backward(ctx, grad):
+        from sim import adjoint
+
+        (points,) = ctx.saved_tensors
+        with torch.enable_grad():  # autograd runs a Function's backward without grad mode
+            x = points.detach().clone().requires_grad_(True)
+            g = adjoint.gradient(ctx.result, x, x, objective={"cd": float(grad[0]), "cl": float(grad[1])})
+        return g, None
+
+
+@dataclass
+class SimulationBackend:
+    resolution: float | None = None  # cells per D next to the body (default: the dataset's)
+    name: str = "simulation"
+    last: object = None  # the last SimResult (its fields, for plots)
+    _domains: dict = field(default_factory=dict)
+    _bounds: tuple | None = None
+
+    def fix_grid(self, points: np.ndarray, margin: float = 0.3) -> None:
+        """Fix the grid for designs near `points` (their bounds plus a margin)."""
+        p = np.asarray(points) - properties.centroid(np.asarray(points)).numpy()
+        lo, hi = p.min(0) - margin, p.max(0) + margin
+        self._bounds = (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]))
+        self._domains.clear()
+
+    def _domain(self, re: float, p: np.ndarray):
+        from sim import setups
+
+        b = self._bounds
+        inside = b is not None and p[:, 0].min() >= b[0] and p[:, 1].min() >= b[1] and p[:, 0].max() <= b[2]
+        inside = inside and p[:, 1].max() <= b[3]
+        if not inside:  # first call, or the design left the fixed grid: a new one around it
+            self.fix_grid(p)
+        key = (re, self._bounds)
+        if key not in self._domains:
+            self._domains[key] = setups.unconfined(re, self._bounds, self.res)
+        return self._domains[key]
+
+    @property
+    def res(self) -> float:
+        from sim.setups import DEFAULT_RESOLUTION
+
+        return float(self.resolution or DEFAULT_RESOLUTION)
+
+    def __call__(self, points: torch.Tensor, re: float) -> dict[str, torch.Tensor]:
+        from sim.solver import run_case
+
+        centred = points - properties.centroid(points)
+
+        def run(p: np.ndarray):
+            self.last = run_case(p, self._domain(re, p), re, self.res)
+            return self.last
+
+        cdl = _Simulated.apply(centred, run)
+        return {"cd": cdl[0], "cl": cdl[1]}
+
+
+def objective(values: list[dict[str, torch.Tensor]], lift_weight: float) -> torch.Tensor:
+    """Cd + w |Cl|, averaged over the Reynolds numbers evaluated."""
+    terms = [v["cd"] + lift_weight * torch.abs(v["cl"]) for v in values]
+    return torch.stack(terms).mean()
+
+
+def check_re(re: float) -> float:
+    if not (isinstance(re, (int, float)) and math.isfinite(re) and re > 0):
+        raise ValueError(f"Re must be a positive number; got {re!r}")
+    return float(re)

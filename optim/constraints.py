@@ -1,0 +1,116 @@
+"""The design constraints, as differentiable functions of the outline (torch, lengths in the start shape's D).
+
+Inequalities are written g(points) <= 0 (vectors: one entry per vertex for the curvature bound), the area is an
+equality. The centroid is fixed by construction: every backend measures the body about its own centroid, and the
+result is returned centred. `check` rejects a set that no body can satisfy, naming the conflict, before any work.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+
+from geometry import properties
+
+AREA = math.pi / 4  # the area of a body of equivalent diameter D = 1
+
+
+class InfeasibleError(ValueError):
+    """Constraints that no body satisfies: the message names the conflict and what would resolve it."""
+
+
+@dataclass
+class Limits:
+    keep_area: bool = True  # area fixed at pi/4 (D = 1)
+    min_thickness: float | None = None  # largest cross-flow section, at least this
+    max_length: float | None = None  # extent along the flow
+    max_height: float | None = None  # extent across the flow
+    max_curvature: float | None = None  # |curvature| at every vertex, in 1/D (smoothness)
+    symmetric: bool = False  # about the flow axis (held by the parametrisation)
+    window: float | None = (
+        None  # largest |x| or |y| from the centroid, in the body's own D (the surrogate's window)
+    )
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def check(limits: Limits) -> None:
+    """Raise InfeasibleError when the limits contradict each other."""
+    for name in ("min_thickness", "max_length", "max_height", "max_curvature"):
+        v = getattr(limits, name)
+        if v is not None and not (v > 0 and math.isfinite(v)):
+            raise InfeasibleError(f"--{name.replace('_', '-')} must be a positive number; got {v}")
+    t, L, H = limits.min_thickness, limits.max_length, limits.max_height
+    if t is not None and H is not None and t > H:
+        raise InfeasibleError(
+            f"--min-thickness {t:g} is larger than --max-height {H:g}: no body is both; lower one of them"
+        )
+    if limits.keep_area and L is not None and H is not None and L * H < AREA:
+        raise InfeasibleError(
+            f"a body of fixed area pi/4 (D = 1) does not fit in a {L:g} x {H:g} box (area {L * H:.3g} < 0.785); "
+            "enlarge --max-length or --max-height, or drop --keep-area"
+        )
+    if limits.keep_area and t is not None and limits.window is not None and t > 2 * limits.window:
+        raise InfeasibleError(
+            f"--min-thickness {t:g} is larger than the surrogate's window ({2 * limits.window:.2f} D)"
+        )
+    if not limits.keep_area and t is None and L is None and H is None:
+        raise InfeasibleError(
+            "without --keep-area the drag force shrinks with the body: give --min-thickness, --max-length or "
+            "--max-height (something that keeps it from vanishing), or keep the area"
+        )
+
+
+def _curvature(p: torch.Tensor) -> torch.Tensor:
+    """Turning angle per vertex over the mean length of its two edges: |curvature| of the polygon, in 1/D."""
+    e_in = p - torch.roll(p, 1, 0)
+    e_out = torch.roll(p, -1, 0) - p
+    cross = e_in[:, 0] * e_out[:, 1] - e_in[:, 1] * e_out[:, 0]
+    dot = (e_in * e_out).sum(1)
+    turn = torch.atan2(cross, dot)
+    return torch.abs(turn) / (0.5 * (torch.linalg.norm(e_in, dim=1) + torch.linalg.norm(e_out, dim=1)))
+
+
+def equivalent_diameter(p: torch.Tensor) -> torch.Tensor:
+    return properties.equivalent_diameter(p)
+
+
+def inequalities(p: torch.Tensor, limits: Limits) -> dict[str, torch.Tensor]:
+    """name -> g (vector), feasible where every entry is <= 0; lengths in the start shape's D."""
+    g: dict[str, torch.Tensor] = {}
+    if limits.min_thickness is not None:
+        g["min_thickness"] = (limits.min_thickness - properties.thickness(p)).reshape(1)
+    if limits.max_length is not None:
+        g["max_length"] = (p[:, 0].max() - p[:, 0].min() - limits.max_length).reshape(1)
+    if limits.max_height is not None:
+        g["max_height"] = (p[:, 1].max() - p[:, 1].min() - limits.max_height).reshape(1)
+    if limits.max_curvature is not None:
+        g["max_curvature"] = (_curvature(p) - limits.max_curvature) / limits.max_curvature
+    if limits.window is not None:
+        c = properties.centroid(p)
+        reach = torch.abs(p - c).max() / equivalent_diameter(p)
+        g["window"] = (reach - limits.window).reshape(1)
+    return g
+
+
+def equalities(p: torch.Tensor, limits: Limits) -> dict[str, torch.Tensor]:
+    return {"area": (properties.area(p) / AREA - 1.0).reshape(1)} if limits.keep_area else {}
+
+
+def violation(p: torch.Tensor, limits: Limits) -> float:
+    """The largest violation of any constraint (0 when feasible)."""
+    v = [float(torch.clamp(g, min=0).max()) for g in inequalities(p, limits).values()]
+    v += [float(torch.abs(h).max()) for h in equalities(p, limits).values()]
+    return max(v, default=0.0)
+
+
+def active(p: torch.Tensor, limits: Limits, tol: float = 2e-3) -> list[str]:
+    """The constraints that hold with equality (within tol) at p: the ones that shape the optimum."""
+    out = [name for name, g in inequalities(p, limits).items() if float(g.max()) > -tol]
+    out += list(equalities(p, limits))
+    if limits.symmetric:
+        out.append("symmetric")
+    return out

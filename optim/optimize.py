@@ -1,0 +1,315 @@
+"""The inverse loop: design variables -> outline -> drag from a backend -> constraints -> optimiser.
+
+Two optimisers on the same problem:
+- `adam`: Adam on the objective plus a growing quadratic penalty of the inequality constraints, its gradient
+  projected onto the area constraint's tangent space, and after every step an exact projection onto the area (the
+  parametrisation is linear: theta is scaled). The best feasible design seen is returned.
+- `slsqp`: scipy's SLSQP with exact torch gradients of the objective and of every constraint (vector constraints
+  for the curvature bound). The objective is divided by its start value, so the tolerance is relative; with the
+  full simulation it sits above the solver's sub-cell wiggle of about 1e-4 (docs/validation.md).
+
+A design that would cross itself is never evaluated: Adam halves its step and retries, SLSQP is handed a large
+value there so its line search backs off. `should_stop()` (a stop button) and Ctrl+C end the loop with the best
+design so far.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from optim import constraints as C
+from optim.backends import objective
+from optim.parametrise import Parametrisation
+
+OPTIMISERS = ("adam", "slsqp")
+FEASIBLE = 2e-3  # largest constraint violation (in D, or relative for area and curvature) counted as feasible
+
+
+class Stop(Exception):
+    """Raised inside the loop when should_stop() says so."""
+
+
+@dataclass
+class Problem:
+    re: list[float]  # the objective averages over these Reynolds numbers
+    limits: C.Limits
+    lift_weight: float = 0.0  # objective = Cd + lift_weight |Cl|
+
+
+@dataclass
+class Design:
+    theta: np.ndarray
+    points: np.ndarray  # (K, 2) in the start shape's D, centroid at the origin
+    objective: float
+    cd: float
+    cl: float
+    violation: float
+
+    @property
+    def feasible(self) -> bool:
+        return self.violation <= FEASIBLE
+
+
+@dataclass
+class Result:
+    initial: Design
+    final: Design
+    history: list[dict] = field(
+        default_factory=list
+    )  # one record per step: objective, cd, cl, violation, wall_s
+    active: list[str] = field(default_factory=list)
+    status: str = "steps"  # converged | steps | stopped | interrupted
+    message: str = ""
+    wall_s: float = 0.0
+    evaluations: int = 0
+
+
+def is_simple(points: np.ndarray) -> bool:
+    """Whether the outline is a simple polygon (does not cross itself)."""
+    from shapely import Polygon
+
+    return bool(Polygon(points).is_valid)
+
+
+def centred(points: np.ndarray) -> np.ndarray:
+    from geometry import properties
+
+    return points - properties.centroid(points).numpy()
+
+
+class Evaluator:
+    """Objective, Cd and Cl of a design (and the gradient in theta), counted, with the latest design remembered."""
+
+    def __init__(self, param: Parametrisation, backend, problem: Problem, should_stop=None):
+        self.param, self.backend, self.problem = param, backend, problem
+        self.should_stop = should_stop or (lambda: False)
+        self.count = 0
+        self._cache: dict[bytes, tuple[Design, np.ndarray]] = {}
+
+    def __call__(self, theta: np.ndarray, grad: bool = True) -> tuple[Design, np.ndarray | None]:
+        key = np.asarray(theta, dtype=np.float64).tobytes()
+        if key in self._cache and (self._cache[key][1] is not None or not grad):
+            return self._cache[key]
+        if self.should_stop():
+            raise Stop
+        th = torch.tensor(theta, dtype=torch.float64, requires_grad=grad)
+        pts = self.param.points(th)
+        p = pts.detach().numpy()
+        if not is_simple(p):
+            raise ValueError("the outline crosses itself")
+        vals = [self.backend(pts, re) for re in self.problem.re]
+        f = objective(vals, self.problem.lift_weight)
+        g = torch.autograd.grad(f, th)[0].numpy() if grad else None
+        self.count += 1
+        design = Design(
+            np.array(theta, dtype=np.float64),
+            centred(p),
+            float(f.detach()),
+            float(np.mean([float(v["cd"].detach()) for v in vals])),
+            float(np.mean([float(v["cl"].detach()) for v in vals])),
+            C.violation(pts.detach(), self.problem.limits),
+        )
+        if len(self._cache) > 64:
+            self._cache.clear()
+        self._cache[key] = (design, g)
+        return design, g
+
+
+def project_area(param: Parametrisation, theta: torch.Tensor, limits: C.Limits) -> torch.Tensor:
+    """Scale the body to the area pi/4 (exact: the outline is linear in theta)."""
+    if not limits.keep_area:
+        return theta
+    from geometry import properties
+
+    a = float(properties.area(param.points(theta)))
+    return theta * math.sqrt(C.AREA / a)
+
+
+def tangent(param: Parametrisation, theta: torch.Tensor, g: torch.Tensor, limits: C.Limits) -> torch.Tensor:
+    """g without its component across the area constraint: Adam then moves along the constraint (and the
+    projection only corrects its curvature), instead of fighting the projection with shrink-and-rescale steps."""
+    if not limits.keep_area:
+        return g
+    from geometry import properties
+
+    th = theta.detach().clone().requires_grad_(True)
+    (a,) = torch.autograd.grad(properties.area(param.points(th)), th)
+    return g - (g @ a) / (a @ a) * a
+
+
+def optimise(
+    param: Parametrisation,
+    backend,
+    problem: Problem,
+    optimiser: str = "adam",
+    steps: int = 100,
+    lr: float | None = None,
+    callback: Callable[[dict, Design], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    theta0: np.ndarray | None = None,
+) -> Result:
+    """Minimise Cd (+ w |Cl|) over the parametrisation's variables under problem.limits."""
+    if optimiser not in OPTIMISERS:
+        raise ValueError(f"unknown optimiser {optimiser!r}; allowed: {', '.join(OPTIMISERS)}")
+    C.check(problem.limits)
+    ev = Evaluator(param, backend, problem, should_stop)
+    start = theta0 if theta0 is not None else param.theta0.numpy()
+    start = project_area(param, torch.as_tensor(start), problem.limits).numpy()
+    t0 = time.perf_counter()
+    initial, _ = ev(start)
+    run = _adam if optimiser == "adam" else _slsqp
+    result = Result(initial, initial)
+    try:
+        run(ev, param, problem, steps, lr, result, callback, t0)
+    except Stop:
+        result.status = "stopped"
+    except KeyboardInterrupt:
+        result.status = "interrupted"
+    result.wall_s = time.perf_counter() - t0
+    result.evaluations = ev.count
+    result.active = C.active(torch.as_tensor(result.final.points), problem.limits)
+    if not result.final.feasible:
+        worst = _worst(result.final, problem.limits)
+        result.message = (
+            f"no feasible design was found: {worst} is violated by {result.final.violation:.3g}; "
+            "loosen that constraint or give more steps"
+        )
+    return result
+
+
+def _worst(design: Design, limits: C.Limits) -> str:
+    p = torch.as_tensor(design.points)
+    v = {n: float(torch.clamp(g, min=0).max()) for n, g in C.inequalities(p, limits).items()}
+    v.update({n: float(torch.abs(h).max()) for n, h in C.equalities(p, limits).items()})
+    return max(v, key=v.get) if v else "nothing"
+
+
+def _record(result: Result, design: Design, step: int, t0: float, callback) -> None:
+    rec = {
+        "step": step,
+        "objective": design.objective,
+        "cd": design.cd,
+        "cl": design.cl,
+        "violation": design.violation,
+        "wall_s": time.perf_counter() - t0,
+    }
+    result.history.append(rec)
+    better = (design.feasible, -design.objective) > (result.final.feasible, -result.final.objective)
+    if better or step == 0:
+        result.final = design
+    if callback:
+        callback(rec, design)
+
+
+def _adam(
+    ev: Evaluator, param, problem: Problem, steps: int, lr, result: Result, callback, t0: float
+) -> None:
+    limits = problem.limits
+    theta = torch.tensor(result.initial.theta, requires_grad=True)
+    rate = lr if lr is not None else 1e-2  # D per step for control points and radii
+    opt = torch.optim.Adam([theta], lr=rate)
+    mu = 1e3 * max(1.0, abs(result.initial.objective))
+    last_good = theta.detach().clone()
+    _record(result, result.initial, 0, t0, callback)
+    recent: list[float] = []
+    for step in range(1, steps + 1):
+        opt.zero_grad()
+        try:
+            design, g = ev(theta.detach().numpy())
+        except ValueError:  # crossed itself: back to the last good design with half the step
+            with torch.no_grad():
+                theta.copy_(last_good)
+            for group in opt.param_groups:
+                group["lr"] *= 0.5
+            continue
+        th = theta.detach().clone().requires_grad_(True)
+        pen = sum(
+            (torch.clamp(gv, min=0) ** 2).sum() for gv in C.inequalities(param.points(th), limits).values()
+        )
+        gp = torch.autograd.grad(pen, th)[0] if isinstance(pen, torch.Tensor) and pen.requires_grad else 0.0
+        theta.grad = tangent(param, th.detach(), torch.as_tensor(g) + mu * gp, limits)
+        if step > 1:
+            _record(result, design, step - 1, t0, callback)
+        last_good = theta.detach().clone()
+        opt.step()
+        with torch.no_grad():
+            theta.copy_(project_area(param, theta.detach(), limits))
+        if design.violation > FEASIBLE:
+            mu = min(mu * 1.5, 1e9)
+        recent.append(design.objective)
+        if len(recent) > 15 and design.feasible and abs(recent[-15] - recent[-1]) < 1e-6 * abs(recent[-1]):
+            result.status = "converged"
+            return
+    design, _ = ev(theta.detach().numpy())
+    _record(result, design, steps, t0, callback)
+    result.status = "steps"
+
+
+def _slsqp(
+    ev: Evaluator, param, problem: Problem, steps: int, lr, result: Result, callback, t0: float
+) -> None:
+    """SLSQP in scaled variables z = (theta - theta0) / s: its first quasi-Newton step is minus the gradient, and
+    s (default 0.05 D, `lr`) keeps that step a small fraction of the body."""
+    from scipy.optimize import minimize
+
+    limits = problem.limits
+    f0 = max(abs(result.initial.objective), 1e-12)
+    s = lr if lr is not None else 0.05
+    x0 = result.initial.theta
+
+    def theta(z):
+        return x0 + s * np.asarray(z)
+
+    def fun(z):
+        try:
+            d, g = ev(theta(z))
+        except ValueError:  # crossed itself: a large value makes the line search back off
+            return 1e3, np.zeros_like(z)
+        return d.objective / f0, s * g / f0
+
+    def constraint(kind: str, name: str) -> dict:
+        sign = -1.0 if kind == "ineq" else 1.0  # scipy wants ineq >= 0; ours are g <= 0
+        pick = C.inequalities if kind == "ineq" else C.equalities
+
+        def h(t: torch.Tensor) -> torch.Tensor:
+            return sign * pick(param.points(t), limits)[name]
+
+        return {
+            "type": kind,
+            "fun": lambda z: h(torch.as_tensor(theta(z))).detach().numpy(),
+            "jac": lambda z: s * torch.autograd.functional.jacobian(h, torch.as_tensor(theta(z))).numpy(),
+        }
+
+    p0 = param.points(torch.as_tensor(x0))
+    cons = [constraint("eq", n) for n in C.equalities(p0, limits)]
+    cons += [constraint("ineq", n) for n in C.inequalities(p0, limits)]
+    step = [0]
+    _record(result, result.initial, 0, t0, callback)
+
+    def each(z):
+        step[0] += 1
+        try:
+            d, _ = ev(theta(z))
+        except ValueError:
+            return
+        _record(result, d, step[0], t0, callback)
+
+    tol = 2e-4 if getattr(ev.backend, "name", "") == "simulation" else 1e-7
+    res = minimize(
+        fun,
+        np.zeros_like(x0),
+        jac=True,
+        method="SLSQP",
+        constraints=cons,
+        callback=each,
+        options={"maxiter": steps, "ftol": tol},
+    )
+    result.status = "converged" if res.success else ("steps" if res.status == 9 else "stopped")
+    if not res.success and res.status != 9:
+        result.message = f"SLSQP stopped: {res.message}"

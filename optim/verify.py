@@ -1,0 +1,104 @@
+"""Trust: the surrogate's drag of a body held against the full simulation, and how far the body is from the data.
+
+`predict` gives the surrogate's Cd, Cl, their pressure parts (the solver's split applied to the predicted state)
+and Cp; `verify` adds the full simulation of the same body at the same Re and the relative error. `ood` names why a
+design may be outside what the model knows: Re outside the trained range, and the shape's distance to the nearest
+training shape (surrogate.coverage).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from geometry.shape import Shape
+from optim.backends import SurrogateBackend
+
+
+def predict(backend: SurrogateBackend, shape: Shape, re: float) -> dict:
+    """The surrogate's numbers for a normalised shape (D = 1) at Re; raises ShapeError if it leaves the window."""
+    from surrogate import physics
+
+    model = backend.model
+    pts = torch.as_tensor(shape.points, dtype=torch.float32)
+    pr = physics.probe(pts, model.window)
+    with torch.no_grad():
+        state = model(pts[None], torch.tensor([float(re)])).double()
+        m = physics.measure(state, torch.tensor([float(re)], dtype=torch.float64), pr, model.window)
+    cd, cdp = float(m["cd"][0]), float(m["cd_pressure"][0])
+    cl, clp = float(m["cl"][0]), float(m["cl_pressure"][0])
+    return {
+        "cd": cd,
+        "cl": cl,
+        "cd_pressure": cdp,
+        "cd_viscous": cd - cdp,
+        "cl_pressure": clp,
+        "cl_viscous": cl - clp,
+        "cp": m["cp"][0].numpy(),
+        "stations": pr.stations[0].numpy(),
+        "state": state[0].numpy(),
+    }
+
+
+def ood(backend: SurrogateBackend, shape: Shape, re: float) -> dict:
+    """Out-of-distribution report: {'warnings': [...], 're_range', 'shape_distance', 'score'}."""
+    from surrogate import coverage
+
+    lo, hi = backend.re_range
+    out: dict = {"re_range": [lo, hi], "warnings": []}
+    if not lo <= re <= hi:
+        out["warnings"].append(f"Re {re:g} is outside the model's trained range {lo:g} to {hi:g}")
+    cov = coverage.load(backend.folder) if backend.folder else None
+    if cov is not None:
+        s = coverage.score(cov, shape.points)
+        out.update(s)
+        if s["score"] > 1.0:
+            out["warnings"].append(
+                f"the shape is {s['shape_distance']:.3f} D (RMS signed distance) from the nearest training shape, "
+                f"{s['score']:.1f} times the distance of 95% of unseen test-like shapes: treat the prediction "
+                "with care and verify it"
+            )
+    if not backend.model.window.fits(shape.points):
+        out["warnings"].append("the body does not fit the surrogate's window")
+    return out
+
+
+def verify(
+    backend: SurrogateBackend, shape: Shape, re: float, resolution: float | None = None, progress=None
+) -> dict:
+    """Predicted against simulated drag and lift of one body: keys cd_pred, cd_sim, rel_err, cl_pred, cl_sim, the
+    pressure/viscous split of both, and the out-of-distribution report."""
+    from sim.setups import DEFAULT_RESOLUTION
+    from sim.solver import simulate
+
+    pred = predict(backend, shape, re)
+    sim = simulate(shape, re, resolution or DEFAULT_RESOLUTION, progress=progress)
+    return {
+        "re": re,
+        "cd_pred": pred["cd"],
+        "cd_sim": sim.cd,
+        "rel_err": pred["cd"] / sim.cd - 1.0,
+        "cl_pred": pred["cl"],
+        "cl_sim": sim.cl,
+        "cl_abs_err": abs(pred["cl"] - sim.cl),
+        "cd_pressure_pred": pred["cd_pressure"],
+        "cd_viscous_pred": pred["cd_viscous"],
+        "cd_pressure_sim": sim.cd_pressure,
+        "cd_viscous_sim": sim.cd_viscous,
+        "cl_pressure_pred": pred["cl_pressure"],
+        "cl_pressure_sim": sim.cl_pressure,
+        "resolution": sim.resolution,
+        "sim_wall_s": sim.wall_s,
+        "ood": ood(backend, shape, re),
+        "_pred": pred,
+        "_sim": sim,
+    }
+
+
+def summary(v: dict) -> dict:
+    """verify()'s result without its arrays (for JSON)."""
+    return {k: val for k, val in v.items() if not k.startswith("_")}
+
+
+def cp_sim(sim) -> tuple[np.ndarray, np.ndarray]:
+    return np.asarray(sim.stations), np.asarray(sim.cp)

@@ -1,0 +1,74 @@
+"""How far a body is from the shapes a model was trained on: the out-of-distribution measure of a design.
+
+Each shape (D = 1, centroid at the origin) is described by its signed distance on a 16 x 16 grid over +-1.6 D; the
+distance of two shapes is the RMS difference of their descriptors, in D. A model folder keeps its training shapes'
+descriptors (`coverage.npz`) and a reference: the 95th percentile of the nearest-training-shape distances of its
+validation shapes, which are unseen shapes from the same distribution. A design's `score` is its nearest distance
+over that reference: above 1 it is farther from every training shape than 95% of unseen in-distribution shapes are.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from geometry.raster import signed_distance_fast
+
+FILE = "coverage.npz"
+GRID, EXTENT = 16, 1.6
+
+
+def descriptors(points: np.ndarray) -> np.ndarray:
+    """(B, K, 2) or (K, 2) normalised outlines -> (B, GRID * GRID) signed distances (float32)."""
+    p = np.asarray(points, dtype=np.float64)
+    p = p[None] if p.ndim == 2 else p
+    c = (np.arange(GRID) + 0.5) / GRID * 2 * EXTENT - EXTENT
+    X, Y = np.meshgrid(c, c, indexing="ij")
+    q = torch.as_tensor(np.stack([X.ravel(), Y.ravel()], 1))
+    with torch.no_grad():
+        return np.stack([signed_distance_fast(torch.as_tensor(s), q).numpy() for s in p]).astype(np.float32)
+
+
+def nearest(desc: np.ndarray, train: np.ndarray) -> np.ndarray:
+    """RMS descriptor distance (D) from each row of desc to its nearest training row."""
+    d2 = (desc**2).sum(1)[:, None] + (train**2).sum(1)[None] - 2 * desc @ train.T
+    return np.sqrt(np.maximum(d2.min(1), 0.0) / desc.shape[1])
+
+
+def build(train_points: np.ndarray, val_points: np.ndarray) -> dict[str, np.ndarray]:
+    train = descriptors(train_points)
+    ref = nearest(descriptors(val_points), train)
+    return {"train": train.astype(np.float16), "reference": np.array(np.percentile(ref, 95))}
+
+
+def save(folder: str | Path, cov: dict[str, np.ndarray]) -> None:
+    folder = Path(folder)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **cov)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".coverage.", suffix=".tmp")
+    os.fchmod(fd, 0o644)  # mkstemp makes 0600; a model folder is for sharing
+    with os.fdopen(fd, "wb") as f:
+        f.write(buf.getvalue())
+    os.replace(tmp, folder / FILE)
+
+
+def load(folder: str | Path) -> dict[str, np.ndarray] | None:
+    """The model's coverage data, or None when it has none (an older model: no shape distance is reported)."""
+    path = Path(folder) / FILE
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {"train": z["train"].astype(np.float32), "reference": float(z["reference"])}
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def score(cov: dict, points: np.ndarray) -> dict[str, float]:
+    d = float(nearest(descriptors(points), cov["train"])[0])
+    return {"shape_distance": d, "reference": cov["reference"], "score": d / cov["reference"]}
