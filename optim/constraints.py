@@ -8,7 +8,7 @@ result is returned centred. `check` rejects a set that no body can satisfy, nami
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import torch
 
@@ -29,17 +29,19 @@ class Limits:
     max_height: float | None = None  # extent across the flow
     max_curvature: float | None = None  # |curvature| at every vertex, in 1/D (smoothness)
     symmetric: bool = False  # about the flow axis (held by the parametrisation)
-    window: float | None = (
-        None  # largest |x| or |y| from the centroid, in the body's own D (the surrogate's window)
+    window: float | None = None  # largest |x| or |y| from the centroid, in D (the surrogate's window)
+    max_ood: float | None = (
+        None  # coverage score bound: stay this near the training shapes (surrogate.coverage)
     )
+    coverage: dict | None = field(default=None, repr=False, compare=False)  # the model's training shapes
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k != "coverage"}
 
 
 def check(limits: Limits) -> None:
     """Raise InfeasibleError when the limits contradict each other."""
-    for name in ("min_thickness", "max_length", "max_height", "max_curvature"):
+    for name in ("min_thickness", "max_length", "max_height", "max_curvature", "max_ood"):
         v = getattr(limits, name)
         if v is not None and not (v > 0 and math.isfinite(v)):
             raise InfeasibleError(f"--{name.replace('_', '-')} must be a positive number; got {v}")
@@ -89,6 +91,10 @@ def inequalities(p: torch.Tensor, limits: Limits) -> dict[str, torch.Tensor]:
         g["max_height"] = (p[:, 1].max() - p[:, 1].min() - limits.max_height).reshape(1)
     if limits.max_curvature is not None:
         g["max_curvature"] = (_curvature(p) - limits.max_curvature) / limits.max_curvature
+    if limits.max_ood is not None and limits.coverage is not None:
+        from surrogate.coverage import score_torch
+
+        g["in_distribution"] = (score_torch(limits.coverage, p) - limits.max_ood).reshape(1)
     if limits.window is not None:
         c = properties.centroid(p)
         reach = torch.abs(p - c).max() / equivalent_diameter(p)

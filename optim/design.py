@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -65,9 +65,17 @@ def load_surrogate(model: str | Path | None) -> SurrogateBackend:
 def prepare(shape: Shape, opts: Options, surrogate: SurrogateBackend | None):
     """(parametrisation, limits with the surrogate's window) after checking that the problem can be solved."""
     opts.check()
-    limits = C.Limits(**{**asdict(opts.limits)})
+    limits = C.Limits(**opts.limits.to_dict())
     if opts.backend == "surrogate":
         limits.window = surrogate.window_reach
+    if limits.max_ood is not None:
+        from surrogate import coverage
+
+        limits.coverage = coverage.load(surrogate.folder) if surrogate and surrogate.folder else None
+        if limits.coverage is None:
+            raise ValueError(
+                "--max-ood needs a model with its training shapes (coverage.npz); this one has none"
+            )
     C.check(limits)
     param = parametrise.make(opts.parametrisation, shape.points, opts.variables, limits.symmetric)
     return param, limits
@@ -113,7 +121,7 @@ def run(
         "re": list(opts.re),
         "status": res.status,
         "message": res.message,
-        "limits": asdict(limits),
+        "limits": limits.to_dict(),
         "parametrisation": {
             "kind": param.kind,
             "variables": param.size,
@@ -136,8 +144,8 @@ def run(
         out["cd_sim_initial"], out["cd_sim_final"] = res.initial.cd, res.final.cd
     elif opts.verify:
         log("verifying the initial and the final design with the full simulation")
-        out["cd_sim_initial"] = _simulated(res.initial.points, opts.re, opts.resolution)
-        out["cd_sim_final"] = _simulated(res.final.points, opts.re, opts.resolution)
+        out["cd_sim_initial"] = simulated_cd(res.initial.points, opts.re, opts.resolution)
+        out["cd_sim_final"] = simulated_cd(res.final.points, opts.re, opts.resolution)
     out["cl_final"] = res.final.cl
     out["area_final"] = float(properties.area(torch.as_tensor(res.final.points)))
     out["thickness_final"] = float(properties.thickness(torch.as_tensor(res.final.points)))
@@ -158,7 +166,7 @@ def _predicted(surrogate: SurrogateBackend, points: np.ndarray, re: list[float])
         return None
 
 
-def _simulated(points: np.ndarray, re: list[float], resolution: float | None) -> float:
+def simulated_cd(points: np.ndarray, re: list[float], resolution: float | None) -> float:
     """The drag (per start-shape D) of the design by the default full simulation."""
     from sim.setups import DEFAULT_RESOLUTION
     from sim.solver import simulate

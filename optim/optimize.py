@@ -255,13 +255,15 @@ def _slsqp(
     ev: Evaluator, param, problem: Problem, steps: int, lr, result: Result, callback, t0: float
 ) -> None:
     """SLSQP in scaled variables z = (theta - theta0) / s: its first quasi-Newton step is minus the gradient, and
-    s (default 0.05 D, `lr`) keeps that step a small fraction of the body."""
+    s is chosen so that this step moves the most sensitive variable by `lr` (default 0.05 D): large enough to
+    clear the full simulation's wiggle, small enough to stay on the body's scale."""
     from scipy.optimize import minimize
 
     limits = problem.limits
     f0 = max(abs(result.initial.objective), 1e-12)
-    s = lr if lr is not None else 0.05
     x0 = result.initial.theta
+    _, g0 = ev(x0)
+    s = math.sqrt((lr if lr is not None else 0.05) / max(float(np.abs(g0).max()) / f0, 1e-12))
 
     def theta(z):
         return x0 + s * np.asarray(z)
@@ -300,7 +302,7 @@ def _slsqp(
             return
         _record(result, d, step[0], t0, callback)
 
-    tol = 2e-4 if getattr(ev.backend, "name", "") == "simulation" else 1e-7
+    tol = 1e-4 if getattr(ev.backend, "name", "") == "simulation" else 1e-7  # above the solver's wiggle
     res = minimize(
         fun,
         np.zeros_like(x0),

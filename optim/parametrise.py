@@ -41,10 +41,10 @@ class Parametrisation:
 
 
 def make(kind: str, points: np.ndarray, n: int | None = None, symmetric: bool = False) -> Parametrisation:
-    """Fit a parametrisation of `kind` with `n` control points (B-spline, default 24) or modes (Fourier, default
+    """Fit a parametrisation of `kind` with `n` control points (B-spline, default 12) or modes (Fourier, default
     8) to a start outline (D = 1, centroid at the origin)."""
     if kind == "bspline":
-        return bspline(points, n or 24, symmetric)
+        return bspline(points, n or 12, symmetric)
     if kind == "fourier":
         return fourier(points, n or 8, symmetric)
     raise ValueError(f"unknown parametrisation {kind!r}; allowed: {', '.join(KINDS)}")

@@ -23,15 +23,31 @@ FILE = "coverage.npz"
 GRID, EXTENT = 16, 1.6
 
 
+def _queries() -> torch.Tensor:
+    c = (np.arange(GRID) + 0.5) / GRID * 2 * EXTENT - EXTENT
+    X, Y = np.meshgrid(c, c, indexing="ij")
+    return torch.as_tensor(np.stack([X.ravel(), Y.ravel()], 1))
+
+
 def descriptors(points: np.ndarray) -> np.ndarray:
     """(B, K, 2) or (K, 2) normalised outlines -> (B, GRID * GRID) signed distances (float32)."""
     p = np.asarray(points, dtype=np.float64)
     p = p[None] if p.ndim == 2 else p
-    c = (np.arange(GRID) + 0.5) / GRID * 2 * EXTENT - EXTENT
-    X, Y = np.meshgrid(c, c, indexing="ij")
-    q = torch.as_tensor(np.stack([X.ravel(), Y.ravel()], 1))
+    q = _queries()
     with torch.no_grad():
         return np.stack([signed_distance_fast(torch.as_tensor(s), q).numpy() for s in p]).astype(np.float32)
+
+
+def score_torch(cov: dict, points: torch.Tensor) -> torch.Tensor:
+    """The score of an outline in any units and place (normalised here), differentiable in its points: a design
+    constraint that keeps the optimiser where the surrogate was trained."""
+    from geometry import properties
+
+    q = (points - properties.centroid(points)) / properties.equivalent_diameter(points)
+    desc = signed_distance_fast(q, _queries().to(points.dtype))
+    train = torch.as_tensor(cov["train"], dtype=points.dtype)
+    d2 = ((train - desc[None]) ** 2).mean(1)
+    return torch.sqrt(d2.min()) / cov["reference"]
 
 
 def nearest(desc: np.ndarray, train: np.ndarray) -> np.ndarray:

@@ -394,7 +394,12 @@ def train(
             lr = cfg.learning_rate() * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * done)))
             for group in opt.param_groups:
                 group["lr"] = lr
-            loss = update(cfg.method, model, opt, cfg, train_split.batch(idx, cfg.device), lr)
+            try:
+                loss = update(cfg.method, model, opt, cfg, train_split.batch(idx, cfg.device), lr)
+            except (
+                torch.linalg.LinAlgError
+            ):  # HIG's Gram matrix of a diverged network (NaN): stop as for a NaN
+                loss = float("nan")
             if not math.isfinite(loss) or (len(losses) > 50 and loss > 1e3 * float(np.median(losses[-50:]))):
                 what = f"became {loss}" if not math.isfinite(loss) else f"exploded to {loss:.3g}"
                 kept = (

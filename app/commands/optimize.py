@@ -63,11 +63,14 @@ def register(sub) -> None:
     o.add_argument("--max-height", metavar="H", help="largest extent across the flow, in D")
     o.add_argument("--max-curvature", metavar="K", help="smoothness: |curvature| at most K (1/D)")
     o.add_argument("--symmetric", action="store_true", help="symmetric about the flow axis (Cl = 0)")
+    o.add_argument("--max-ood", metavar="S",
+                   help="stay near the model's training shapes: out-of-distribution score at most S (1: as near "
+                   "as 95%% of unseen test shapes are)")  # fmt: skip
     o.add_argument("--lift-weight", default="0", metavar="W", help="objective Cd + W |Cl| (default 0)")
     o.add_argument("--parametrisation", choices=("bspline", "fourier"), default="bspline",
                    help="closed B-spline control points (default) or a Fourier radius (star-shaped bodies)")  # fmt: skip
     o.add_argument(
-        "--variables", metavar="N", help="control points (default 24) or Fourier modes (default 8)"
+        "--variables", metavar="N", help="control points (default 12) or Fourier modes (default 8)"
     )
     o.add_argument("--steps", metavar="N",
                    help="optimiser iterations (default 60); with --trust-region, full simulations (default 8)")  # fmt: skip
@@ -130,6 +133,7 @@ def run_optimize(args) -> int:
             max_height=_length(args.max_height, "--max-height"),
             max_curvature=_length(args.max_curvature, "--max-curvature"),
             symmetric=args.symmetric,
+            max_ood=_length(args.max_ood, "--max-ood"),
         ),
         trust_region=trust,
         verify=args.verify,
@@ -150,7 +154,12 @@ def run_optimize(args) -> int:
     def progress(rec: dict, design) -> None:
         if args.quiet:
             return
-        extra = f", simulated; predicted {rec['cd_pred']:.4f}, rho {rec['rho']}" if "rho" in rec else ""
+        rho = f", rho {rec['rho']:.2f}" if rec.get("rho") is not None else ""
+        extra = (
+            f" simulated (predicted {rec['cd_pred']:.5f}{rho}, region {rec['delta']:.3g})"
+            if "rho" in rec
+            else ""
+        )
         info(
             f"  step {rec['step']:4d}: Cd {rec['cd']:.5f}, violation {rec['violation']:.2g}{extra} "
             f"({rec['wall_s']:.1f} s)"
