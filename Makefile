@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test app bench lint format slow clean data model
+.PHONY: install test app bench lint format slow clean data model browser-test
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,13 @@ test: $(STAMP)
 
 slow: $(STAMP)
 	$(BIN)/pytest -q -m slow
+
+# The app in a real browser (Debian's chromium driven by Playwright; a slow test): screenshots into
+# docs/screenshots. Installs chromium with apt-get when missing (needs root).
+browser-test: $(STAMP)
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
+	$(BIN)/pip install -e '.[browser]'
+	DRAGOPT_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q -m slow tests/test_browser.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py

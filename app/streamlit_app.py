@@ -1,88 +1,440 @@
-"""A minimal dragopt page (a placeholder until the full inverse-design app exists): simulate one preset shape.
+"""dragopt: design a low-drag body live through the surrogate, check it against the full simulation, export it.
 
-Run with `dragopt app` (or `streamlit run app/streamlit_app.py --server.address localhost`).
-No physics here: the page only calls geometry.presets.parse_shape and sim.solver.simulate and shows
-their results.
+Run with `dragopt app` (or `make app`). A thin layer: the optimisation is optim.design.run, the check
+optim.verify.verify, the export geometry.export.export_shape; this page only gathers inputs, keeps the session's
+design and draws (app/figures.py).
 """
 
 from __future__ import annotations
 
-import matplotlib
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
-matplotlib.use("Agg")
+import numpy as np
+import streamlit as st
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import streamlit as st  # noqa: E402
+from app import figures
+from geometry.errors import ShapeError
+from geometry.shape import Shape
 
-from geometry.errors import ShapeError  # noqa: E402
-from geometry.presets import PRESET_HELP, parse_shape  # noqa: E402
-from sim.errors import SetupError, SimulationError  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+RE_OPTIONS = [
+    0.8,
+    1.0,
+    1.2,
+    1.5,
+    2.0,
+    2.5,
+    3.0,
+    4.0,
+    5.0,
+    6.0,
+    8.0,
+    10.0,
+    12.0,
+    15.0,
+    20.0,
+    25.0,
+    30.0,
+    40.0,
+    50.0,
+]  # ~log
+PRESETS = {"circle": "circle", "ellipse": "ellipse", "NACA 4-digit": "naca", "rounded rectangle": "rect"}
+UPLOAD_TYPES = ["csv", "dxf", "svg", "stl", "obj", "glb"]
 
-st.set_page_config(page_title="dragopt", layout="wide")
-st.title("dragopt")
-st.caption("Minimum-drag shape design for 2D laminar flow")
-
-st.markdown(
-    """
-**Works now:** steady laminar simulation (Newton solver) of a preset shape in the unconfined domain:
-drag coefficient split into pressure and viscous parts, lift, and the surface pressure coefficient.
-On the command line: `dragopt simulate`, `dragopt benchmark schaefer-turek`, `dragopt export --format csv`.
-
-**Planned** (see DESIGN.md): the neural surrogate, drag optimisation with constraints, uploads and exports.
-"""
+st.set_page_config(
+    page_title="dragopt: low-drag shape design", layout="wide", initial_sidebar_state="expanded"
 )
+ss = st.session_state
 
-with st.form("simulate"):
-    spec = st.text_input("Shape", value="circle", help=PRESET_HELP)
-    col1, col2 = st.columns(2)
-    re = col1.slider("Reynolds number", min_value=1.0, max_value=40.0, value=20.0, step=0.5)
-    resolution = col2.slider("Resolution (cells per D next to the body)", min_value=8, max_value=32, value=16)
-    submitted = st.form_submit_button("Simulate")
 
-if submitted:
-    from sim.solver import simulate
+@st.cache_resource(show_spinner="Loading the surrogate model ...")
+def load_model(folder: str):
+    from optim.design import load_surrogate
 
-    try:
-        shape = parse_shape(spec)
-        status = st.empty()
+    return load_surrogate(folder)
 
-        def progress(step: int, residual: float) -> None:
-            status.text(f"Newton step {step}: residual {residual:.2e}")
 
-        with st.spinner(f"Simulating {shape.name} at Re {re:g}, resolution {resolution} ..."):
-            result = simulate(shape, re, resolution, progress=progress)
-        status.empty()
-        st.session_state["result"] = (shape, result)
-    except (ShapeError, SetupError, SimulationError, ValueError) as exc:
-        st.session_state.pop("result", None)
-        st.error(str(exc))
+@st.cache_resource
+def background() -> ThreadPoolExecutor:
+    """One worker for full simulations, so the page stays responsive while one runs."""
+    return ThreadPoolExecutor(max_workers=1)
 
-if "result" in st.session_state:
-    shape, result = st.session_state["result"]
-    st.subheader(f"{shape.name} at Re {result.re:g}")
-    c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Cd", f"{result.cd:.4f}")
-    c2.metric("Cd pressure / viscous", f"{result.cd_pressure:.3f} / {result.cd_viscous:.3f}")
-    c3.metric("Cl", f"{result.cl if abs(result.cl) >= 5e-5 else 0.0:.4f}")
-    c4.metric("Time", f"{result.wall_s:.1f} s", help=f"{result.steps} Newton steps, {result.cells} cells")
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    outline = np.vstack([shape.points, shape.points[:1]])
-    ax1.plot(outline[:, 0], outline[:, 1], "k-")
-    ax1.fill(outline[:, 0], outline[:, 1], color="0.85")
-    stations = np.asarray(result.stations)
-    ax1.plot(stations[:, 0], stations[:, 1], "o", ms=2, color="tab:blue", label="Cp stations")
-    ax1.plot(*stations[0], "o", ms=5, color="tab:red", label="station 0")
-    ax1.set_aspect("equal", adjustable="datalim")
-    ax1.margins(0.15)
-    ax1.set_title("Shape (D = 1, flow from the left)")
-    ax1.legend(loc="lower center", bbox_to_anchor=(0.5, 1.08), ncol=2, fontsize="small", frameon=False)
-    ax2.plot(np.arange(len(result.cp)), result.cp, ".-")
-    ax2.axhline(0.0, color="0.6", lw=0.8)
-    ax2.set_xlabel("surface station index")
-    ax2.set_ylabel("Cp")
-    ax2.set_title("Surface pressure coefficient (outlet pressure as reference)")
-    fig.tight_layout()
-    st.pyplot(fig)
+def show(fig) -> None:
+    import matplotlib.pyplot as plt
+
+    st.pyplot(fig, clear_figure=True)
     plt.close(fig)
+
+
+# ----------------------------------------------------------------------------------------------- the set-up
+
+
+def sidebar():
+    """(surrogate or None, Re, start shape or None, options) from the sidebar's inputs."""
+    from optim import constraints as C
+    from optim.design import Options, default_model
+
+    with st.sidebar:
+        st.header("Set-up")
+        folder = st.text_input(
+            "Model folder", value=str(default_model()), help="a folder made by `dragopt train`"
+        )
+        surrogate = None
+        try:
+            surrogate = load_model(folder)
+        except (ValueError, OSError) as exc:  # ModelError is a ValueError
+            st.error(f"This model cannot be used: {exc}")
+        re = st.select_slider("Reynolds number Re = U D / nu", options=RE_OPTIONS, value=20.0,
+                              help="log scale; the shipped model was trained on 0.8 to 50")  # fmt: skip
+        shape = start_shape()
+        st.subheader("Constraints")
+        keep_area = st.checkbox("Keep the area (D = 1)", value=True)
+        symmetric = st.checkbox("Symmetric about the flow axis", value=True)
+        near = st.checkbox("Stay near the training shapes", value=True,
+                           help="out-of-distribution score at most 1: where the surrogate was trained, so its drag "
+                           "is more trustworthy (docs/design-notes.md)")  # fmt: skip
+        limits = C.Limits(keep_area=keep_area, symmetric=symmetric, max_ood=1.0 if near else None)
+        for name, label, default in (("min_thickness", "Minimum thickness", 0.4),
+                                     ("max_length", "Maximum length", 2.5),
+                                     ("max_height", "Maximum height", 1.0)):  # fmt: skip
+            if st.checkbox(label, key=f"use_{name}"):
+                setattr(limits, name, st.number_input(f"{label} (D)", 0.05, 10.0, default, 0.05, key=name))
+        st.subheader("Optimiser")
+        mode = st.radio("Drag from", ["Surrogate (live)", "Trust region (checked by the simulation)"])
+        optimiser = st.selectbox(
+            "Method", ["slsqp", "adam"], format_func=lambda s: {"slsqp": "SLSQP", "adam": "Adam"}[s]
+        )
+        steps = st.slider("Steps", 5, 200, 40 if mode.startswith("Surrogate") else 6)
+    opts = Options(re=[float(re)], optimiser=optimiser, steps=int(steps), limits=limits,
+                   trust_region=not mode.startswith("Surrogate"))  # fmt: skip
+    return surrogate, float(re), shape, opts
+
+
+def start_shape() -> Shape | None:
+    from geometry.importers import shape_from_upload
+    from geometry.presets import parse_shape
+
+    source = st.radio("Start shape", ["Preset", "Upload"], horizontal=True)
+    try:
+        if source == "Preset":
+            kind = PRESETS[st.selectbox("Preset", list(PRESETS))]
+            if kind == "ellipse":
+                spec = f"ellipse:{st.number_input('Axis ratio (length / height)', 0.2, 5.0, 2.0, 0.1)}"
+            elif kind == "naca":
+                spec = f"naca:{st.text_input('Digits', '0030', max_chars=4)}"
+            elif kind == "rect":
+                ar = st.number_input("Aspect ratio", 0.2, 5.0, 1.5, 0.1)
+                spec = f"rect:{ar}:{st.number_input('Corner radius (of the height)', 0.0, 0.5, 0.25, 0.05)}"
+            else:
+                spec = "circle"
+            return parse_shape(spec)
+        up = st.file_uploader(
+            "Shape file (x,y CSV, DXF, SVG, or an STL/OBJ/GLB prism; at most 5 MB)", type=UPLOAD_TYPES
+        )
+        if up is None:
+            return None
+        return shape_from_upload(up.name, up.getvalue())
+    except (ShapeError, ValueError, OSError) as exc:
+        st.error(f"This shape cannot be used: {exc}")
+        return None
+
+
+# ----------------------------------------------------------------------------------------------- design
+
+
+def design_tab(surrogate, re: float, shape: Shape, opts) -> None:
+    from optim.design import run
+
+    key = (shape.name, shape.points.tobytes().hex()[:64], re, repr(opts))
+    if ss.get("design", {}).get("key") != key and not ss.get("running"):
+        ss.pop("design", None)  # another start shape or set-up: the old design no longer applies
+    if ss.get("running"):  # the last run was interrupted (Stop, or any click): keep its best design
+        ss.running = False
+        if "partial" in ss:
+            ss.design = {**ss.partial, "status": "stopped", "key": ss.partial["key"]}
+    b1, b2, b3, _ = st.columns([1.2, 1, 1, 4])
+    go = b1.button("Optimise", type="primary", disabled=surrogate is None, use_container_width=True)
+    b2.button("Stop", use_container_width=True, help="keeps the best design so far")
+    if b3.button("Reset", use_container_width=True):
+        ss.pop("design", None)
+    left, right = st.columns([3, 2])
+    shape_ph, hist_ph = left.empty(), left.empty()
+    card = right.container()
+    if go:
+        live = {"cd": [], "pred": [], "t": 0.0, "best": None}
+        ss.running = True
+        status = card.status("Optimising ...", expanded=True)
+
+        def each(rec: dict, design) -> None:
+            live["cd"].append(rec["cd"])
+            if "cd_pred" in rec:
+                live["pred"].append(rec["cd_pred"])
+            ok = rec["violation"] <= 2e-3 and rec.get("accepted", True)
+            if ok and (live["best"] is None or rec["objective"] < live["best"][0]):
+                live["best"] = (rec["objective"], design.points, rec["cd"])
+            best = live["best"] or (rec["objective"], design.points, rec["cd"])
+            ss.partial = {"key": key, "initial": shape.points, "final": best[1], "cd_initial": live["cd"][0],
+                          "cd_final": best[2], "history": list(live["cd"]), "pred": list(live["pred"]),
+                          "active": [], "ood": {}, "message": ""}  # fmt: skip
+            now = time.perf_counter()
+            if (
+                now - live["t"] > 0.4
+            ):  # redraw at most 2.5 times a second: the steps stay the optimiser's cost
+                live["t"] = now
+                status.update(label=f"Step {rec['step']}: Cd {rec['cd']:.4f}")
+                with shape_ph:
+                    show(figures.outlines(shape.points, design.points, f"step {rec['step']}"))
+                hist_ph.line_chart({"Cd": live["cd"]}, height=200)
+
+        out, res = run(shape, opts, surrogate, each)
+        ss.design = {"key": key, "initial": res.initial.points, "final": res.final.points,
+                     "cd_initial": res.initial.cd, "cd_final": res.final.cd, "history": [h["cd"] for h in res.history],
+                     "pred": [h["cd_pred"] for h in res.history if "cd_pred" in h], "active": res.active,
+                     "ood": out.get("ood", {}), "message": out.get("message", ""), "status": res.status,
+                     "trust_region": opts.trust_region, "wall_s": out["wall_s"]}  # fmt: skip
+        ss.running = False
+        status.update(label=f"Done: {res.status}", state="complete", expanded=False)
+    d = ss.get("design")
+    with shape_ph:
+        show(figures.outlines(shape.points, d["final"] if d else None, "design over the start shape"))
+    if d:
+        with hist_ph:
+            show(figures.history(d["history"], d["pred"] or None))
+        result_card(card, d, opts)
+        flow_panel(surrogate, re, d["final"])
+    else:
+        card.info(
+            "Choose the set-up on the left and press **Optimise**: the drag comes from the surrogate, live."
+        )
+        flow_panel(surrogate, re, shape.points)
+
+
+def result_card(card, d: dict, opts) -> None:
+    with card:
+        what = "simulated" if d.get("trust_region") else "predicted"
+        st.subheader("Result")
+        c1, c2 = st.columns(2)
+        c1.metric(f"Cd before ({what})", f"{d['cd_initial']:.4f}")
+        c2.metric(f"Cd after ({what})", f"{d['cd_final']:.4f}", f"{100 * (d['cd_final'] / d['cd_initial'] - 1):+.2f}%",
+                  delta_color="inverse")  # fmt: skip
+        st.write(f"**Active constraints:** {', '.join(d['active']) or 'none'}  \n**Status:** {d['status']}"
+                 + (f" in {d['wall_s']:.1f} s" if "wall_s" in d else ""))  # fmt: skip
+        if d.get("message"):
+            st.warning(d["message"])
+        for w in d.get("ood", {}).get("warnings", []):
+            st.warning(f"Out of distribution: {w}")
+        if not d.get("trust_region"):
+            st.caption("Predicted by the surrogate: check it in **Compare with simulation**.")
+
+
+def flow_panel(surrogate, re: float, points: np.ndarray) -> None:
+    from optim.verify import predict
+
+    if surrogate is None:
+        return
+    try:
+        s = Shape.from_points(points)
+        p = predict(surrogate, s, re * s.scale)
+    except (ShapeError, ValueError) as exc:
+        st.info(f"No predicted field: {exc}")
+        return
+    st.subheader("Predicted flow")
+    c1, c2 = st.columns(2)
+    with c1:
+        q = st.radio("Colour", ["speed", "pressure"], horizontal=True, key="flow_q")
+        show(
+            figures.flow(
+                p["state"], surrogate.model.window.extent, s.points, f"surrogate, Re {re * s.scale:.3g}", q
+            )
+        )
+    with c2:
+        show(figures.cp([("surrogate", p["stations"], p["cp"])]))
+        st.caption(
+            f"Cd {p['cd']:.4f} = pressure {p['cd_pressure']:.4f} + viscous {p['cd_viscous']:.4f} (predicted)"
+        )
+
+
+# ----------------------------------------------------------------------------------------------- compare
+
+
+def compare_tab(surrogate, re: float, shape: Shape) -> None:
+    from optim.verify import verify
+
+    d = ss.get("design")
+    pts = d["final"] if d else shape.points
+    st.write("The full simulation of the " + ("current design" if d else "start shape (no design yet)") + ".")
+    res = st.select_slider("Resolution (cells per D next to the body)", [8, 12, 16, 24], value=16,
+                           help="16 is the dataset's; 8 is quick and rough")  # fmt: skip
+    job = ss.get("compare_job")
+    busy = job is not None and not job["future"].done()
+    if st.button("Simulate", type="primary", disabled=surrogate is None or busy):
+        s = Shape.from_points(pts)
+        progress = {"step": 0, "residual": float("nan")}
+
+        def tick(step: int, residual: float) -> None:
+            progress.update(step=step, residual=residual)
+
+        fut = background().submit(verify, surrogate, s, re * s.scale, float(res), tick)
+        ss.compare_job = job = {
+            "future": fut,
+            "progress": progress,
+            "t0": time.perf_counter(),
+            "points": s.points,
+        }
+        busy = True
+    if job is None:
+        return
+    if busy:
+        poll(job)
+        return
+    try:
+        v = job["future"].result()
+    except Exception as exc:  # noqa: BLE001 - shown on the page; the session goes on
+        st.error(f"The simulation failed: {' '.join(str(exc).split())}")
+        return
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Cd predicted", f"{v['cd_pred']:.4f}")
+    c2.metric("Cd simulated", f"{v['cd_sim']:.4f}", f"{100 * v['rel_err']:+.2f}% predicted vs simulated",
+              delta_color="off")  # fmt: skip
+    c3.metric("Cl predicted / simulated", f"{v['cl_pred']:.4f} / {v['cl_sim']:.4f}")
+    c4.metric(
+        "Pressure part: predicted / simulated", f"{v['cd_pressure_pred']:.3f} / {v['cd_pressure_sim']:.3f}"
+    )
+    st.caption(f"Re {v['re']:.3g} on the design's own D; simulated at resolution {v['resolution']:g} in "
+               f"{v['sim_wall_s']:.1f} s")  # fmt: skip
+    for w in v["ood"]["warnings"]:
+        st.warning(f"Out of distribution: {w}")
+    sim = v["_sim"]
+    left, _ = st.columns([3, 2])
+    with left:
+        curves = [
+            ("surrogate", v["_pred"]["stations"], v["_pred"]["cp"]),
+            ("simulation", sim.stations, sim.cp),
+        ]
+        show(figures.cp(curves))
+    q = st.radio("Field", ["speed", "pressure"], horizontal=True, key="cmp_q")
+    ext = surrogate.model.window.extent
+    a, b, c = st.columns(3)
+    pred, simf = v["_pred"]["state"], v["_sim_state"]
+    with a:
+        show(figures.flow(pred, ext, job["points"], "predicted", q))
+    with b:
+        show(figures.flow(simf, ext, job["points"], "simulated", q))
+    with c:
+        k = 2 if q == "pressure" else None
+        fa = pred[k] if k else np.hypot(pred[0], pred[1])
+        fb = simf[k] if k else np.hypot(simf[0], simf[1])
+        show(figures.difference(fa, fb, ext, job["points"], f"predicted - simulated ({q})"))
+
+
+@st.fragment(run_every=0.5)
+def poll(job: dict) -> None:
+    """While the simulation runs in the background: its progress, and a rerun of the page when it is done."""
+    if job["future"].done():
+        st.rerun()
+    p = job["progress"]
+    st.info(f"Simulating ... Newton step {p['step']}, residual {p['residual']:.1e} "
+            f"({time.perf_counter() - job['t0']:.0f} s). The page stays usable meanwhile.")  # fmt: skip
+
+
+# ----------------------------------------------------------------------------------------------- export
+
+
+def export_tab(shape: Shape) -> None:
+    from geometry import mesh as meshes
+    from geometry.export import FORMATS, MESH_FORMATS, export_shape
+    from optim.design import user_points
+
+    d = ss.get("design")
+    pts = user_points(d["final"], shape) if d else shape.user_points()
+    out = Shape.from_points(pts, name=f"{shape.name}-design" if d else shape.name)
+    c1, c2 = st.columns([1, 2])
+    with c1:
+        fmt = st.selectbox("Format", FORMATS, format_func=str.upper)
+        units = st.selectbox("Units of the numbers", ["(unlabelled)", "mm", "m", "in"])
+        units = None if units.startswith("(") else units
+        extrude, revolve = None, False
+        if fmt in MESH_FORMATS:
+            how = st.radio("Solid", ["Prism (extrusion)", "Body of revolution about the flow axis"])
+            revolve = how.startswith("Body")
+            if not revolve:
+                extrude = st.number_input("Extrusion length (shape units)", 0.01, 1e6, float(out.scale))
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"{out.name}.{fmt}"
+            try:
+                export_shape(out, path, fmt, units=units, extrude=extrude, revolve=revolve)
+            except (ShapeError, ValueError) as exc:
+                st.error(f"Cannot export: {exc}")
+                return
+            data = path.read_bytes()
+        ss.export = (path.name, data)
+        st.download_button(f"Download {path.name}", data, file_name=path.name, type="primary")
+        st.caption(f"{len(data):,} bytes; " + ("the design" if d else "the start shape (no design yet)"))
+    with c2:
+        if fmt in MESH_FORMATS:
+            m = meshes.revolve(pts, axis_y=float(out.offset[1])) if revolve else meshes.extrude(pts, extrude)
+            show(figures.mesh(np.asarray(m.vertices), np.asarray(m.faces), f"{len(m.faces):,} triangles"))
+        else:
+            show(figures.outlines(pts, None, f"{out.name} in its own units"))
+
+
+# ----------------------------------------------------------------------------------------------- model
+
+
+def model_tab(surrogate) -> None:
+    if surrogate is None:
+        st.info("No model loaded.")
+        return
+    card = surrogate.card
+    t = card.get("train", {})
+    st.subheader("Model card")
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Method", t.get("method", "?"))
+    c2.metric("Parameters", f"{card.get('parameters', 0):,}")
+    c3.metric("Training", f"{card.get('total_train_s', card.get('wall_s', 0)):.0f} s", card.get("hardware", ""),
+              delta_color="off")  # fmt: skip
+    steps = [f"{x['method']} ({x['steps']} steps)" for x in card.get("lineage", [])] + [
+        f"{t.get('method')} ({card.get('step')} steps)"
+    ]
+    st.write(f"**Trained as** {' -> '.join(steps)}; **dataset** {card.get('dataset', {}).get('settings_hash')} "
+             f"({card.get('dataset', {}).get('n_train')} training samples); **folder** {surrogate.folder}")  # fmt: skip
+    m = card.get("test_metrics")
+    if m:
+        st.write("**On the held-out test set** (data/datasets/test):")
+        st.table({
+            "quantity": ["Cd error, median", "Cd error, p95", "Cd error, max", "Cl error / Cd, median", "field error, median"],
+            "value": [f"{100 * m['cd_rel_err_median']:.3f}%", f"{100 * m['cd_rel_err_p95']:.3f}%",
+                      f"{100 * m['cd_rel_err_max']:.2f}%", f"{100 * m['cl_err_rel_cd_median']:.3f}%",
+                      f"{100 * m['field_rel_err']:.2f}%"],
+        })  # fmt: skip
+    report = ROOT / "docs" / "method-comparison.md"
+    if report.is_file():
+        with st.expander("Which training method is best: the method comparison"):
+            st.markdown(report.read_text())
+            for png in sorted((ROOT / "docs" / "method-comparison").glob("*.png")):
+                st.image(str(png), caption=png.stem.replace("_", " "))
+
+
+# ----------------------------------------------------------------------------------------------- the page
+
+
+surrogate, re, shape, opts = sidebar()
+st.title("dragopt")
+st.caption("Low-drag shapes for slow, laminar 2D flow: designed through a neural surrogate, checked by the full "
+           "Navier-Stokes simulation.")  # fmt: skip
+if shape is None:
+    st.info("Choose a preset or upload a shape file in the sidebar.")
+    st.stop()
+tabs = st.tabs(["Design", "Compare with simulation", "Export", "Model"])
+with tabs[0]:
+    design_tab(surrogate, re, shape, opts)
+with tabs[1]:
+    compare_tab(surrogate, re, shape)
+with tabs[2]:
+    export_tab(shape)
+with tabs[3]:
+    model_tab(surrogate)

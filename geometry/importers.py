@@ -190,3 +190,28 @@ def _counts(found: Counter) -> str:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+UPLOAD_LIMIT = 5 * 1024 * 1024  # bytes: an upload (the app) is a shape file, not a CAD assembly
+
+
+def shape_from_upload(name: str, data: bytes, limit: int = UPLOAD_LIMIT):
+    """A Shape from an uploaded file's name and bytes (read by its extension); ShapeError names what is wrong."""
+    import tempfile
+
+    from geometry.shape import Shape
+
+    suffix = Path(name).suffix.lower()
+    if suffix not in READERS:
+        raise ShapeError(f"{name}: shape files end in {', '.join(READERS)}; got {suffix or 'no extension'}")
+    if len(data) > limit:
+        raise ShapeError(
+            f"{name} is {len(data) / 2**20:.1f} MB; uploads are limited to {limit / 2**20:.0f} MB"
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"upload{suffix}"
+        path.write_bytes(data)
+        try:
+            return Shape.from_points(read_shape_file(path), name=Path(name).stem)
+        except ShapeError as exc:
+            raise ShapeError(str(exc).replace(str(path), name)) from None

@@ -68,11 +68,14 @@ def verify(
 ) -> dict:
     """Predicted against simulated drag and lift of one body: keys cd_pred, cd_sim, rel_err, cl_pred, cl_sim, the
     pressure/viscous split of both, and the out-of-distribution report."""
+    from sim.fields import sample
     from sim.setups import DEFAULT_RESOLUTION
     from sim.solver import simulate
 
     pred = predict(backend, shape, re)
     sim = simulate(shape, re, resolution or DEFAULT_RESOLUTION, progress=progress)
+    w = backend.model.window
+    f = sample(sim, w.cells, w.extent)  # the simulated state on the surrogate's window: fields side by side
     return {
         "re": re,
         "cd_pred": pred["cd"],
@@ -92,13 +95,10 @@ def verify(
         "ood": ood(backend, shape, re),
         "_pred": pred,
         "_sim": sim,
+        "_sim_state": np.stack([f["u"], f["v"], f["p"]]),
     }
 
 
 def summary(v: dict) -> dict:
     """verify()'s result without its arrays (for JSON)."""
     return {k: val for k, val in v.items() if not k.startswith("_")}
-
-
-def cp_sim(sim) -> tuple[np.ndarray, np.ndarray]:
-    return np.asarray(sim.stations), np.asarray(sim.cp)

@@ -169,22 +169,6 @@ def test_console_script(tmp_path):
     assert data["cd"] > 2.3  # drag rises as Re falls (about 2.0 at Re 20)
 
 
-def test_streamlit_page_simulates():
-    testing = pytest.importorskip("streamlit.testing.v1")
-    at = testing.AppTest.from_file(str(Path(cli.__file__).with_name("streamlit_app.py")), default_timeout=120)
-    at.run()
-    assert not at.exception and at.title[0].value == "dragopt"
-    at.slider[1].set_value(8)
-    at.button[0].click()
-    at.run()
-    assert not at.exception and not at.error
-    assert 1.9 < float(at.metric[0].value) < 2.3
-    at.text_input[0].set_value("ellipse:abc")
-    at.button[0].click()
-    at.run()
-    assert "ellipse axis ratio" in at.error[0].value
-
-
 def test_thin_body_gets_a_resolution_warning(capsys):
     assert cli.main(["simulate", "--shape", "ellipse:12", "--re", "10", "--resolution", "8", "-q"]) == 0
     err = capsys.readouterr().err

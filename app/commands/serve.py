@@ -38,6 +38,10 @@ def run(args) -> int:
         "false",
         "--browser.gatherUsageStats",
         "false",
+        "--client.toolbarMode",
+        "minimal",  # no "Deploy" button: a product, not a demo
+        "--server.maxUploadSize",
+        "5",  # MB, as the page says
     ]
     if args.port is not None:
         cmd += ["--server.port", str(args.port)]

@@ -1,0 +1,128 @@
+"""The app's figures (matplotlib, Agg): outlines, flow fields with streamlines, Cp, and a mesh preview. Drawing
+only: every number comes from the packages."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+INITIAL, CURRENT = "0.55", "#1f5fa8"
+
+
+def _closed(p: np.ndarray) -> np.ndarray:
+    return np.vstack([p, p[:1]])
+
+
+def outlines(initial: np.ndarray, current: np.ndarray | None = None, title: str = ""):
+    """The current design over the start shape (D units, flow from the left)."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    q = _closed(initial)
+    ax.plot(q[:, 0], q[:, 1], "--", color=INITIAL, lw=1.2, label="start")
+    if current is not None:
+        c = _closed(current)
+        ax.fill(c[:, 0], c[:, 1], color=CURRENT, alpha=0.15)
+        ax.plot(c[:, 0], c[:, 1], color=CURRENT, lw=2.0, label="design")
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.margins(0.08)
+    ax.set_xlabel("x / D")
+    ax.set_ylabel("y / D")
+    ax.grid(alpha=0.25)
+    ax.legend(loc="upper right", fontsize=8, frameon=False)
+    ax.set_title(title or "flow from the left", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def flow(state: np.ndarray, extent: float, points: np.ndarray, title: str = "", quantity: str = "speed"):
+    """A state (3, n, n) on the window (indexing [x, y]) as a colour map of the speed or the pressure, with
+    streamlines and the body."""
+    u, v, p = state
+    n = u.shape[0]
+    c = (np.arange(n) + 0.5) / n * 2 * extent - extent
+    fig, ax = plt.subplots(figsize=(5.2, 4.4))
+    field = np.hypot(u, v) if quantity == "speed" else p
+    cmap = "viridis" if quantity == "speed" else "RdBu_r"
+    lim = None if quantity == "speed" else float(np.nanpercentile(np.abs(p), 99))
+    im = ax.imshow(field.T, origin="lower", extent=(-extent, extent, -extent, extent), cmap=cmap,
+                   vmin=None if lim is None else -lim, vmax=lim)  # fmt: skip
+    ax.streamplot(c, c, u.T, v.T, color="w", linewidth=0.6, density=1.1, arrowsize=0.6)
+    q = _closed(points)
+    ax.fill(q[:, 0], q[:, 1], color="0.2")
+    ax.set_xlim(-extent, extent)
+    ax.set_ylim(-extent, extent)
+    ax.set_aspect("equal")
+    ax.set_xlabel("x / D")
+    ax.set_title(title, fontsize=10)
+    fig.colorbar(im, ax=ax, shrink=0.8, label="|u| / U" if quantity == "speed" else "p / (rho U^2)")
+    fig.tight_layout()
+    return fig
+
+
+def difference(a: np.ndarray, b: np.ndarray, extent: float, points: np.ndarray, title: str):
+    """a - b (n, n) on the window, symmetric colour scale."""
+    fig, ax = plt.subplots(figsize=(5.2, 4.4))
+    d = a - b
+    lim = float(np.nanpercentile(np.abs(d), 99)) or 1.0
+    im = ax.imshow(
+        d.T, origin="lower", extent=(-extent, extent, -extent, extent), cmap="PuOr", vmin=-lim, vmax=lim
+    )
+    q = _closed(points)
+    ax.fill(q[:, 0], q[:, 1], color="0.2")
+    ax.set_aspect("equal")
+    ax.set_xlabel("x / D")
+    ax.set_title(title, fontsize=10)
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    fig.tight_layout()
+    return fig
+
+
+def cp(curves: list[tuple[str, np.ndarray, np.ndarray]]):
+    """Surface Cp against the arc-length fraction from the nose, for (label, stations (M, 2), cp (M,)) curves."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    for label, stations, values in curves:
+        s = np.asarray(stations)
+        seg = np.linalg.norm(np.diff(np.vstack([s, s[:1]]), axis=0), axis=1)
+        frac = np.concatenate([[0.0], np.cumsum(seg)[:-1]]) / seg.sum()
+        ax.plot(frac, values, ".-", ms=3, label=label)
+    ax.axhline(0.0, color="0.6", lw=0.8)
+    ax.set_xlabel("arc length from the first station / perimeter")
+    ax.set_ylabel("Cp")
+    ax.grid(alpha=0.25)
+    ax.legend(fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def history(cd: list[float], pred: list[float] | None = None):
+    fig, ax = plt.subplots(figsize=(6.4, 2.6))
+    ax.plot(cd, "o-", ms=3, color=CURRENT, label="Cd")
+    if pred:
+        ax.plot(pred, "s--", ms=3, color="tab:orange", label="Cd predicted")
+    ax.set_xlabel("step")
+    ax.set_ylabel("Cd")
+    ax.grid(alpha=0.25)
+    ax.legend(fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def mesh(vertices: np.ndarray, faces: np.ndarray, title: str = ""):
+    """A 3D view of a triangle mesh."""
+    from mpl_toolkits.mplot3d.art3d import Poly3DCollection
+
+    fig = plt.figure(figsize=(5.5, 4.2))
+    ax = fig.add_subplot(projection="3d")
+    tris = vertices[faces]
+    ax.add_collection3d(Poly3DCollection(tris, facecolor=CURRENT, edgecolor="k", linewidth=0.05, alpha=0.85))
+    lo, hi = vertices.min(0), vertices.max(0)
+    mid, half = (lo + hi) / 2, (hi - lo).max() / 2
+    for setter, m in zip((ax.set_xlim, ax.set_ylim, ax.set_zlim), mid, strict=True):
+        setter(m - half, m + half)
+    ax.set_box_aspect((1, 1, 1))
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,108 @@
+"""The app's speed goals (issue 16), measured in Debian's Chromium through Playwright (`make browser-test` installs
+both): the page usable within 10 s of starting the server; one optimisation step in the page at most 50 ms beyond
+the step itself (the same optimisation timed in-process, without the page); the page responsive while a full
+simulation runs (another tab answers a click).
+
+Usage: python benchmarks/app_speed.py  -> benchmarks/out/app_speed.json. Run on a quiet machine.
+"""
+
+from __future__ import annotations
+
+import re as regex
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+from common import ROOT, write_json
+
+STEPS = 40
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def library_time() -> float:
+    """The page's default optimisation, in-process, without the page: the step's own cost."""
+    from geometry import parse_shape
+    from optim import constraints as C
+    from optim.design import Options, load_surrogate, run
+
+    sur = load_surrogate(None)
+    opts = Options(re=[20.0], steps=STEPS, limits=C.Limits(keep_area=True, symmetric=True, max_ood=1.0))
+    run(parse_shape("circle"), Options(re=[20.0], steps=2, limits=opts.limits), sur)  # warm-up
+    out, res = run(parse_shape("circle"), opts, sur)
+    return out["wall_s"], out["history"][-1]["step"]
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    lib_s, lib_steps = library_time()
+    port = free_port()
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "app", "--headless", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)  # fmt: skip
+    try:
+        url = f"http://localhost:{port}"
+        while True:
+            try:
+                urllib.request.urlopen(url + "/_stcore/health", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.1)
+        server_s = time.perf_counter() - t0
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1500, "height": 1000})
+
+            def idle() -> None:
+                page.wait_for_timeout(200)
+                page.locator('[data-testid="stStatusWidget"]').wait_for(state="detached", timeout=300_000)
+
+            page.goto(url)
+            page.get_by_role("button", name="Optimise").wait_for(timeout=60_000)
+            idle()
+            usable_s = time.perf_counter() - t0
+            page.get_by_role("button", name="Optimise").click()
+            page.get_by_text("Cd after (predicted)").wait_for(timeout=300_000)
+            idle()
+            status = page.get_by_text(regex.compile(r"Status:")).first.inner_text()
+            page_s = float(regex.search(r"in ([0-9.]+) s", status).group(1))
+            page.get_by_role("tab", name="Compare with simulation").click()
+            page.get_by_role("button", name="Simulate").click()
+            page.get_by_text("Simulating").wait_for(timeout=30_000)
+            t_click = time.perf_counter()
+            page.get_by_role("tab", name="Export").click()
+            page.get_by_role("button", name=regex.compile("Download")).wait_for(timeout=60_000)
+            answer_s = time.perf_counter() - t_click
+            page.get_by_role("tab", name="Compare with simulation").click()
+            page.get_by_text("Cd simulated").wait_for(timeout=300_000)
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    out = {
+        "server_start_s": server_s,
+        "page_usable_s": usable_s,
+        "goal_usable_s": 10.0,
+        "optimisation_steps": lib_steps,
+        "page_optimisation_s": page_s,
+        "library_optimisation_s": lib_s,
+        "page_overhead_per_step_ms": 1000 * (page_s - lib_s) / max(lib_steps, 1),
+        "goal_overhead_per_step_ms": 50.0,
+        "click_answered_during_simulation_s": answer_s,
+    }
+    for k, v in out.items():
+        print(f"{k}: {v:.3g}")
+    write_json("app_speed", out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""The Streamlit app, driven by streamlit.testing's AppTest: the main flow on the shipped model (a preset, 20
+optimisation steps that lower the drag, an export that reads back as the design, a coarse full simulation that
+shows both numbers), and bad input that shows a message while the session goes on."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from geometry import parse_shape, properties
+from geometry.importers import shape_from_upload
+
+testing = pytest.importorskip("streamlit.testing.v1")
+PAGE = str(Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py")
+
+
+def _by_label(widgets, label: str):
+    return next(w for w in widgets if w.label.startswith(label))
+
+
+def _metric(at, label: str) -> float:
+    return float(_by_label(at.metric, label).value.replace(",", ""))
+
+
+@pytest.fixture(scope="module")
+def designed():
+    at = testing.AppTest.from_file(PAGE, default_timeout=180)
+    at.run()
+    assert not at.exception and at.title[0].value == "dragopt"
+    _by_label(at.sidebar.slider, "Steps").set_value(20)
+    _by_label(at.button, "Optimise").click()
+    at.run()
+    assert not at.exception and not at.error
+    return at
+
+
+def test_twenty_steps_lower_the_predicted_drag(designed):
+    at = designed
+    before, after = _metric(at, "Cd before"), _metric(at, "Cd after")
+    assert 2.0 < before < 2.1  # the circle at Re 20
+    assert after < 0.95 * before
+    d = at.session_state["design"]
+    assert "area" in d["active"] and len(d["history"]) >= 2
+    assert float(properties.area(d["final"])) == pytest.approx(math.pi / 4, rel=3e-3)
+
+
+def test_export_gives_the_design_as_a_valid_file(designed):
+    at = designed
+    name, data = at.session_state["export"]
+    assert name.endswith(".csv")
+    shape = shape_from_upload(name, data)  # reads back through the importers
+    d = at.session_state["design"]
+    start = parse_shape("circle")  # the export is in the start shape's units (the preset's own numbers)
+    assert np.allclose(shape.user_points(), d["final"] * start.scale + start.offset, atol=1e-12)
+    _by_label(at.selectbox, "Format").set_value("stl")
+    at.run()
+    name, data = at.session_state["export"]
+    assert name.endswith(".stl") and not at.exception
+    back = shape_from_upload(name, data)  # the prism's section is the design's outline
+    assert back.area == pytest.approx(shape.area, rel=1e-6)
+
+
+def test_compare_runs_the_full_simulation_and_shows_both_numbers(designed):
+    at = designed
+    _by_label(at.select_slider, "Resolution").set_value(8)
+    _by_label(at.button, "Simulate").click()
+    at.run()
+    for _ in range(120):  # the simulation runs in the background; the page reruns until it is done
+        if any(m.label == "Cd simulated" for m in at.metric):
+            break
+        time.sleep(0.5)
+        at.run()
+    assert not at.exception and not at.error
+    pred, sim = _metric(at, "Cd predicted"), _metric(at, "Cd simulated")
+    assert pred == pytest.approx(at.session_state["design"]["cd_final"], rel=1e-3)
+    assert sim == pytest.approx(pred, rel=0.05)  # resolution 8 is rough; the numbers agree to a few percent
+
+
+def _open_polyline_dxf() -> bytes:
+    import io
+
+    import ezdxf
+
+    doc = ezdxf.new()
+    doc.modelspace().add_lwpolyline([(0, 0), (2, 0), (2, 1), (0, 1)], close=False)
+    buf = io.StringIO()
+    doc.write(buf)
+    return buf.getvalue().encode()
+
+
+def _sphere_stl() -> bytes:
+    import trimesh
+
+    return trimesh.creation.icosphere(subdivisions=2).export(file_type="stl")
+
+
+def test_bad_uploads_show_a_message_and_the_session_goes_on():
+    at = testing.AppTest.from_file(PAGE, default_timeout=180)
+    at.run()
+    _by_label(at.sidebar.radio, "Start shape").set_value("Upload")
+    at.run()
+    for name, data, expect in [
+        ("notes.csv", b"hello,world\n1,2\n", "at least 3 points"),
+        ("big.csv", b"0,0\n" * 1_500_000, "limited to 5 MB"),
+        ("open.dxf", _open_polyline_dxf(), "open"),
+        ("ball.stl", _sphere_stl(), "prism"),
+        ("empty.svg", b"<svg xmlns='http://www.w3.org/2000/svg'></svg>", "no outline"),
+    ]:
+        at.sidebar.file_uploader[0].upload(name, data)
+        at.run()
+        assert not at.exception
+        msgs = [e.value for e in at.error]
+        assert msgs and msgs[0].startswith("This shape cannot be used"), (name, msgs)
+        assert expect in msgs[0], (name, msgs)
+    _by_label(at.sidebar.radio, "Start shape").set_value("Preset")
+    at.run()
+    assert not at.exception and not at.error and _metric(at, "Parameters") > 1e6
+
+
+def test_a_folder_that_is_not_a_model_shows_a_message(tmp_path):
+    at = testing.AppTest.from_file(PAGE, default_timeout=180)
+    at.run()
+    _by_label(at.sidebar.text_input, "Model folder").set_value(str(tmp_path))
+    at.run()
+    assert not at.exception
+    assert any("This model cannot be used" in e.value and "not a model folder" in e.value for e in at.error)
+    assert _by_label(at.button, "Optimise").disabled
