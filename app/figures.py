@@ -37,6 +37,48 @@ def outlines(initial: np.ndarray, current: np.ndarray | None = None, title: str 
     return fig
 
 
+def outline_spec(initial: np.ndarray, current: np.ndarray) -> dict:
+    """A Vega-Lite spec of the design over the start shape: drawn by the browser, so a live update costs the
+    server a few milliseconds (a matplotlib figure costs about 100 ms)."""
+    rows = []
+    for name, p in (("start", initial), ("design", current)):
+        q = _closed(np.asarray(p))
+        rows += [{"x": float(x), "y": float(y), "i": i, "outline": name} for i, (x, y) in enumerate(q)]
+    both = np.vstack([initial, current])
+    lo, hi = both.min(0) - 0.1, both.max(0) + 0.1
+    half = 0.5 * max(hi[0] - lo[0], 2 * (hi[1] - lo[1]))  # equal scales in a 2:1 chart
+    mid = (lo + hi) / 2
+    axis = {"type": "quantitative"}
+    return {
+        "data": {"values": rows},
+        "mark": {"type": "line", "strokeWidth": 2},
+        "width": 520,
+        "height": 260,
+        "encoding": {
+            "x": {**axis, "field": "x", "title": "x / D", "scale": {"domain": [mid[0] - half, mid[0] + half]}},
+            "y": {**axis, "field": "y", "title": "y / D", "scale": {"domain": [mid[1] - half / 2, mid[1] + half / 2]}},
+            "order": {"field": "i"},
+            "color": {"field": "outline", "type": "nominal", "scale": {"domain": ["design", "start"], "range": [CURRENT, "#888888"]}},
+        },
+    }  # fmt: skip
+
+
+def outline(points: np.ndarray, title: str = "", unit: str = "D"):
+    """One outline, filled (the export's section)."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    c = _closed(points)
+    ax.fill(c[:, 0], c[:, 1], color=CURRENT, alpha=0.15)
+    ax.plot(c[:, 0], c[:, 1], color=CURRENT, lw=2.0)
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.margins(0.08)
+    ax.set_xlabel(f"x ({unit})")
+    ax.set_ylabel(f"y ({unit})")
+    ax.grid(alpha=0.25)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def flow(state: np.ndarray, extent: float, points: np.ndarray, title: str = "", quantity: str = "speed"):
     """A state (3, n, n) on the window (indexing [x, y]) as a colour map of the speed or the pressure, with
     streamlines and the body."""

@@ -182,12 +182,11 @@ def design_tab(surrogate, re: float, shape: Shape, opts) -> None:
                           "active": [], "ood": {}, "message": ""}  # fmt: skip
             now = time.perf_counter()
             if (
-                now - live["t"] > 0.4
-            ):  # redraw at most 2.5 times a second: the steps stay the optimiser's cost
+                now - live["t"] > 1.0
+            ):  # redraw at most once a second, as light charts: the steps stay the cost
                 live["t"] = now
                 status.update(label=f"Step {rec['step']}: Cd {rec['cd']:.4f}")
-                with shape_ph:
-                    show(figures.outlines(shape.points, design.points, f"step {rec['step']}"))
+                shape_ph.vega_lite_chart(figures.outline_spec(shape.points, design.points))
                 hist_ph.line_chart({"Cd": live["cd"]}, height=200)
 
         out, res = run(shape, opts, surrogate, each)
@@ -379,7 +378,7 @@ def export_tab(shape: Shape) -> None:
             m = meshes.revolve(pts, axis_y=float(out.offset[1])) if revolve else meshes.extrude(pts, extrude)
             show(figures.mesh(np.asarray(m.vertices), np.asarray(m.faces), f"{len(m.faces):,} triangles"))
         else:
-            show(figures.outlines(pts, None, f"{out.name} in its own units"))
+            show(figures.outline(pts, f"{out.name}, as exported", units or "shape units"))
 
 
 # ----------------------------------------------------------------------------------------------- model

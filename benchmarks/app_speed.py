@@ -73,7 +73,11 @@ def main() -> None:
             page.get_by_role("button", name="Optimise").click()
             page.get_by_text("Cd after (predicted)").wait_for(timeout=300_000)
             idle()
-            status = page.get_by_text(regex.compile(r"Status:")).first.inner_text()
+            status = (
+                page.locator('[data-testid="stMarkdownContainer"]')
+                .filter(has_text="Status:")
+                .first.inner_text()
+            )
             page_s = float(regex.search(r"in ([0-9.]+) s", status).group(1))
             page.get_by_role("tab", name="Compare with simulation").click()
             page.get_by_role("button", name="Simulate").click()

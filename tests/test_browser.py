@@ -85,6 +85,11 @@ def test_the_app_designs_compares_and_exports_in_a_real_browser(server, tmp_path
         page.get_by_role("tab", name="Export").click()
         page.get_by_text("Download").first.wait_for()
         idle(page)
+        box = page.locator('[data-testid="stSelectbox"]').filter(has_text="Format")
+        box.locator("input").click()  # the format box: a mesh, for its 3D preview
+        page.get_by_role("option", name="STL").click()
+        page.get_by_text(".stl").first.wait_for()
+        idle(page)
         page.screenshot(path=str(shots / "app-export.png"))
         browser.close()
     assert float(after) < 2.0  # the circle at Re 20 starts at Cd 2.04
