@@ -50,8 +50,9 @@ def _init_worker(threads: int, parent: int) -> None:
 
 def _death(procs: list) -> str:
     """Why a worker died, as far as the exit codes of the pool's processes tell."""
+    deadline = time.monotonic() + 10  # a loaded machine can take seconds to reap a killed worker
     for p in procs:
-        p.join(timeout=2)
+        p.join(timeout=max(0.1, deadline - time.monotonic()))
     codes = [p.exitcode for p in procs if p.exitcode not in (None, 0)]
     for c in codes:
         if c < 0:

@@ -184,17 +184,23 @@ def field_loss(model: Surrogate, out: torch.Tensor, inp, target, re) -> torch.Te
     return torch.mean(torch.abs(out - model.encode(target, re)))
 
 
-def update(method: str, model: Surrogate, opt, cfg: TrainConfig, batch, lr: float) -> float:
-    """One update of `method` on a batch; returns the loss it reports (the physics loss for dp/sip/hig)."""
+def update(method: str, model: Surrogate, opt, cfg: TrainConfig, batch, lr: float, net=None) -> float:
+    """One update of `method` on a batch; returns the loss it reports (the physics loss for dp/sip/hig).
+
+    `net` is model.net, or its DistributedDataParallel wrapper when training data-parallel: then each process
+    holds its share of the batch, DDP averages the gradients, and HIG gathers every process's per-sample
+    Jacobians (and dL/dy) so that each computes the same half-inverse step of the whole batch."""
     from surrogate import methods
 
+    net = model.net if net is None else net
+    world = _world()
     inp, target, re, y_star = batch
     scale = y_star[:, :1]  # relative to the stored drag: every Re weighs the same
     if method == "hig":
         out = model.net(inp)
         x = model.decode(out, inp, re)
         y = physics.drag_lift(x, re) / scale
-        g = (y - y_star / scale).detach() / len(y)  # dL/dy of physics_loss (a batch mean)
+        g = (y - y_star / scale).detach() / (len(y) * world)  # dL/dy of physics_loss (a mean over the batch)
         names = [n for n, p in model.net.named_parameters() if p.requires_grad]
 
         def outputs(params, one_inp, one_re, one_scale):
@@ -202,22 +208,26 @@ def update(method: str, model: Surrogate, opt, cfg: TrainConfig, batch, lr: floa
             st = model.decode(o, one_inp[None], one_re[None])
             return physics.drag_lift(st, one_re[None])[0] / one_scale
 
-        delta = methods.hig_direction(model.net, outputs, (inp, re, scale[:, 0]), g, cfg.hig_tau, names)
+        jac = methods.per_sample_jacobian(model.net, outputs, (inp, re, scale[:, 0]), names)
+        if world > 1:  # every process gets the whole batch's Jacobian rows and dL/dy
+            jac = {n: _gather(j) for n, j in jac.items()}
+            g = _gather(g)
+        delta = methods.half_inverse_from_jacobian(jac, g, cfg.hig_tau)
         methods.apply_direction(model.net, delta, lr)
         if cfg.field_weight:
             opt.zero_grad()
-            (cfg.field_weight * field_loss(model, model.net(inp), inp, target, re)).backward()
+            (cfg.field_weight * field_loss(model, net(inp), inp, target, re)).backward()
             opt.step()
-        return float(methods.physics_loss(y.detach(), y_star / scale))
+        return _mean(float(methods.physics_loss(y.detach(), y_star / scale)))
     opt.zero_grad()
-    out = model.net(inp)
+    out = net(inp)
     if method == "supervised":
         loss = field_loss(model, out, inp, target, re)
         if cfg.residual_weight:
             loss = loss + cfg.residual_weight * _residual_loss(model, out, inp, re)
         loss.backward()
         opt.step()
-        return float(loss.detach())
+        return _mean(float(loss.detach()))
     x = model.decode(out, inp, re)
     y = physics.drag_lift(x, re) / scale
     report = methods.physics_loss(y, y_star / scale)
@@ -234,7 +244,60 @@ def update(method: str, model: Surrogate, opt, cfg: TrainConfig, batch, lr: floa
         loss = loss + cfg.residual_weight * _residual_loss(model, out, inp, re)
     loss.backward()
     opt.step()
-    return float(report.detach())
+    return _mean(float(report.detach()))
+
+
+def _world() -> int:
+    import torch.distributed as dist
+
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def _rank() -> int:
+    import torch.distributed as dist
+
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+def _gather(t: torch.Tensor) -> torch.Tensor:
+    """Concatenate every process's tensor along dim 0, in rank order."""
+    import torch.distributed as dist
+
+    parts = [torch.empty_like(t) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, t.contiguous())
+    return torch.cat(parts)
+
+
+def _all(flag: bool) -> bool:
+    """Whether flag holds in every process (the processes stop together)."""
+    if _world() == 1:
+        return bool(flag)
+    import torch.distributed as dist
+
+    t = torch.tensor([1 if flag else 0])
+    dist.all_reduce(t, op=dist.ReduceOp.MIN)
+    return bool(t.item())
+
+
+def _max(v: float) -> float:
+    if _world() == 1:
+        return v
+    import torch.distributed as dist
+
+    t = torch.tensor([v], dtype=torch.float64)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return float(t.item())
+
+
+def _mean(v: float) -> float:
+    """A reported loss averaged over the processes (the whole batch's), or v in one process."""
+    if _world() == 1:
+        return v
+    import torch.distributed as dist
+
+    t = torch.tensor([v], dtype=torch.float64)
+    dist.all_reduce(t)
+    return float(t) / _world()
 
 
 def _residual_loss(model: Surrogate, out: torch.Tensor, inp: torch.Tensor, re: torch.Tensor) -> torch.Tensor:
@@ -381,21 +444,32 @@ def train(
     def clock() -> float:
         return time.perf_counter() - t_start - t_eval
 
-    log = open(out / METRICS, "a") if out.exists() else None  # noqa: SIM115
+    rank, world = _rank(), _world()
+    net = model.net
+    if world > 1:  # data-parallel: each process takes every world-th sample of the same batch; DDP averages
+        from torch.nn.parallel import DistributedDataParallel
+
+        if cfg.batch % world:
+            raise ValueError(f"--batch {cfg.batch} must be a multiple of the {world} processes")
+        net = DistributedDataParallel(
+            model.net, device_ids=[torch.cuda.current_device()] if cfg.device == "cuda" else None
+        )
+    writes = rank == 0  # one process writes the checkpoints, the metrics and the progress
+    log = open(out / METRICS, "a") if out.exists() and writes else None  # noqa: SIM115
     try:
-        while step < cfg.steps and not (cfg.max_seconds and clock() >= cfg.max_seconds):
+        while _all(step < cfg.steps and not (cfg.max_seconds and clock() >= cfg.max_seconds)):
             gen = torch.Generator().manual_seed(
                 cfg.seed * 1_000_003 + step
             )  # a batch per step: resumes exactly
-            idx = torch.randint(len(train_split), (cfg.batch,), generator=gen)
+            idx = torch.randint(len(train_split), (cfg.batch,), generator=gen)[rank::world]
             done = step / cfg.steps
             if cfg.max_seconds:
-                done = max(done, min(clock() / cfg.max_seconds, 1.0))
+                done = _max(max(done, min(clock() / cfg.max_seconds, 1.0)))  # one schedule for all processes
             lr = cfg.learning_rate() * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * done)))
             for group in opt.param_groups:
                 group["lr"] = lr
             try:
-                loss = update(cfg.method, model, opt, cfg, train_split.batch(idx, cfg.device), lr)
+                loss = update(cfg.method, model, opt, cfg, train_split.batch(idx, cfg.device), lr, net)
             except (
                 torch.linalg.LinAlgError
             ):  # HIG's Gram matrix of a diverged network (NaN): stop as for a NaN
@@ -413,8 +487,10 @@ def train(
             losses.append(loss)
             step += 1
             rec = {"step": step, "loss": loss, "lr": lr, "wall_s": clock()}
-            out_of_time = bool(cfg.max_seconds) and clock() >= cfg.max_seconds
+            out_of_time = not _all(not (cfg.max_seconds and clock() >= cfg.max_seconds))
             last = step == cfg.steps or out_of_time
+            if not writes:
+                continue
             if step % cfg.eval_every == 0 or last:
                 t0 = time.perf_counter()
                 model.eval()

@@ -43,6 +43,12 @@ def register(sub) -> None:
         "--eval-every", default="250", metavar="N", help="validation metrics every N steps (default 250)"
     )
     t.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="cpu (default) or cuda")
+    t.add_argument(
+        "--ddp",
+        metavar="N",
+        help="data-parallel in N processes (DistributedDataParallel: gloo on CPU, NCCL with one GPU each); "
+        "a job started by torchrun is data-parallel without it",
+    )
     t.add_argument("--seed", default="0", metavar="S")
     add_output_options(t)
     t.set_defaults(func=run_train)
@@ -113,7 +119,7 @@ def run_compare(args) -> int:
 
 
 def run_train(args) -> int:
-    from surrogate.train import METHODS, TrainConfig, TrainingError, train
+    from surrogate.train import METHODS, TrainConfig, TrainingError
 
     if args.method not in METHODS:
         raise UsageError(f"unknown --method {args.method!r}; allowed: {', '.join(METHODS)}")
@@ -153,7 +159,7 @@ def run_train(args) -> int:
 
     old = signal.signal(signal.SIGTERM, stop)
     try:
-        card = train(args.data, args.out, cfg, args.init, progress)
+        card = _run(args, cfg, progress)
     except KeyboardInterrupt:
         info(f"stopped; the last checkpoint is in {args.out}: rerun the same command to resume")
         raise
@@ -169,6 +175,49 @@ def run_train(args) -> int:
         f"{100 * val.get('cd_rel_err_median', float('nan')):.2f}%, p95 {100 * val.get('cd_rel_err_p95', float('nan')):.2f}%"
     )
     return write_result(args.json, card)
+
+
+def _run(args, cfg, progress) -> dict:
+    """train() in this process, in --ddp N spawned processes, or as one process of a torchrun job."""
+    import json
+    from pathlib import Path
+
+    from surrogate import distributed
+    from surrogate.train import CARD, train
+
+    if args.ddp is None and not distributed.under_torchrun():
+        return train(args.data, args.out, cfg, args.init, progress)
+    if distributed.under_torchrun():
+        distributed.run_under_torchrun(
+            train, (args.data, args.out, cfg, args.init, _line_progress), cfg.device
+        )
+    else:
+        if cfg.device == "cuda":
+            import torch
+
+            if not torch.cuda.is_available():
+                raise UsageError("--device cuda: no CUDA GPU is available here; use --device cpu")
+        n = positive_int(args.ddp, "--ddp")
+        if cfg.batch % n:
+            raise UsageError(f"--batch {cfg.batch} must be a multiple of the {n} processes of --ddp {n}")
+        try:
+            distributed.launch(
+                train,
+                (args.data, args.out, cfg, args.init, _line_progress),
+                positive_int(args.ddp, "--ddp"),
+                cfg.device,
+            )
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    return json.loads((Path(args.out) / CARD).read_text())
+
+
+def _line_progress(rec: dict) -> None:
+    """Progress of a data-parallel training (rank 0): a line at each evaluation."""
+    if "val" in rec or rec["step"] == rec["steps"]:
+        val = rec.get("val") or {}
+        extra = f", val Cd err median {100 * val['cd_rel_err_median']:.2f}%" if val else ""
+        info(f"  step {rec['step']}/{rec['steps']}: loss {rec['loss']:.3g}{extra} ({rec['wall_s']:.0f} s)")
 
 
 def _seconds(text: str | None) -> float | None:
