@@ -189,7 +189,16 @@ def design_tab(surrogate, re: float, shape: Shape, opts) -> None:
                 shape_ph.vega_lite_chart(figures.outline_spec(shape.points, design.points))
                 hist_ph.line_chart({"Cd": live["cd"]}, height=200)
 
-        out, res = run(shape, opts, surrogate, each)
+        try:
+            out, res = run(shape, opts, surrogate, each)
+        except (
+            ValueError,
+            RuntimeError,
+        ) as exc:  # infeasible limits, a start the surrogate cannot judge, ...
+            ss.running = False
+            status.update(label="Not started", state="error")
+            card.error(f"Cannot optimise: {' '.join(str(exc).split())}")
+            return
         ss.design = {"key": key, "initial": res.initial.points, "final": res.final.points,
                      "cd_initial": res.initial.cd, "cd_final": res.final.cd, "history": [h["cd"] for h in res.history],
                      "pred": [h["cd_pred"] for h in res.history if "cd_pred" in h], "active": res.active,

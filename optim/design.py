@@ -68,6 +68,13 @@ def prepare(shape: Shape, opts: Options, surrogate: SurrogateBackend | None):
     limits = C.Limits(**opts.limits.to_dict())
     if opts.backend == "surrogate":
         limits.window = surrogate.window_reach
+        reach = float(np.abs(shape.points).max())
+        if reach > limits.window:
+            raise ValueError(
+                f"the start shape reaches {reach:.2f} D from its centroid, beyond the surrogate's window "
+                f"({limits.window:.2f} D): the surrogate cannot judge it; use --backend simulation, or start from a "
+                "shorter body (e.g. ellipse:3)"
+            )
     if limits.max_ood is not None:
         from surrogate import coverage
 

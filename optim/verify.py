@@ -47,7 +47,7 @@ def ood(backend: SurrogateBackend, shape: Shape, re: float) -> dict:
     lo, hi = backend.re_range
     out: dict = {"re_range": [lo, hi], "warnings": []}
     if not lo <= re <= hi:
-        out["warnings"].append(f"Re {re:g} is outside the model's trained range {lo:g} to {hi:g}")
+        out["warnings"].append(f"Re {re:.3g} is outside the model's trained range {lo:g} to {hi:g}")
     cov = coverage.load(backend.folder) if backend.folder else None
     if cov is not None:
         s = coverage.score(cov, shape.points)

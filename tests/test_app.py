@@ -129,3 +129,21 @@ def test_a_folder_that_is_not_a_model_shows_a_message(tmp_path):
     assert not at.exception
     assert any("This model cannot be used" in e.value and "not a model folder" in e.value for e in at.error)
     assert _by_label(at.button, "Optimise").disabled
+
+
+def test_limits_that_conflict_show_a_message_and_the_session_goes_on():
+    at = testing.AppTest.from_file(PAGE, default_timeout=180)
+    at.run()
+    _by_label(at.sidebar.checkbox, "Minimum thickness").check()
+    _by_label(at.sidebar.checkbox, "Maximum height").check()
+    at.run()
+    _by_label(at.sidebar.number_input, "Minimum thickness").set_value(1.5)
+    _by_label(at.sidebar.number_input, "Maximum height").set_value(1.0)
+    _by_label(at.button, "Optimise").click()
+    at.run()
+    assert not at.exception
+    assert any("Cannot optimise" in e.value and "larger than --max-height" in e.value for e in at.error)
+    _by_label(at.sidebar.checkbox, "Minimum thickness").uncheck()
+    _by_label(at.button, "Optimise").click()
+    at.run()
+    assert not at.exception and not at.error and "design" in at.session_state

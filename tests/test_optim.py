@@ -267,3 +267,12 @@ def test_trust_region_returns_a_simulated_design(tmp_path):
     assert float(sim(torch.as_tensor(r.final.points), 10.0)["cd"]) == pytest.approx(
         r.final.cd, rel=1e-4
     )  # (grid)
+
+
+def test_a_start_the_surrogate_cannot_judge_is_refused_with_advice(tmp_path, capsys):
+    rc = cli.main(
+        ["optimize", "--shape", "naca:2412", "--re", "10", "--keep-area", "--out", str(tmp_path / "x")]
+    )
+    assert rc == 2
+    msg = error_line(capsys)
+    assert "beyond the surrogate's window" in msg and "--backend simulation" in msg
