@@ -53,6 +53,9 @@ class TrainConfig:
     batch: int = 32
     lr: float | None = None  # default per method (DEFAULT_LR); cosine decay to 5% over `steps`
     seed: int = 0
+    bootstrap: bool = (
+        False  # train on a bootstrap resample of the training split (seeded): an ensemble member
+    )
     base: int = 16
     depth: int = 3
     field_weight: float = 0.0  # supervised loss added to dp/sip/hig
@@ -409,6 +412,12 @@ def train(
     lineage = saved.get("lineage", [])
     model.train()
     train_split, val_split = make_split(d, "train", model), make_split(d, "val", model)
+    if cfg.bootstrap:  # n draws with replacement from the n training samples, the same for every resume
+        pick = torch.randint(
+            len(train_split), (len(train_split),), generator=torch.Generator().manual_seed(cfg.seed)
+        )
+        train_split = Split(*(t[pick] for t in (train_split.inputs, train_split.target, train_split.re, train_split.y)),
+                            train_split.rows[pick.numpy()])  # fmt: skip
     if cfg.device != "cpu":
         train_split = train_split.to(cfg.device)
     opt = torch.optim.Adam(model.net.parameters(), lr=cfg.learning_rate())

@@ -50,6 +50,11 @@ def register(sub) -> None:
         "a job started by torchrun is data-parallel without it",
     )
     t.add_argument("--seed", default="0", metavar="S")
+    t.add_argument(
+        "--bootstrap",
+        action="store_true",
+        help="train on a bootstrap resample of the training split (drawn with --seed): an ensemble member",
+    )
     add_output_options(t)
     t.set_defaults(func=run_train)
 
@@ -132,6 +137,7 @@ def run_train(args) -> int:
         field_weight=float_arg(args.field_weight, "--field-weight"),
         residual_weight=float_arg(args.residual_weight, "--residual-weight"),
         seed=int(float_arg(args.seed, "--seed")),
+        bootstrap=args.bootstrap,
         device=args.device,
         max_seconds=_seconds(args.max_seconds),
         eval_every=positive_int(args.eval_every, "--eval-every"),
