@@ -305,7 +305,10 @@ def test_executor_records_a_case_that_kills_its_worker_and_goes_on():
 
     results = dict(run_local(_crash_on_three, range(6), workers=2))
     assert sorted(results) == list(range(6))
-    assert isinstance(results[3], RuntimeError) and "SIGKILL" in str(results[3])
+    assert isinstance(results[3], RuntimeError) and "worker process died" in str(results[3])
+    # The signal is named when the dead worker's exit code can be read; in 2 of 6 full-suite runs in a clean clone
+    # it could not (the pool's own thread reaps the worker first?), and the message fell back to "died abruptly".
+    assert "SIGKILL" in str(results[3]) or "abruptly" in str(results[3])
     assert all(results[i] == i * i for i in (0, 1, 2, 4, 5))
 
 
