@@ -171,16 +171,30 @@ def optimise(
         result.status = "stopped"
     except KeyboardInterrupt:
         result.status = "interrupted"
+    return finish(result, t0, ev.count, problem.limits)
+
+
+def finish(result: Result, t0: float, evaluations: int, limits: C.Limits) -> Result:
+    """Wall time, evaluations, the active constraints, and a message when no feasible design was found."""
     result.wall_s = time.perf_counter() - t0
-    result.evaluations = ev.count
-    result.active = C.active(torch.as_tensor(result.final.points), problem.limits)
+    result.evaluations = evaluations
+    result.active = C.active(torch.as_tensor(result.final.points), limits)
     if not result.final.feasible:
-        worst = _worst(result.final, problem.limits)
+        worst = _worst(result.final, limits)
         result.message = (
             f"no feasible design was found: {worst} is violated by {result.final.violation:.3g}; "
             "loosen that constraint or give more steps"
         )
     return result
+
+
+def penalty_gradient(param: Parametrisation, theta: torch.Tensor, limits: C.Limits) -> torch.Tensor | float:
+    """d/dtheta of the quadratic penalty sum max(g, 0)^2 of the inequality constraints (0 when there are none)."""
+    th = theta.detach().clone().requires_grad_(True)
+    pen = sum((torch.clamp(g, min=0) ** 2).sum() for g in C.inequalities(param.points(th), limits).values())
+    if isinstance(pen, torch.Tensor) and pen.requires_grad:
+        return torch.autograd.grad(pen, th)[0]
+    return 0.0
 
 
 def _worst(design: Design, limits: C.Limits) -> str:
@@ -228,12 +242,8 @@ def _adam(
             for group in opt.param_groups:
                 group["lr"] *= 0.5
             continue
-        th = theta.detach().clone().requires_grad_(True)
-        pen = sum(
-            (torch.clamp(gv, min=0) ** 2).sum() for gv in C.inequalities(param.points(th), limits).values()
-        )
-        gp = torch.autograd.grad(pen, th)[0] if isinstance(pen, torch.Tensor) and pen.requires_grad else 0.0
-        theta.grad = tangent(param, th.detach(), torch.as_tensor(g) + mu * gp, limits)
+        gp = penalty_gradient(param, theta, limits)
+        theta.grad = tangent(param, theta.detach(), torch.as_tensor(g) + mu * gp, limits)
         if step > 1:
             _record(result, design, step - 1, t0, callback)
         last_good = theta.detach().clone()

@@ -14,7 +14,17 @@ import numpy as np
 import torch
 
 from optim import constraints as C
-from optim.optimize import Design, Evaluator, Problem, Result, Stop, project_area, tangent
+from optim.optimize import (
+    Design,
+    Evaluator,
+    Problem,
+    Result,
+    Stop,
+    finish,
+    penalty_gradient,
+    project_area,
+    tangent,
+)
 from optim.parametrise import Parametrisation
 
 
@@ -87,10 +97,7 @@ def trust_region(
         result.status = "stopped"
     except KeyboardInterrupt:
         result.status = "interrupted"
-    result.wall_s = time.perf_counter() - t0
-    result.evaluations = sim.count
-    result.active = C.active(torch.as_tensor(result.final.points), problem.limits)
-    return result
+    return finish(result, t0, sim.count, problem.limits)
 
 
 def _inner(sur: Evaluator, param, problem: Problem, theta_c: np.ndarray, delta: float, steps: int, lr: float):
@@ -107,14 +114,9 @@ def _inner(sur: Evaluator, param, problem: Problem, theta_c: np.ndarray, delta: 
             break
         if (d.violation <= max(best.violation, 2e-3), -d.objective) > (True, -best.objective):
             best_theta, best = theta.detach().numpy().copy(), d
-        th = theta.detach().clone().requires_grad_(True)
-        pen = sum(
-            (torch.clamp(v, min=0) ** 2).sum()
-            for v in C.inequalities(param.points(th), problem.limits).values()
-        )
-        gp = torch.autograd.grad(pen, th)[0] if isinstance(pen, torch.Tensor) and pen.requires_grad else 0.0
+        gp = penalty_gradient(param, theta, problem.limits)
         opt.zero_grad()
-        theta.grad = tangent(param, th.detach(), torch.as_tensor(g) + mu * gp, problem.limits)
+        theta.grad = tangent(param, theta.detach(), torch.as_tensor(g) + mu * gp, problem.limits)
         opt.step()
         with torch.no_grad():
             theta.copy_(
