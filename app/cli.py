@@ -23,6 +23,7 @@ def build_parser() -> Parser:
     dataset.register(sub)
     train.register(sub)
     train.register_compare(sub)
+    train.register_ensemble(sub)
     optimize.register(sub)
     export.register(sub)
     serve.register(sub)

@@ -25,19 +25,33 @@ from geometry import properties
 
 @dataclass
 class SurrogateBackend:
+    """One surrogate, or an ensemble (surrogate.ensemble): then Cd and Cl are the members' mean, and `spread`
+    gives their standard deviation. `model` is the (first) member: its window and normalisation."""
+
     model: object  # surrogate.model.Surrogate
     card: dict = field(default_factory=dict)
     folder: str | None = None
     name: str = "surrogate"
+    members: list = field(default_factory=list)  # all members (an ensemble), or [model]
+
+    def __post_init__(self) -> None:
+        if not self.members:
+            self.members = [self.model]
 
     @classmethod
     def load(cls, folder) -> SurrogateBackend:
+        from surrogate import ensemble
         from surrogate.train import load_model
 
-        model, card = load_model(folder)
-        for p in model.parameters():
-            p.requires_grad_(False)
-        return cls(model, card, str(folder))
+        if ensemble.is_ensemble(folder):
+            models, card = ensemble.load(folder)
+        else:
+            model, card = load_model(folder)
+            models = [model]
+        for m in models:
+            for p in m.parameters():
+                p.requires_grad_(False)
+        return cls(models[0], card, str(folder), members=models)
 
     @property
     def window_reach(self) -> float:
@@ -48,7 +62,7 @@ class SurrogateBackend:
     def re_range(self) -> tuple[float, float]:
         from surrogate.defaults import RE_MAX, RE_MIN
 
-        r = self.card.get("dataset", {}).get("re") or {}
+        r = (self.card.get("dataset") or {}).get("re") or {}
         return float(r.get("min", RE_MIN)), float(r.get("max", RE_MAX))
 
     def normalise(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -56,18 +70,35 @@ class SurrogateBackend:
         d = properties.equivalent_diameter(points)
         return (points - properties.centroid(points)) / d, d
 
-    def state(self, points: torch.Tensor, re: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def state(
+        self, points: torch.Tensor, re: float, member=None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(predicted state (1, 3, n, n) on the window, Re the body sees, D)."""
         q, d = self.normalise(points)
         re_d = (re * d).reshape(1)
-        return self.model(q.float()[None], re_d.float()).double(), re_d, d
+        model = self.model if member is None else member
+        return model(q.float()[None], re_d.float()).double(), re_d, d
 
-    def __call__(self, points: torch.Tensor, re: float) -> dict[str, torch.Tensor]:
+    def each(self, points: torch.Tensor, re: float) -> torch.Tensor:
+        """(K, 2): every member's Cd and Cl (per the start's D)."""
         from surrogate import physics
 
-        x, re_d, d = self.state(points, re)
-        cdl = physics.drag_lift_on(x, re_d, self.model.window)[0]
-        return {"cd": cdl[0] * d, "cl": cdl[1] * d}
+        out = []
+        for m in self.members:
+            x, re_d, d = self.state(points, re, m)
+            out.append(physics.drag_lift_on(x, re_d, self.model.window)[0] * d)
+        return torch.stack(out)
+
+    def __call__(self, points: torch.Tensor, re: float) -> dict[str, torch.Tensor]:
+        cdl = self.each(points, re).mean(0)
+        return {"cd": cdl[0], "cl": cdl[1]}
+
+    def spread(self, points: torch.Tensor, re: float) -> float | None:
+        """The members' standard deviation of Cd (None for a single model)."""
+        if len(self.members) < 2:
+            return None
+        with torch.no_grad():
+            return float(self.each(points, re)[:, 0].std())
 
 
 class _Simulated(torch.autograd.Function):

@@ -16,36 +16,58 @@ from optim.backends import SurrogateBackend
 
 
 def predict(backend: SurrogateBackend, shape: Shape, re: float) -> dict:
-    """The surrogate's numbers for a normalised shape (D = 1) at Re; raises ShapeError if it leaves the window."""
+    """The surrogate's numbers for a normalised shape (D = 1) at Re; raises ShapeError if it leaves the window.
+    For an ensemble: the members' mean (the state shown is the mean state) and `cd_std`, their spread."""
     from surrogate import physics
 
     model = backend.model
     pts = torch.as_tensor(shape.points, dtype=torch.float32)
     pr = physics.probe(pts, model.window)
+    r = torch.tensor([float(re)], dtype=torch.float64)
+    parts = []
     with torch.no_grad():
-        state = model(pts[None], torch.tensor([float(re)])).double()
-        m = physics.measure(state, torch.tensor([float(re)], dtype=torch.float64), pr, model.window)
-    cd, cdp = float(m["cd"][0]), float(m["cd_pressure"][0])
-    cl, clp = float(m["cl"][0]), float(m["cl_pressure"][0])
+        for m in backend.members:
+            state = m(pts[None], r.float()).double()
+            parts.append({**physics.measure(state, r, pr, model.window), "state": state})
+    mean = {
+        k: torch.stack([p[k] for p in parts]).mean(0)
+        for k in ("cd", "cl", "cd_pressure", "cl_pressure", "cp", "state")
+    }
+    cd, cdp = float(mean["cd"][0]), float(mean["cd_pressure"][0])
+    cl, clp = float(mean["cl"][0]), float(mean["cl_pressure"][0])
+    cd_std = float(torch.stack([p["cd"][0] for p in parts]).std()) if len(parts) > 1 else None
     return {
         "cd": cd,
+        "cd_std": cd_std,
         "cl": cl,
         "cd_pressure": cdp,
         "cd_viscous": cd - cdp,
         "cl_pressure": clp,
         "cl_viscous": cl - clp,
-        "cp": m["cp"][0].numpy(),
+        "cp": mean["cp"][0].numpy(),
         "stations": pr.stations[0].numpy(),
-        "state": state[0].numpy(),
+        "state": mean["state"][0].numpy(),
     }
 
 
 def ood(backend: SurrogateBackend, shape: Shape, re: float) -> dict:
-    """Out-of-distribution report: {'warnings': [...], 're_range', 'shape_distance', 'score'}."""
+    """Out-of-distribution report: {'warnings': [...], 're_range', 'shape_distance', 'score', and for an ensemble
+    'cd_spread' (relative)}."""
     from surrogate import coverage
 
     lo, hi = backend.re_range
     out: dict = {"re_range": [lo, hi], "warnings": []}
+    spread = backend.spread(torch.as_tensor(shape.points), re)
+    if spread is not None:
+        with torch.no_grad():
+            rel = spread / abs(float(backend(torch.as_tensor(shape.points), re)["cd"]))
+        flag = float(backend.card.get("calibration", {}).get("spread_flag", 0.01))
+        out["cd_spread"] = rel
+        if rel > flag:
+            out["warnings"].append(
+                f"the ensemble's members disagree on Cd by {100 * rel:.2f}% (above {100 * flag:.2f}%, where one "
+                "test case in ten lies): verify the prediction"
+            )
     if not lo <= re <= hi:
         out["warnings"].append(f"Re {re:.3g} is outside the model's trained range {lo:g} to {hi:g}")
     cov = coverage.load(backend.folder) if backend.folder else None
@@ -79,6 +101,7 @@ def verify(
     return {
         "re": re,
         "cd_pred": pred["cd"],
+        "cd_pred_std": pred["cd_std"],
         "cd_sim": sim.cd,
         "rel_err": pred["cd"] / sim.cd - 1.0,
         "cl_pred": pred["cl"],

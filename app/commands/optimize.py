@@ -230,7 +230,9 @@ def run_verify(args) -> int:
     for w in v["ood"]["warnings"]:
         info(f"warning: {w}")
     print(
-        f"{args.shape} at Re {re[0]:g}: Cd predicted {v['cd_pred']:.5f}, simulated {v['cd_sim']:.5f} "
+        f"{args.shape} at Re {re[0]:g}: Cd predicted {v['cd_pred']:.5f}"
+        + (f" +- {v['cd_pred_std']:.5f}" if v.get("cd_pred_std") is not None else "")
+        + f", simulated {v['cd_sim']:.5f} "
         f"({100 * v['rel_err']:+.3f}%)\n"
         f"  Cl predicted {v['cl_pred']:.5f}, simulated {v['cl_sim']:.5f}\n"
         f"  pressure/viscous: predicted {v['cd_pressure_pred']:.4f} / {v['cd_viscous_pred']:.4f}, "

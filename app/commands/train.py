@@ -76,6 +76,45 @@ def register(sub) -> None:
     e.set_defaults(func=run_evaluate)
 
 
+def register_ensemble(sub) -> None:
+    e = sub.add_parser(
+        "ensemble",
+        help="combine trained models into an ensemble (mean drag and its spread)",
+        description="Copy K model folders (e.g. trained with --bootstrap --seed k) into one ensemble folder that "
+        "optimize, verify and the app use like a model: Cd is the members' mean, the spread their standard "
+        "deviation. With --data, measure how well the spread predicts the error there, and keep that in the card.",
+    )
+    e.add_argument("members", nargs="+", metavar="MODEL")
+    e.add_argument("--out", required=True, metavar="DIR")
+    e.add_argument(
+        "--data", metavar="DIR", help="a dataset to calibrate the spread on (e.g. data/datasets/test)"
+    )
+    add_output_options(e)
+    e.set_defaults(func=run_ensemble)
+
+
+def run_ensemble(args) -> int:
+    from surrogate import ensemble
+
+    check_output(args.json)
+    card = ensemble.assemble(args.members, args.out)
+    print(f"{args.out}: an ensemble of {len(card['members'])} members")
+    if args.data:
+        models, _ = ensemble.load(args.out)
+        cal = ensemble.calibration(models, args.data)
+        ensemble.record_calibration(args.out, cal)
+        card["calibration"] = cal
+        print(
+            f"  on {args.data}: Cd error median {100 * cal['cd_rel_err_median']:.3f}%, p95 "
+            f"{100 * cal['cd_rel_err_p95']:.3f}% (members: "
+            + ", ".join(f"{100 * e:.3f}%" for e in cal["member_cd_rel_err_median"])
+            + f"); spread median {100 * cal['spread_rel_median']:.3f}%; rank correlation of spread and error "
+            f"{cal['spearman_spread_error']:.2f}; the spread flags {cal['share_flagged_of_top_decile_errors']:.0%} "
+            "of the worst tenth"
+        )
+    return write_result(args.json, card)
+
+
 def register_compare(sub) -> None:
     c = sub.add_parser(
         "compare-methods",

@@ -1,0 +1,132 @@
+"""An ensemble of K surrogates (different seeds and bootstrap resamples; `dragopt train --bootstrap --seed k`)
+behind the interface of one: the mean drag and its spread.
+
+An ensemble folder holds `ensemble.json` (format, member folder names, the combined card) and the members as
+ordinary model folders (member-0, ...), plus the first member's `coverage.npz`. `calibration` measures how well the
+spread predicts the actual error on a dataset.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from geometry.io import atomic_write_text
+
+FILE = "ensemble.json"
+FORMAT = 1
+
+
+def is_ensemble(folder: str | Path) -> bool:
+    return (Path(folder) / FILE).is_file()
+
+
+def load(folder: str | Path, device: str = "cpu") -> tuple[list, dict]:
+    """(member models, the ensemble's card); ModelError naming the problem."""
+    from surrogate.train import ModelError, load_model
+
+    folder = Path(folder)
+    try:
+        card = json.loads((folder / FILE).read_text())
+        names = list(card["members"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"{folder / FILE} is not a valid ensemble card ({exc})") from None
+    if card.get("format") != FORMAT or len(names) < 2:
+        raise ModelError(
+            f"{folder / FILE}: format {card.get('format')!r} with {len(names)} members; need format 1, 2+"
+        )
+    models = [load_model(folder / n, device)[0] for n in names]
+    windows = {json.dumps(m.config.window, sort_keys=True) for m in models}
+    if len(windows) > 1:
+        raise ModelError(f"the members of {folder} predict on different windows; an ensemble needs one")
+    return models, card
+
+
+def assemble(members: list[str | Path], out: str | Path) -> dict:
+    """Copy member model folders into `out` as member-0, ... and write ensemble.json (atomically, last)."""
+    from surrogate.train import CARD, WEIGHTS, load_model
+
+    out = Path(out)
+    if len(members) < 2:
+        raise ValueError(f"an ensemble needs at least 2 members; got {len(members)}")
+    cards = [load_model(m)[1] for m in members]  # each checked before anything is copied
+    out.mkdir(parents=True, exist_ok=True)
+    names = []
+    for k, m in enumerate(members):
+        name = f"member-{k}"
+        (out / name).mkdir(exist_ok=True)
+        for f in (CARD, WEIGHTS, "coverage.npz"):
+            if (Path(m) / f).is_file():
+                shutil.copyfile(Path(m) / f, out / name / f)
+        names.append(name)
+    if (Path(members[0]) / "coverage.npz").is_file():
+        shutil.copyfile(Path(members[0]) / "coverage.npz", out / "coverage.npz")
+    first = cards[0]
+    card = {
+        "format": FORMAT,
+        "members": names,
+        "architecture": first["architecture"],
+        "dataset": first.get("dataset"),
+        "train": {
+            **first.get("train", {}),
+            "method": f"ensemble of {len(names)}: {first.get('train', {}).get('method')}",
+        },
+        "member_cards": [
+            {k: c.get(k) for k in ("train", "step", "wall_s", "hardware", "lineage", "test_metrics")}
+            for c in cards
+        ],  # fmt: skip
+        "parameters": sum(int(c.get("parameters", 0)) for c in cards),
+        "total_train_s": sum(float(c.get("total_train_s", c.get("wall_s", 0)) or 0) for c in cards),
+        "hardware": first.get("hardware"),
+    }
+    atomic_write_text(out / FILE, json.dumps(card, indent=1, default=float) + "\n")
+    return card
+
+
+def calibration(models: list, data_dir: str | Path, threshold: float = 0.03) -> dict:
+    """How well the spread of the members' Cd predicts the ensemble mean's actual Cd error on a dataset: Spearman
+    rank correlation of spread and error, and the share of cases with error above `threshold` that the spread
+    flags (spread above its own 90th percentile over the dataset, i.e. flagging one case in ten)."""
+    from scipy.stats import spearmanr
+
+    from surrogate import data as dataset
+    from surrogate.train import make_split, predict_split
+
+    d = dataset.load(data_dir)
+    cds = []
+    for m in models:
+        split = make_split(d, None, m)
+        cds.append(predict_split(m, split, "cpu")["cd"])
+    cds = np.stack(cds)  # (K, N)
+    true = split.y[:, 0].double().numpy()
+    mean, std = cds.mean(0), cds.std(0, ddof=1)
+    err = np.abs(mean / true - 1)
+    rel = std / np.abs(mean)
+    flag = rel > np.percentile(rel, 90)
+    big = err > threshold
+    return {
+        "n": int(len(err)),
+        "members": len(models),
+        "cd_rel_err_median": float(np.median(err)),
+        "cd_rel_err_p95": float(np.percentile(err, 95)),
+        "cd_rel_err_max": float(err.max()),
+        "member_cd_rel_err_median": [float(np.median(np.abs(c / true - 1))) for c in cds],
+        "spread_rel_median": float(np.median(rel)),
+        "spearman_spread_error": float(spearmanr(rel, err).statistic),
+        "errors_above_threshold": int(big.sum()),
+        "threshold": threshold,
+        "share_flagged_of_those": float(flag[big].mean()) if big.any() else None,
+        "share_flagged_of_top_decile_errors": float(flag[err >= np.percentile(err, 90)].mean()),
+        "spread_flag": float(np.percentile(rel, 90)),
+    }
+
+
+def record_calibration(folder: str | Path, cal: dict) -> None:
+    """Store a calibration in the ensemble's card: its spread_flag is then the out-of-distribution threshold."""
+    path = Path(folder) / FILE
+    card = json.loads(path.read_text())
+    card["calibration"] = cal
+    atomic_write_text(path, json.dumps(card, indent=1, default=float) + "\n")

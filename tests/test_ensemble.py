@@ -1,0 +1,75 @@
+"""Ensembles (surrogate.ensemble): members trained on bootstrap resamples, combined behind the interface of one
+model; the mean and spread against the members' own predictions, the calibration's numbers against a direct
+computation, and the commands on an ensemble."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from app import cli
+from geometry import parse_shape
+from optim.backends import SurrogateBackend
+from surrogate import ensemble
+
+TEST = str(Path(__file__).resolve().parents[1] / "data" / "datasets" / "test")
+
+
+@pytest.fixture(scope="module")
+def members(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ens")
+    out = []
+    for k in range(2):
+        m = root / f"m{k}"
+        assert cli.main(["train", "--data", TEST, "--method", "supervised", "--base", "8", "--steps", "30",
+                         "--bootstrap", "--seed", str(k), "--eval-every", "1000", "-q", "--out", str(m)]) == 0  # fmt: skip
+        out.append(m)
+    return root, out
+
+
+def test_bootstrap_members_differ_and_record_it(members):
+    _, (a, b) = members
+    ca, cb = (json.loads((m / "model.json").read_text()) for m in (a, b))
+    assert ca["train"]["bootstrap"] and cb["train"]["seed"] == 1
+    p = torch.as_tensor(parse_shape("ellipse:2").points)
+    ya = SurrogateBackend.load(a)(p, 10.0)["cd"]
+    yb = SurrogateBackend.load(b)(p, 10.0)["cd"]
+    assert abs(float(ya - yb)) > 1e-6  # different seeds and resamples: different networks
+
+
+def test_ensemble_is_the_mean_of_its_members_and_reports_their_spread(members, tmp_path, capsys):
+    root, (a, b) = members
+    out = tmp_path / "ens"
+    assert cli.main(["ensemble", str(a), str(b), "--out", str(out), "--data", TEST, "-q"]) == 0
+    assert ensemble.is_ensemble(out)
+    backend = SurrogateBackend.load(out)
+    p = torch.as_tensor(parse_shape("ellipse:2").points)
+    ya, yb = (SurrogateBackend.load(m)(p, 10.0)["cd"] for m in (a, b))
+    y = backend(p, 10.0)["cd"]
+    assert float(y) == pytest.approx(float(ya + yb) / 2, rel=1e-6)
+    assert backend.spread(p, 10.0) == pytest.approx(abs(float(ya - yb)) / np.sqrt(2), rel=1e-5)  # std, ddof 1
+    cal = json.loads((out / ensemble.FILE).read_text())["calibration"]
+    assert cal["n"] == 500 and cal["members"] == 2 and -1 <= cal["spearman_spread_error"] <= 1
+    assert len(cal["member_cd_rel_err_median"]) == 2
+
+
+def test_verify_on_an_ensemble_reports_the_spread(members, tmp_path):
+    _, (a, b) = members
+    out = tmp_path / "ens"
+    ensemble.assemble([a, b], out)
+    f = tmp_path / "v.json"
+    assert cli.main(["verify", "--shape", "ellipse:2", "--re", "10", "--model", str(out), "--resolution", "8",
+                     "--json", str(f)]) == 0  # fmt: skip
+    v = json.loads(f.read_text())
+    assert v["cd_pred_std"] is not None and v["cd_pred_std"] > 0
+    assert "cd_spread" in v["ood"]
+
+
+def test_an_ensemble_needs_two_members(members, tmp_path):
+    _, (a, _) = members
+    with pytest.raises(ValueError, match="at least 2 members"):
+        ensemble.assemble([a], tmp_path / "one")
