@@ -406,8 +406,12 @@ def model_tab(surrogate) -> None:
     c3.metric("Training", f"{card.get('total_train_s', card.get('wall_s', 0)):.0f} s", card.get("hardware", ""),
               delta_color="off")  # fmt: skip
     steps = [f"{x['method']} ({x['steps']} steps)" for x in card.get("lineage", [])] + [
-        f"{t.get('method')} ({card.get('step')} steps)"
+        f"{t.get('method')}" + (f" ({card['step']} steps)" if card.get("step") else "")
     ]
+    cal = card.get("calibration")
+    if cal:
+        st.write(f"**Ensemble spread** on {cal['n']} test samples: median {100 * cal['spread_rel_median']:.3f}% of Cd; "
+                 f"rank correlation with the error {cal['spearman_spread_error']:.2f}.")  # fmt: skip
     st.write(f"**Trained as** {' -> '.join(steps)}; **dataset** {card.get('dataset', {}).get('settings_hash')} "
              f"({card.get('dataset', {}).get('n_train')} training samples); **folder** {surrogate.folder}")  # fmt: skip
     m = card.get("test_metrics")
