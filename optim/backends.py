@@ -14,6 +14,7 @@ from the result; it does not know which backend it drives.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -52,6 +53,13 @@ class SurrogateBackend:
             for p in m.parameters():
                 p.requires_grad_(False)
         return cls(models[0], card, str(folder), members=models)
+
+    @functools.cached_property
+    def coverage(self) -> dict | None:
+        """The training shapes (surrogate.coverage), read once: every run's out-of-distribution score uses them."""
+        from surrogate import coverage
+
+        return coverage.load(self.folder) if self.folder else None
 
     @property
     def window_reach(self) -> float:

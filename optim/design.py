@@ -76,9 +76,7 @@ def prepare(shape: Shape, opts: Options, surrogate: SurrogateBackend | None):
                 "shorter body (e.g. ellipse:3)"
             )
     if limits.max_ood is not None:
-        from surrogate import coverage
-
-        limits.coverage = coverage.load(surrogate.folder) if surrogate and surrogate.folder else None
+        limits.coverage = surrogate.coverage if surrogate else None
         if limits.coverage is None:
             raise ValueError(
                 "--max-ood needs a model with its training shapes (coverage.npz); this one has none"

@@ -70,7 +70,7 @@ def ood(backend: SurrogateBackend, shape: Shape, re: float) -> dict:
             )
     if not lo <= re <= hi:
         out["warnings"].append(f"Re {re:.3g} is outside the model's trained range {lo:g} to {hi:g}")
-    cov = coverage.load(backend.folder) if backend.folder else None
+    cov = backend.coverage
     if cov is not None:
         s = coverage.score(cov, shape.points)
         out.update(s)
