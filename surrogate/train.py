@@ -369,6 +369,12 @@ def metrics(model: Surrogate, split: Split, device: str) -> dict:
 # ----------------------------------------------------------------------------------------------- the loop
 
 
+def check_device(device: str) -> None:
+    """A ValueError naming the fix when CUDA is asked for on a machine without it (before any work)."""
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: no CUDA GPU is available here; use --device cpu")
+
+
 def train(
     data_dir: str | Path,
     out: str | Path,
@@ -379,8 +385,7 @@ def train(
     """Train (or resume) a model in `out`; returns its card."""
     if cfg.method not in METHODS:
         raise ValueError(f"unknown method {cfg.method!r}; allowed: {', '.join(METHODS)}")
-    if cfg.device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda: no CUDA GPU is available here; use --device cpu")
+    check_device(cfg.device)
     out = Path(out)
     torch.manual_seed(cfg.seed)
     d = dataset.load(data_dir)
@@ -532,6 +537,7 @@ def evaluate(
     model_dir: str | Path, data_dir: str | Path, split: str | None = None, device: str = "cpu"
 ) -> dict:
     """Metrics of a model on a dataset (all its usable samples by default: a held-out test set)."""
+    check_device(device)
     model, card = load_model(model_dir, device)
     d = dataset.load(data_dir)
     check_compatible(card, d)

@@ -228,7 +228,7 @@ def _run(args, cfg, progress) -> dict:
     from pathlib import Path
 
     from surrogate import distributed
-    from surrogate.train import CARD, train
+    from surrogate.train import CARD, check_device, train
 
     if args.ddp is None and not distributed.under_torchrun():
         return train(args.data, args.out, cfg, args.init, progress)
@@ -237,11 +237,7 @@ def _run(args, cfg, progress) -> dict:
             train, (args.data, args.out, cfg, args.init, _line_progress), cfg.device
         )
     else:
-        if cfg.device == "cuda":
-            import torch
-
-            if not torch.cuda.is_available():
-                raise UsageError("--device cuda: no CUDA GPU is available here; use --device cpu")
+        check_device(cfg.device)  # here: the spawned processes would only fail one by one
         n = positive_int(args.ddp, "--ddp")
         if cfg.batch % n:
             raise UsageError(f"--batch {cfg.batch} must be a multiple of the {n} processes of --ddp {n}")
@@ -278,11 +274,6 @@ def run_evaluate(args) -> int:
     from surrogate.train import evaluate
 
     check_output(args.json)
-    if args.device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise UsageError("--device cuda: no CUDA GPU is available here; use --device cpu")
     m = evaluate(args.model, args.data, args.split, args.device)
     if args.record:
         from surrogate.train import record_metrics
