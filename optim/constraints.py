@@ -106,11 +106,16 @@ def equalities(p: torch.Tensor, limits: Limits) -> dict[str, torch.Tensor]:
     return {"area": (properties.area(p) / AREA - 1.0).reshape(1)} if limits.keep_area else {}
 
 
+def violations(p: torch.Tensor, limits: Limits) -> dict[str, float]:
+    """name -> how far each constraint is violated (0 where it holds)."""
+    v = {n: float(torch.clamp(g, min=0).max()) for n, g in inequalities(p, limits).items()}
+    v.update({n: float(torch.abs(h).max()) for n, h in equalities(p, limits).items()})
+    return v
+
+
 def violation(p: torch.Tensor, limits: Limits) -> float:
     """The largest violation of any constraint (0 when feasible)."""
-    v = [float(torch.clamp(g, min=0).max()) for g in inequalities(p, limits).values()]
-    v += [float(torch.abs(h).max()) for h in equalities(p, limits).values()]
-    return max(v, default=0.0)
+    return max(violations(p, limits).values(), default=0.0)
 
 
 def active(p: torch.Tensor, limits: Limits, tol: float = 2e-3) -> list[str]:

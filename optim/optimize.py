@@ -198,9 +198,7 @@ def penalty_gradient(param: Parametrisation, theta: torch.Tensor, limits: C.Limi
 
 
 def _worst(design: Design, limits: C.Limits) -> str:
-    p = torch.as_tensor(design.points)
-    v = {n: float(torch.clamp(g, min=0).max()) for n, g in C.inequalities(p, limits).items()}
-    v.update({n: float(torch.abs(h).max()) for n, h in C.equalities(p, limits).items()})
+    v = C.violations(torch.as_tensor(design.points), limits)
     return max(v, key=v.get) if v else "nothing"
 
 

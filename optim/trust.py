@@ -15,6 +15,7 @@ import torch
 
 from optim import constraints as C
 from optim.optimize import (
+    FEASIBLE,
     Design,
     Evaluator,
     Problem,
@@ -81,7 +82,7 @@ def trust_region(
             rho = actual / predicted
             moved = float(np.max(np.abs(theta_new - theta_c)))
             on_edge = moved > 0.9 * delta
-            accepted = actual > 0 and trial.violation <= max(centre.violation, 2e-3)
+            accepted = actual > 0 and trial.violation <= max(centre.violation, FEASIBLE)
             if rho < 0.25:
                 delta = 0.5 * min(delta, moved)  # below the step just taken: the next trial differs
             elif rho > 0.75 and on_edge:
@@ -101,19 +102,24 @@ def trust_region(
 
 
 def _inner(sur: Evaluator, param, problem: Problem, theta_c: np.ndarray, delta: float, steps: int, lr: float):
-    """Adam on the surrogate (objective plus the constraint penalty) inside |theta - theta_c| <= delta."""
+    """Adam on the surrogate (objective plus the constraint penalty) inside |theta - theta_c| <= delta; returns the
+    best design it saw (as feasible as the centre, then lowest objective) and its variables."""
     theta = torch.tensor(theta_c, requires_grad=True)
     opt = torch.optim.Adam([theta], lr=min(lr, delta / 5) if lr else delta / 5)
     lo, hi = torch.as_tensor(theta_c - delta), torch.as_tensor(theta_c + delta)
     mu = 1e3
-    best_theta, best = theta_c, sur(theta_c, grad=False)[0]
+    best = [theta_c, sur(theta_c, grad=False)[0]]
+
+    def keep(d: Design) -> None:
+        if d.violation <= max(best[1].violation, FEASIBLE) and d.objective < best[1].objective:
+            best[:] = [theta.detach().numpy().copy(), d]
+
     for _ in range(steps):
         try:
             d, g = sur(theta.detach().numpy())
         except ValueError:
             break
-        if (d.violation <= max(best.violation, 2e-3), -d.objective) > (True, -best.objective):
-            best_theta, best = theta.detach().numpy().copy(), d
+        keep(d)
         gp = penalty_gradient(param, theta, problem.limits)
         opt.zero_grad()
         theta.grad = tangent(param, theta.detach(), torch.as_tensor(g) + mu * gp, problem.limits)
@@ -123,9 +129,7 @@ def _inner(sur: Evaluator, param, problem: Problem, theta_c: np.ndarray, delta: 
                 torch.minimum(torch.maximum(project_area(param, theta.detach(), problem.limits), lo), hi)
             )
     try:
-        d, _ = sur(theta.detach().numpy(), grad=False)
-        if (d.violation <= max(best.violation, 2e-3), -d.objective) > (True, -best.objective):
-            best_theta, best = theta.detach().numpy().copy(), d
+        keep(sur(theta.detach().numpy(), grad=False)[0])
     except ValueError:
         pass
-    return best_theta, best
+    return best[0], best[1]
