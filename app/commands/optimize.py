@@ -224,8 +224,6 @@ def run_verify(args) -> int:
     check_output(args.json)
     shape = _shape(args.shape)
     surrogate = _surrogate(args.model)
-    if not surrogate.model.window.fits(shape.points):
-        surrogate.model.window.check(shape.points)
     v = summary(verify(surrogate, shape, re[0], _length(args.resolution, "--resolution")))
     for w in v["ood"]["warnings"]:
         info(f"warning: {w}")
