@@ -17,24 +17,33 @@ def _closed(p: np.ndarray) -> np.ndarray:
     return np.vstack([p, p[:1]])
 
 
+def _design(ax, points: np.ndarray, label: str | None = None) -> None:
+    c = _closed(points)
+    ax.fill(c[:, 0], c[:, 1], color=CURRENT, alpha=0.15)
+    ax.plot(c[:, 0], c[:, 1], color=CURRENT, lw=2.0, label=label)
+
+
+def _frame(fig, ax, title: str, x: str, y: str):
+    """Equal scales, labels and grid of an outline plot."""
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.margins(0.08)
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.grid(alpha=0.25)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def outlines(initial: np.ndarray, current: np.ndarray | None = None, title: str = ""):
     """The current design over the start shape (D units, flow from the left)."""
     fig, ax = plt.subplots(figsize=(6.4, 3.4))
     q = _closed(initial)
     ax.plot(q[:, 0], q[:, 1], "--", color=INITIAL, lw=1.2, label="start")
     if current is not None:
-        c = _closed(current)
-        ax.fill(c[:, 0], c[:, 1], color=CURRENT, alpha=0.15)
-        ax.plot(c[:, 0], c[:, 1], color=CURRENT, lw=2.0, label="design")
-    ax.set_aspect("equal", adjustable="datalim")
-    ax.margins(0.08)
-    ax.set_xlabel("x / D")
-    ax.set_ylabel("y / D")
-    ax.grid(alpha=0.25)
+        _design(ax, current, "design")
     ax.legend(loc="upper right", fontsize=8, frameon=False)
-    ax.set_title(title or "flow from the left", fontsize=10)
-    fig.tight_layout()
-    return fig
+    return _frame(fig, ax, title or "flow from the left", "x / D", "y / D")
 
 
 def outline_spec(initial: np.ndarray, current: np.ndarray) -> dict:
@@ -66,17 +75,8 @@ def outline_spec(initial: np.ndarray, current: np.ndarray) -> dict:
 def outline(points: np.ndarray, title: str = "", unit: str = "D"):
     """One outline, filled (the export's section)."""
     fig, ax = plt.subplots(figsize=(6.4, 3.4))
-    c = _closed(points)
-    ax.fill(c[:, 0], c[:, 1], color=CURRENT, alpha=0.15)
-    ax.plot(c[:, 0], c[:, 1], color=CURRENT, lw=2.0)
-    ax.set_aspect("equal", adjustable="datalim")
-    ax.margins(0.08)
-    ax.set_xlabel(f"x ({unit})")
-    ax.set_ylabel(f"y ({unit})")
-    ax.grid(alpha=0.25)
-    ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    return fig
+    _design(ax, points)
+    return _frame(fig, ax, title, f"x ({unit})", f"y ({unit})")
 
 
 def flow(state: np.ndarray, extent: float, points: np.ndarray, title: str = "", quantity: str = "speed"):
