@@ -6,25 +6,10 @@
 # Run from the repository root with .whl and .devdata carried (benchmarks/device_data.py; see device_train.sh):
 #   bash benchmarks/device_ensemble.sh          (PY=.venv/bin/python K=2 P1_S=10 P2_S=5 to try on a CPU)
 set -u
-PY=${PY:-python3}
 K=${K:-5}
 P1=${P1_S:-240}
 P2=${P2_S:-120}
-OUT=${OUT:-.devrun/out}
-mkdir -p .devrun "$OUT"
-OUT=$(realpath "$OUT")
-T0=$(date +%s)
-stamp() { echo "[$(($(date +%s) - T0)) s] $*"; }
-if [ "$PY" = python3 ]; then
-  $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target .devrun/site .whl/*.whl \
-    2>/dev/null || exit 1
-  export PYTHONPATH=$PWD/.devrun/site:$PWD
-fi
-export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=3
-nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null
-[ -f .devrun/train/manifest.json ] || $PY benchmarks/device_data.py unpack .devdata/train.pack .devrun/train || exit 1
-stamp "data ready"
-DEV=$($PY -c "import torch; print('cuda' if torch.cuda.is_available() else 'cpu')")
+source benchmarks/device_setup.sh
 
 member() {  # k
   local k=$1 m=.devrun/e/member-$1

@@ -10,24 +10,9 @@
 #     and the evaluations come back under $OUT.
 # Run from the repository root:   bash benchmarks/device_train.sh      (PY=.venv/bin/python P1_S=20 P2_S=10 to try)
 set -u
-PY=${PY:-python3}
 P1=${P1_S:-240}
 P2=${P2_S:-110}
-OUT=${OUT:-.devrun/out}
-mkdir -p .devrun "$OUT"
-OUT=$(realpath "$OUT")
-T0=$(date +%s)
-stamp() { echo "[$(($(date +%s) - T0)) s] $*"; }
-if [ "$PY" = python3 ]; then
-  $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target .devrun/site .whl/*.whl || exit 1
-  export PYTHONPATH=$PWD/.devrun/site:$PWD
-fi
-export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=3
-nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null
-nproc
-[ -f .devrun/train/manifest.json ] || $PY benchmarks/device_data.py unpack .devdata/train.pack .devrun/train || exit 1
-stamp "data ready"
-DEV=$($PY -c "import torch; print('cuda' if torch.cuda.is_available() else 'cpu')")
+source benchmarks/device_setup.sh
 
 train() {  # name, then train's options
   local name=$1
