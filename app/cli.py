@@ -14,7 +14,7 @@ __all__ = ["build_parser", "jsonable", "main"]
 
 
 def build_parser() -> Parser:
-    from app.commands import dataset, export, optimize, serve, simulate, train
+    from app.commands import dataset, export, optimize, refine, serve, simulate, train
 
     p = Parser(prog="dragopt", description="Minimum-drag shape design for 2D laminar flow.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
@@ -25,6 +25,7 @@ def build_parser() -> Parser:
     train.register_compare(sub)
     train.register_ensemble(sub)
     optimize.register(sub)
+    refine.register(sub)
     export.register(sub)
     serve.register(sub)
     return p

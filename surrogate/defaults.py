@@ -8,3 +8,4 @@ SHARD_SIZE = 256
 DEFAULT_MODEL = (
     Path(__file__).resolve().parents[1] / "data" / "models" / "default"
 )  # the shipped model (make model)
+DEFAULT_TEST = Path(__file__).resolve().parents[1] / "data" / "datasets" / "test"  # the committed test set

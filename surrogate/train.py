@@ -59,6 +59,8 @@ class TrainConfig:
     base: int = 16
     depth: int = 3
     field_weight: float = 0.0  # supervised loss added to dp/sip/hig
+    focus: str | None = None  # a sample family (e.g. 'refine') that gets `focus_share` of every batch
+    focus_share: float = 0.25
     residual_weight: float = 0.0  # PhiFlow Navier-Stokes residual (surrogate.residual) added to the Adam loss
     sip_eta: float = 1.0
     sip_eps: float = 1e-6
@@ -423,6 +425,7 @@ def train(
         )
         train_split = Split(*(t[pick] for t in (train_split.inputs, train_split.target, train_split.re, train_split.y)),
                             train_split.rows[pick.numpy()])  # fmt: skip
+    focus = _focus_rows(d, train_split, cfg)
     if cfg.device != "cpu":
         train_split = train_split.to(cfg.device)
     opt = torch.optim.Adam(model.net.parameters(), lr=cfg.learning_rate())
@@ -475,7 +478,7 @@ def train(
             gen = torch.Generator().manual_seed(
                 cfg.seed * 1_000_003 + step
             )  # a batch per step: resumes exactly
-            idx = torch.randint(len(train_split), (cfg.batch,), generator=gen)[rank::world]
+            idx = _batch(len(train_split), focus, cfg, gen)[rank::world]
             done = step / cfg.steps
             if cfg.max_seconds:
                 done = _max(max(done, min(clock() / cfg.max_seconds, 1.0)))  # one schedule for all processes
@@ -531,6 +534,28 @@ def train(
         if log is not None:
             log.close()
     return card
+
+
+def _focus_rows(d: dataset.Data, split: Split, cfg: TrainConfig) -> torch.Tensor | None:
+    """Positions in the training split of the focus family's samples (None: no focus)."""
+    if cfg.focus is None:
+        return None
+    if not 0 < cfg.focus_share < 1:
+        raise ValueError(f"the focus share must be between 0 and 1; got {cfg.focus_share}")
+    rows = np.flatnonzero(d.arrays["family"][split.rows] == cfg.focus)
+    if len(rows) == 0:
+        raise ValueError(f"the training split holds no samples of family {cfg.focus!r} to focus on")
+    return torch.as_tensor(rows)
+
+
+def _batch(n: int, focus: torch.Tensor | None, cfg: TrainConfig, gen: torch.Generator) -> torch.Tensor:
+    """A step's sample positions: uniform, or with round(share * batch) of them drawn from the focus rows (so
+    that a few hundred new samples among thousands are seen every step, as `dragopt refine` needs)."""
+    if focus is None:
+        return torch.randint(n, (cfg.batch,), generator=gen)
+    k = max(1, round(cfg.focus_share * cfg.batch))
+    rest = torch.randint(n, (cfg.batch - k,), generator=gen)
+    return torch.cat([rest, focus[torch.randint(len(focus), (k,), generator=gen)]])
 
 
 def evaluate(

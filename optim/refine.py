@@ -1,0 +1,461 @@
+"""`dragopt refine`: close the loop between the optimiser and the data (issue 17).
+
+The optimiser drives a shape to where the surrogate is weakest: to the edge of its training data, where it errs in
+the design's favour. A round of refine therefore
+1. optimises every problem (a start shape at one Re, the area held) through the current surrogate;
+2. simulates the final design and a few designs along the way with the full simulation;
+3. appends them to the dataset as a new shard (family 'refine', the dataset's format, manifest rewritten atomically);
+4. fine-tunes the surrogate (DP by default), a share of every batch drawn from the refine samples.
+After the last round the final model optimises the same problems again: its error at these fresh designs, against
+the first model's at its own, is the before and after; the test set's error is measured for both.
+
+Everything is kept as it is made, in OUT/refine/ (designs, cases, simulated samples, each round's model), so the same
+command continues after a kill at any point. OUT receives the final model (model.json, or ensemble.json, written
+last) and refine.json, the report.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from geometry.io import atomic_write_text
+
+STARTS = (
+    "circle",
+    "ellipse:2",
+    "rect:1:0.25",
+    "naca:0030",
+)  # four families of start: round, long, cornered, thin
+RE = (1.0, 5.0, 20.0, 40.0)  # across the design range, log-spaced roughly
+FAMILY = "refine"
+REPORT = "refine.json"
+
+
+@dataclass
+class Plan:
+    """What a refine run does; its hash names the run's shards, so a rerun continues only the same plan."""
+
+    starts: list[str] = field(default_factory=lambda: list(STARTS))
+    re: list[float] = field(default_factory=lambda: list(RE))
+    rounds: int = 2
+    trajectory: int = 2  # designs along each optimisation simulated besides the final one
+    opt_steps: int = 60  # optimiser iterations per problem
+    steps: int = 300  # fine-tuning steps per round (per member of an ensemble)
+    method: str = "dp"
+    lr: float = 3e-5
+    share: float = 0.25  # of every fine-tuning batch, drawn from the refine samples
+    batch: int = 32
+
+    def check(self) -> None:
+        if not self.starts:
+            raise ValueError("refine needs at least one start shape")
+        if not self.re or any(not (math.isfinite(r) and r > 0) for r in self.re):
+            raise ValueError(f"--re must be positive numbers; got {self.re}")
+        for name in ("rounds", "opt_steps", "steps", "batch"):
+            v = getattr(self, name)
+            if not (isinstance(v, int) and v >= 1):
+                raise ValueError(f"{name.replace('_', '-')} must be a positive whole number; got {v!r}")
+        if not (isinstance(self.trajectory, int) and self.trajectory >= 0):
+            raise ValueError(f"trajectory must be a whole number >= 0; got {self.trajectory!r}")
+        if not 0 < self.share < 1:
+            raise ValueError(f"the batch share of refine samples must be between 0 and 1; got {self.share}")
+
+    def problems(self) -> list[dict]:
+        """Start x Re, the area held (D = 1); every second problem also symmetric about the flow axis."""
+        out = []
+        for s in self.starts:
+            for r in self.re:
+                out.append({"k": len(out), "start": s, "re": float(r), "symmetric": len(out) % 2 == 0})
+        return out
+
+    def tag(self) -> str:
+        import hashlib
+
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:8]
+
+
+# ------------------------------------------------------------------------------------------------- the stages
+
+
+def optimise_problems(model_dir: Path, plan: Plan, folder: Path, log: Callable[[str], None]) -> list[dict]:
+    """Stage 1: each problem optimised through the model; one JSON per problem, so a kill loses one at most."""
+    import torch
+
+    from geometry.presets import parse_shape
+    from optim.constraints import Limits
+    from optim.design import Options, load_surrogate, run
+
+    folder.mkdir(parents=True, exist_ok=True)
+    surrogate = None
+    out = []
+    for p in plan.problems():
+        path = folder / f"p{p['k']:03d}.json"
+        if path.is_file():
+            out.append(json.loads(path.read_text()))
+            continue
+        surrogate = surrogate or load_surrogate(model_dir)
+        torch.manual_seed(0)
+        opts = Options(
+            re=[p["re"]],
+            model=str(model_dir),
+            steps=plan.opt_steps,
+            limits=Limits(keep_area=True, symmetric=p["symmetric"]),
+        )
+        res, full = run(parse_shape(p["start"]), opts, surrogate)
+        picks = _along([pts for _, pts in res["_snapshots"]], plan.trajectory)
+        rec = {
+            **p,
+            "cd_pred_initial": res["cd_pred_initial"],
+            "cd_pred_final": res["cd_pred_final"],
+            "status": res["status"],
+            "steps": res["history"][-1]["step"] if res["history"] else 0,
+            "final": np.asarray(full.final.points).tolist(),
+            "along": [np.asarray(q).tolist() for q in picks],
+        }
+        atomic_write_text(path, json.dumps(rec) + "\n")
+        log(
+            f"  {p['start']} at Re {p['re']:g}{' (symmetric)' if p['symmetric'] else ''}: predicted Cd "
+            f"{rec['cd_pred_initial'] or math.nan:.4f} -> {rec['cd_pred_final'] or math.nan:.4f}"
+        )
+        out.append(rec)
+    return out
+
+
+def _along(snapshots: list, n: int) -> list:
+    """Up to n designs spread evenly along an optimisation's accepted steps, the start and the end excluded."""
+    last = len(snapshots) - 1
+    picks = sorted({round(j * last / (n + 1)) for j in range(1, n + 1)} - {0, last})
+    return [snapshots[i] for i in picks]
+
+
+def make_cases(designs: list[dict], settings: dict, first_index: int, round_: int) -> list[dict]:
+    """The samples to simulate: each design as the dataset stores a body (256 points, D = 1, centroid at the
+    origin, Re per its own D); bodies outside the dataset's window are left out (the surrogate cannot see them)."""
+    from geometry.errors import ShapeError
+    from geometry.sampler import resample
+    from geometry.shape import Shape
+    from surrogate.window import Window
+
+    window = Window.from_dict(settings["window"])
+    n = settings["sampler"]["points"]
+    cases = []
+    for d in designs:
+        for what, pts in [("final", d["final"]), *[(f"along-{j}", q) for j, q in enumerate(d["along"])]]:
+            try:
+                s = Shape.from_points(np.asarray(pts))
+                q = Shape.from_points(resample(s.points, n)).points
+            except ShapeError:
+                continue
+            q = np.roll(q, -int(np.argmin(q[:, 0])), axis=0)
+            if not window.fits(q):
+                continue
+            params = {
+                "round": round_,
+                "problem": d["k"],
+                "start": d["start"],
+                "re_start": d["re"],
+                "what": what,
+            }
+            cases.append(
+                {
+                    "index": first_index + len(cases),
+                    "family": FAMILY,
+                    "params": json.dumps(params, sort_keys=True),
+                    "points": q,
+                    "re": float(d["re"] * s.scale),  # Re of the body's own D (the start's D is 1)
+                    "settings": settings,
+                }
+            )
+    return cases
+
+
+def next_index(data_dir: Path) -> int:
+    """The first sample number no shard of the dataset uses."""
+    from surrogate import store
+
+    m = store.read_manifest(data_dir)
+    last = int(m["n"]) - 1
+    for e in m["shards"].values():
+        last = max(last, int(e["start"]) + int(e["count"]) - 1)
+    return last + 1
+
+
+def simulate_cases(cases: list[dict], folder: Path, workers: int, log: Callable[[str], None]) -> list[dict]:
+    """Stage 2: the full simulation of every case; each finished record kept in folder/work (resumes after a kill)."""
+    from sim.parallel import run_local
+    from surrogate import store
+    from surrogate.generate import simulate_case
+
+    done = store.read_work(folder)
+    todo = [c for c in cases if c["index"] not in done]
+    if todo:
+        log(f"  simulating {len(todo)} designs ({len(cases) - len(todo)} done before) on {workers} workers")
+    t0 = time.perf_counter()
+    for j, (case, rec) in enumerate(run_local(simulate_case, todo, workers), start=1):
+        if isinstance(rec, BaseException):  # its worker died: recorded as a failed case, with the reason
+            err = rec
+            rec = {k: case[k] for k in ("index", "family", "params", "points", "re")}
+            rec.update(ok=False, error=f"{type(err).__name__}: {err}")
+        store.write_work(folder, rec)
+        done[int(rec["index"])] = rec
+        if j % 8 == 0 or j == len(todo):
+            log(f"    {j}/{len(todo)} simulated ({time.perf_counter() - t0:.0f} s)")
+    return [done[c["index"]] for c in cases]
+
+
+def add_shard(data_dir: Path, name: str, records: list[dict], note: dict) -> None:
+    """Stage 3: the records as one shard of the dataset, then the manifest (both atomic; a rerun rewrites both)."""
+    from surrogate import store
+    from surrogate.generate import _shape_of, _summarise
+
+    m = store.read_manifest(data_dir)
+    if name in m["shards"] and (data_dir / name).is_file():
+        return
+    arrays = store.pack(sorted(records, key=lambda r: int(r["index"])), _shape_of(m["settings"]))
+    digest = store.write_shard(data_dir / name, arrays, m["settings_hash"])
+    m = store.read_manifest(data_dir)  # as it is now: written last, so a kill before leaves it as it was
+    m["shards"][name] = {
+        "sha256": digest,
+        "start": int(arrays["index"].min()),
+        "count": len(records),
+        "ok": int(arrays["ok"].sum()),
+        "failed": int((~arrays["ok"]).sum()),
+        "families": {FAMILY: len(records)},
+        "re_min": float(np.nanmin(arrays["re"])),
+        "re_max": float(np.nanmax(arrays["re"])),
+        "source": note,
+    }
+    _summarise(m)
+    store.write_manifest(data_dir, m)
+
+
+def errors(model_dir: Path, records: list[dict]) -> list[dict]:
+    """The model's Cd at each simulated sample against the simulation: signed relative error."""
+    import torch
+
+    from optim.design import load_surrogate
+
+    surrogate = load_surrogate(model_dir)
+    out = []
+    for r in records:
+        if not r.get("ok"):
+            continue
+        with torch.no_grad():
+            pred = float(surrogate(torch.as_tensor(np.asarray(r["points"])), float(r["re"]))["cd"])
+        p = json.loads(str(r["params"]))
+        out.append({**p, "re": float(r["re"]), "cd_pred": pred, "cd_sim": float(r["cd"]),
+                    "err": pred / float(r["cd"]) - 1})  # fmt: skip
+    return out
+
+
+def summarise_errors(errs: list[dict]) -> dict:
+    def s(sel):
+        e = np.abs([x["err"] for x in sel])
+        if len(e) == 0:
+            return {"n": 0}
+        return {"n": len(e), "median": float(np.median(e)), "max": float(e.max()),
+                "mean_signed": float(np.mean([x["err"] for x in sel]))}  # fmt: skip
+
+    return {
+        "final": s([x for x in errs if x["what"] == "final"]),
+        "along": s([x for x in errs if x["what"] != "final"]),
+    }
+
+
+def members_of(model_dir: Path) -> list[Path]:
+    from surrogate import ensemble
+
+    if ensemble.is_ensemble(model_dir):
+        card = json.loads((model_dir / ensemble.FILE).read_text())
+        return [model_dir / n for n in card["members"]]
+    return [model_dir]
+
+
+def fine_tune(model_dir: Path, data_dir: Path, out: Path, plan: Plan, round_: int, device: str, log) -> Path:
+    """Stage 4: each member fine-tuned on the grown dataset (resumes a killed training); the new model's folder."""
+    from surrogate import data as dataset
+    from surrogate import ensemble
+    from surrogate.train import CARD, TrainConfig, load_model, train
+
+    d = dataset.load(data_dir, verify=False)
+    rows = dataset.indices(d, "train")
+    focus = (
+        FAMILY if (d.arrays["family"][rows] == FAMILY).any() else None
+    )  # none may fall in the training split
+    members = members_of(model_dir)
+    outs = (
+        [out] if len(members) == 1 else [out.parent / f"{out.name}-member-{k}" for k in range(len(members))]
+    )
+    for k, (m, o) in enumerate(zip(members, outs, strict=True)):
+        if (
+            o.is_dir()
+            and (o / CARD).is_file()
+            and int(json.loads((o / CARD).read_text()).get("step", 0)) >= plan.steps
+        ):
+            continue
+        t = load_model(m)[1].get("train", {})
+        cfg = TrainConfig(
+            method=plan.method,
+            steps=plan.steps,
+            batch=plan.batch,
+            lr=plan.lr,
+            seed=1000 * (round_ + 1) + int(t.get("seed", k)),
+            bootstrap=bool(t.get("bootstrap", False)),
+            focus=focus,
+            focus_share=plan.share,
+            eval_every=plan.steps,
+            device=device,
+        )
+        t0 = time.perf_counter()
+        log(f"  fine-tuning {'member ' + str(k) + ' of ' + str(len(members)) if len(members) > 1 else 'the model'}"
+            f": {plan.method}, {plan.steps} steps, {int(100 * plan.share)}% of each batch from the refine samples")  # fmt: skip
+        card = train(data_dir, o, cfg, init=m)
+        v = card.get("val_metrics") or {}
+        log(f"    done in {time.perf_counter() - t0:.0f} s; validation Cd error median "
+            f"{100 * v.get('cd_rel_err_median', float('nan')):.3f}%")  # fmt: skip
+    if len(members) == 1:
+        return out
+    if not ensemble.is_ensemble(out):
+        ensemble.assemble(outs, out)
+    return out
+
+
+def test_metrics(model_dir: Path, test_dir: Path) -> dict:
+    """Cd error of the model (the members' mean for an ensemble) on a held-out dataset."""
+    from surrogate import ensemble
+    from surrogate.train import evaluate, load_model
+
+    if ensemble.is_ensemble(model_dir):
+        models = [load_model(m)[0] for m in members_of(model_dir)]
+        c = ensemble.calibration(models, test_dir)
+        return {k: c[k] for k in ("n", "cd_rel_err_median", "cd_rel_err_p95", "cd_rel_err_max")}
+    m = evaluate(model_dir, test_dir)
+    return {
+        k: m[k]
+        for k in ("n", "cd_rel_err_median", "cd_rel_err_p95", "cd_rel_err_max", "cl_err_rel_cd_median")
+    }
+
+
+def _cached(path: Path, make: Callable, *args):
+    """make(*args), kept in `path` (JSON) the first time and read back after."""
+    if path.is_file():
+        return json.loads(path.read_text())
+    value = make(*args)
+    atomic_write_text(path, json.dumps(value, indent=1) + "\n")
+    return value
+
+
+# ------------------------------------------------------------------------------------------------- the loop
+
+
+def refine(
+    model: str | Path,
+    data: str | Path,
+    out: str | Path,
+    test: str | Path,
+    plan: Plan,
+    workers: int = 1,
+    device: str = "cpu",
+    log: Callable[[str], None] | None = None,
+) -> dict:
+    """Run (or continue) the rounds; write OUT's model and report; return the report."""
+    from surrogate import data as dataset
+    from surrogate import store
+    from surrogate.train import check_compatible, check_device, load_model
+
+    log = log or (lambda msg: None)
+    plan.check()
+    check_device(device)
+    model, data, out, test = Path(model), Path(data), Path(out), Path(test)
+    for m in members_of(model):
+        check_compatible(load_model(m)[1], dataset.load(data, verify=False))
+    if not (test / store.MANIFEST).is_file():
+        raise store.DatasetError(f"--test {test} is not a dataset (no {store.MANIFEST}); give a held-out one")
+    work = out / "refine"
+    work.mkdir(parents=True, exist_ok=True)
+    saved = work / "plan.json"
+    if saved.is_file() and json.loads(saved.read_text()) != {**asdict(plan), "model": str(model)}:
+        raise ValueError(
+            f"{out} holds a refine run with another plan or start model ({saved}); give another --out, or the "
+            "same arguments to continue it"
+        )
+    atomic_write_text(saved, json.dumps({**asdict(plan), "model": str(model)}, indent=1) + "\n")
+    settings = store.read_manifest(data)["settings"]
+    tag = plan.tag()
+    t_start = time.perf_counter()
+    rounds = []
+    current = model
+    for r in range(plan.rounds + 1):  # the last pass only measures the final model on fresh designs
+        last = r == plan.rounds
+        rd = work / f"round-{r}"
+        log(
+            f"round {r} of {plan.rounds}{' (the final model on fresh designs)' if last else ''}: model {current}"
+        )
+        designs = optimise_problems(current, plan, rd / "designs", log)
+        cases = _cached(rd / "cases.json", _new_cases, designs, settings, data, r)
+        cases = [{**c, "points": np.asarray(c["points"]), "settings": settings} for c in cases]
+        records = simulate_cases(cases, rd, workers, log)
+        errs = _cached(rd / "errors.json", errors, current, records)
+        add_shard(
+            data,
+            f"shard-{FAMILY}-{tag}-{r}.npz",
+            records,
+            {"refine": str(out), "round": r, "model": str(current)},
+        )
+        tm = _cached(rd / "test.json", test_metrics, current, test)
+        summary = summarise_errors(errs)
+        log(
+            f"  Cd error at the optimised designs: median {100 * summary['final']['median']:.2f}%, max "
+            f"{100 * summary['final']['max']:.2f}% (along the way: median {100 * summary['along'].get('median', float('nan')):.2f}%); "
+            f"test set median {100 * tm['cd_rel_err_median']:.3f}%, p95 {100 * tm['cd_rel_err_p95']:.3f}%"
+        )
+        rounds.append({"round": r, "model": str(current), "designs": summary, "test": tm, "errors": errs,
+                       "samples_added": int(sum(bool(x.get("ok")) for x in records))})  # fmt: skip
+        if not last:
+            current = fine_tune(current, data, work / f"model-{r + 1}", plan, r, device, log)
+    report = {
+        "plan": asdict(plan),
+        "start_model": str(model),
+        "data": str(data),
+        "test": str(test),
+        "before": {"designs": rounds[0]["designs"], "test": rounds[0]["test"]},
+        "after": {"designs": rounds[-1]["designs"], "test": rounds[-1]["test"]},
+        "rounds": rounds,
+        "wall_s_this_run": time.perf_counter() - t_start,
+    }
+    _install(current, out)
+    atomic_write_text(out / REPORT, json.dumps(report, indent=1, default=float) + "\n")
+    return report
+
+
+def _new_cases(designs: list[dict], settings: dict, data: Path, round_: int) -> list[dict]:
+    """The round's cases, numbered after every sample the dataset holds, as JSON (kept: a rerun reuses them)."""
+    cases = make_cases(designs, settings, next_index(data), round_)
+    return [
+        {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in c.items() if k != "settings"}
+        for c in cases
+    ]
+
+
+def _install(model: Path, out: Path) -> None:
+    """The final model's files into OUT, its card (model.json or ensemble.json) last: OUT is a model only when
+    complete."""
+    from surrogate import ensemble
+    from surrogate.train import CARD, WEIGHTS
+
+    if ensemble.is_ensemble(model):
+        ensemble.assemble(members_of(model), out)
+        return
+    for f in (WEIGHTS, "coverage.npz", "metrics.jsonl", CARD):
+        if (model / f).is_file():
+            tmp = out / f".{f}.tmp"
+            shutil.copyfile(model / f, tmp)
+            tmp.replace(out / f)

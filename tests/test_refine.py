@@ -1,0 +1,149 @@
+"""`dragopt refine` (optim.refine): the designs it adds to the data are what the full simulation gives for them, the
+errors it reports are the model's against those simulations, the refined model descends from the start, the
+fine-tuning batches hold the asked share of refine samples, and a killed run continues without redoing work."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from app import cli
+from optim import refine as R
+from surrogate import data as dataset
+from surrogate import store
+from surrogate.train import TrainConfig, _batch, load_model
+from tests.helpers import error_line
+
+MINI = Path(__file__).resolve().parents[1] / "data" / "datasets" / "mini"
+PLAN = dict(starts=["circle"], re=[20.0], rounds=1, trajectory=1, opt_steps=4, steps=3)
+
+
+@pytest.fixture(scope="module")
+def start(tmp_path_factory):
+    """A tiny model on a copy of the mini dataset (refine writes into its dataset)."""
+    root = tmp_path_factory.mktemp("refine")
+    data = root / "data"
+    shutil.copytree(MINI, data)
+    model = root / "model"
+    assert cli.main(["train", "--data", str(data), "--method", "supervised", "--base", "8", "--steps", "20",
+                     "--eval-every", "1000", "-q", "--out", str(model)]) == 0  # fmt: skip
+    return root, data, model
+
+
+@pytest.fixture(scope="module")
+def run(start):
+    """One refine run, first stopped by a kill during its fine-tuning, then continued by the same call."""
+    root, data, model = start
+    out, logs = root / "refined", []
+    real = R.fine_tune
+
+    def killed(*a, **k):
+        raise KeyboardInterrupt
+
+    R.fine_tune = killed
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            R.refine(model, data, out, MINI, R.Plan(**PLAN), workers=1, log=logs.append)
+    finally:
+        R.fine_tune = real
+    first = list(logs)
+    logs.clear()
+    report = R.refine(model, data, out, MINI, R.Plan(**PLAN), workers=1, log=logs.append)
+    return root, data, model, out, report, first, list(logs)
+
+
+def test_the_added_samples_are_the_full_simulation_of_the_designs(run):
+    _, data, _, _, report, _, _ = run
+    from geometry.shape import Shape
+    from sim.solver import simulate
+
+    m = store.read_manifest(data)
+    added = sorted(n for n in m["shards"] if n.startswith(f"shard-{R.FAMILY}-"))
+    assert len(added) == 2  # round 0 (start model) and the final pass
+    d = dataset.load(data)  # every checksum holds
+    new = np.flatnonzero(d.arrays["family"] == R.FAMILY)
+    assert len(new) == sum(r["samples_added"] for r in report["rounds"]) >= 2
+    assert len(d) == 64 + len(new) and m["counts"]["samples"] == len(d)
+    assert len(set(d.arrays["index"].tolist())) == len(d)  # sample numbers stay unique
+    i = new[0]
+    pts, re = d.arrays["points"][i], float(d.arrays["re"][i])
+    assert pts.shape == (256, 2) and np.allclose(pts.mean(0), 0, atol=0.02)
+    sim = simulate(Shape.from_points(pts), re)
+    assert float(d.arrays["cd"][i]) == pytest.approx(sim.cd, rel=1e-9)
+    w = m["settings"]["window"]
+    assert d.arrays["fields"][i].shape == (3, w["cells"], w["cells"])
+
+
+def test_the_reported_errors_are_the_models_against_the_simulation(run):
+    from optim.backends import SurrogateBackend
+
+    _, data, model, out, report, _, _ = run
+    d = dataset.load(data)
+    before = SurrogateBackend.load(model)
+    errs = report["rounds"][0]["errors"]
+    assert {e["what"] for e in errs} <= {"final", "along-0"} and any(e["what"] == "final" for e in errs)
+    for e in errs:
+        row = next(
+            i for i in range(len(d)) if d.arrays["family"][i] == R.FAMILY
+            and json.loads(str(d.arrays["params"][i])) == {k: e[k] for k in ("round", "problem", "start", "re_start", "what")}
+        )  # fmt: skip
+        with torch.no_grad():
+            pred = float(before(torch.as_tensor(d.arrays["points"][row]), float(d.arrays["re"][row]))["cd"])
+        assert e["cd_pred"] == pytest.approx(pred, rel=1e-6)
+        assert e["err"] == pytest.approx(pred / float(d.arrays["cd"][row]) - 1, rel=1e-6)
+    fin = [abs(e["err"]) for e in errs if e["what"] == "final"]
+    assert report["before"]["designs"]["final"]["median"] == pytest.approx(float(np.median(fin)))
+
+
+def test_the_refined_model_descends_from_the_start_and_is_installed_last(run):
+    _, _, model, out, report, _, _ = run
+    refined, card = load_model(out)
+    start, _ = load_model(model)
+    assert card["step"] == PLAN["steps"] and card["train"]["focus"] == R.FAMILY
+    assert card["lineage"][-1]["model"] == str(model)
+    moved = sum(float((a - b).detach().abs().sum()) for a, b in zip(refined.parameters(), start.parameters(), strict=True))
+    assert moved > 0
+    saved = json.loads((out / R.REPORT).read_text())
+    assert saved["after"]["test"]["n"] == saved["before"]["test"]["n"] > 0
+    assert report["rounds"][1]["model"] == str(out / "refine" / "model-1")
+
+
+def test_a_killed_run_continues_without_redoing_its_work(run):
+    _, _, _, _, _, first, second = run
+    assert any("simulating" in line for line in first)
+    # continued: round 0's designs and simulations are read back; only the final pass optimises and simulates
+    assert sum("simulating" in line for line in second) == 1
+    assert sum("circle at Re 20" in line for line in second) == 1
+
+
+def test_another_plan_in_the_same_folder_is_refused(run):
+    _, data, model, out, _, _, _ = run
+    with pytest.raises(ValueError, match="another plan"):
+        R.refine(model, data, out, MINI, R.Plan(**{**PLAN, "steps": 4}), workers=1)
+
+
+def test_focus_batches_hold_the_share_and_plain_batches_are_unchanged():
+    cfg = TrainConfig(batch=32)
+    g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    assert torch.equal(_batch(1000, None, cfg, g1), torch.randint(1000, (32,), generator=g2))
+    focus = torch.arange(990, 1000)
+    cfg = TrainConfig(batch=32, focus=R.FAMILY, focus_share=0.25)
+    idx = _batch(1000, focus, cfg, torch.Generator().manual_seed(0))
+    assert len(idx) == 32 and set(idx[-8:].tolist()) <= set(range(990, 1000))
+
+
+def test_bad_arguments_are_named(start, tmp_path, capsys):
+    root, data, model = start
+    assert cli.main(["refine", "--model", str(model), "--data", str(tmp_path / "none"), "--out", str(tmp_path / "o")]) == 2
+    line = error_line(capsys)
+    assert "--data" in line and "not a folder" in line
+    assert cli.main(["refine", "--model", str(model), "--data", str(data), "--out", str(model)]) == 2
+    assert "new folder" in error_line(capsys)
+    assert cli.main(["refine", "--model", str(model), "--data", str(data), "--out", str(tmp_path / "o"),
+                     "--starts", "circle,blob"]) == 2  # fmt: skip
+    assert "blob" in error_line(capsys)
