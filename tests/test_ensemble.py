@@ -73,3 +73,16 @@ def test_an_ensemble_needs_two_members(members, tmp_path):
     _, (a, _) = members
     with pytest.raises(ValueError, match="at least 2 members"):
         ensemble.assemble([a], tmp_path / "one")
+
+
+def test_float16_members_are_half_the_size_and_predict_as_the_float32_ones(members, tmp_path):
+    _, (a, b) = members
+    full, half = tmp_path / "full", tmp_path / "half"
+    ensemble.assemble([a, b], full)
+    assert cli.main(["ensemble", str(a), str(b), "--out", str(half), "--float16", "-q"]) == 0
+    size = [(f / "member-0" / "model.safetensors").stat().st_size for f in (full, half)]
+    assert 0.45 < size[1] / size[0] < 0.55
+    assert json.loads((half / ensemble.FILE).read_text())["weights"] == "float16"
+    p = torch.as_tensor(parse_shape("ellipse:2").points)
+    y32, y16 = (float(SurrogateBackend.load(f)(p, 10.0)["cd"]) for f in (full, half))
+    assert y16 != y32 and y16 == pytest.approx(y32, rel=2e-3)  # rounding of the weights, nothing else

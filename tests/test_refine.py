@@ -20,7 +20,7 @@ from surrogate.train import TrainConfig, _batch, load_model
 from tests.helpers import error_line
 
 MINI = Path(__file__).resolve().parents[1] / "data" / "datasets" / "mini"
-PLAN = dict(starts=["circle"], re=[20.0], rounds=1, trajectory=1, opt_steps=4, steps=3)
+PLAN = dict(starts=["circle"], re=[20.0], rounds=1, trajectory=1, opt_steps=4, steps=3, polish=2)
 
 
 @pytest.fixture(scope="module")
@@ -104,9 +104,15 @@ def test_the_refined_model_descends_from_the_start_and_is_installed_last(run):
     _, _, model, out, report, _, _ = run
     refined, card = load_model(out)
     start, _ = load_model(model)
-    assert card["step"] == PLAN["steps"] and card["train"]["focus"] == R.FAMILY
-    assert card["lineage"][-1]["model"] == str(model)
-    moved = sum(float((a - b).detach().abs().sum()) for a, b in zip(refined.parameters(), start.parameters(), strict=True))
+    # the focused fine-tune, then the polish on uniform batches
+    assert card["step"] == PLAN["polish"] and card["train"]["focus"] is None
+    focused = out / "refine" / "model-1-focus"
+    assert card["lineage"][-1]["model"] == str(focused) and card["lineage"][-2]["model"] == str(model)
+    assert load_model(focused)[1]["step"] == PLAN["steps"]
+    moved = sum(
+        float((a - b).detach().abs().sum())
+        for a, b in zip(refined.parameters(), start.parameters(), strict=True)
+    )
     assert moved > 0
     saved = json.loads((out / R.REPORT).read_text())
     assert saved["after"]["test"]["n"] == saved["before"]["test"]["n"] > 0
@@ -139,7 +145,12 @@ def test_focus_batches_hold_the_share_and_plain_batches_are_unchanged():
 
 def test_bad_arguments_are_named(start, tmp_path, capsys):
     root, data, model = start
-    assert cli.main(["refine", "--model", str(model), "--data", str(tmp_path / "none"), "--out", str(tmp_path / "o")]) == 2
+    assert (
+        cli.main(
+            ["refine", "--model", str(model), "--data", str(tmp_path / "none"), "--out", str(tmp_path / "o")]
+        )
+        == 2
+    )
     line = error_line(capsys)
     assert "--data" in line and "not a folder" in line
     assert cli.main(["refine", "--model", str(model), "--data", str(data), "--out", str(model)]) == 2
@@ -147,3 +158,25 @@ def test_bad_arguments_are_named(start, tmp_path, capsys):
     assert cli.main(["refine", "--model", str(model), "--data", str(data), "--out", str(tmp_path / "o"),
                      "--starts", "circle,blob"]) == 2  # fmt: skip
     assert "blob" in error_line(capsys)
+
+
+def test_train_focus_on_a_family_the_data_lacks_is_named(start, tmp_path, capsys):
+    _, data, _ = start
+    argv = [
+        "train",
+        "--data",
+        str(data),
+        "--method",
+        "dp",
+        "--steps",
+        "1",
+        "--base",
+        "8",
+        "--out",
+        str(tmp_path / "m"),
+        "-q",
+    ]
+    assert cli.main([*argv, "--focus", "blob"]) == 2
+    assert "no samples of family 'blob'" in error_line(capsys)
+    assert cli.main([*argv, "--focus", "ellipse", "--focus-share", "1.5"]) == 2
+    assert "between 0 and 1" in error_line(capsys)

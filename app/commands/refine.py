@@ -40,12 +40,18 @@ def register(sub) -> None:
     r.add_argument("--test", default=str(DEFAULT_TEST), metavar="DIR",
                    help="held-out dataset for the before/after test error (default: data/datasets/test)")  # fmt: skip
     r.add_argument(
-        "--rounds", default="2", metavar="R", help="optimise-simulate-fine-tune rounds (default 2)"
+        "--rounds",
+        default="2",
+        metavar="R",
+        help="optimise-simulate-fine-tune rounds (default 2; 0 only measures the model at its own designs)",
     )
     r.add_argument("--re", metavar="RE", help="Reynolds numbers, comma-separated (default 1,5,20,40)")
     r.add_argument("--starts", metavar="SHAPES",
                    help="start shapes, comma-separated presets (default circle,ellipse:2,rect:1:0.25,naca:0030)")  # fmt: skip
-    r.add_argument("--steps", default="300", metavar="N", help="fine-tuning steps a round (default 300)")
+    r.add_argument("--steps", default="300", metavar="N",
+                   help="fine-tuning steps a round with the refine samples in every batch (default 300)")  # fmt: skip
+    r.add_argument("--polish", default="200", metavar="N",
+                   help="then steps on uniform batches at a third of the rate (default 200; 0: none)")  # fmt: skip
     r.add_argument("--along", default="2", metavar="N",
                    help="designs simulated along each optimisation besides the final one (default 2)")  # fmt: skip
     r.add_argument("--workers", metavar="N", help="simulations in parallel (default: the CPU cores)")
@@ -70,8 +76,9 @@ def run_refine(args) -> int:
     plan = Plan(
         starts=[s.strip() for s in args.starts.split(",")] if args.starts else list(STARTS),
         re=[float_arg(t, "--re") for t in args.re.split(",")] if args.re else list(RE),
-        rounds=positive_int(args.rounds, "--rounds"),
+        rounds=positive_int(args.rounds, "--rounds") if args.rounds != "0" else 0,
         steps=positive_int(args.steps, "--steps"),
+        polish=positive_int(args.polish, "--polish") if args.polish != "0" else 0,
         trajectory=along,
     )
     _check_starts(plan.starts)

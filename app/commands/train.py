@@ -55,6 +55,12 @@ def register(sub) -> None:
         action="store_true",
         help="train on a bootstrap resample of the training split (drawn with --seed): an ensemble member",
     )
+    t.add_argument("--focus", metavar="FAMILY",
+                   help="draw a share of every batch from one sample family (e.g. refine, the designs dragopt "
+                   "refine added)")  # fmt: skip
+    t.add_argument(
+        "--focus-share", default="0.25", metavar="S", help="that share, between 0 and 1 (default 0.25)"
+    )
     add_output_options(t)
     t.set_defaults(func=run_train)
 
@@ -86,6 +92,8 @@ def register_ensemble(sub) -> None:
     )
     e.add_argument("members", nargs="+", metavar="MODEL")
     e.add_argument("--out", required=True, metavar="DIR")
+    e.add_argument("--float16", action="store_true",
+                   help="store the members' weights in half precision (half the size, loaded as float32)")  # fmt: skip
     e.add_argument(
         "--data", metavar="DIR", help="a dataset to calibrate the spread on (e.g. data/datasets/test)"
     )
@@ -97,7 +105,7 @@ def run_ensemble(args) -> int:
     from surrogate import ensemble
 
     check_output(args.json)
-    card = ensemble.assemble(args.members, args.out)
+    card = ensemble.assemble(args.members, args.out, args.float16)
     print(f"{args.out}: an ensemble of {len(card['members'])} members")
     if args.data:
         models, _ = ensemble.load(args.out)
@@ -177,6 +185,8 @@ def run_train(args) -> int:
         residual_weight=float_arg(args.residual_weight, "--residual-weight"),
         seed=int(float_arg(args.seed, "--seed")),
         bootstrap=args.bootstrap,
+        focus=args.focus,
+        focus_share=float_arg(args.focus_share, "--focus-share"),
         device=args.device,
         max_seconds=_seconds(args.max_seconds),
         eval_every=positive_int(args.eval_every, "--eval-every"),
