@@ -415,6 +415,14 @@ def model_tab(surrogate) -> None:
     st.write(f"**Trained as** {' -> '.join(steps)}; **dataset** {card.get('dataset', {}).get('settings_hash')} "
              f"({card.get('dataset', {}).get('n_train')} training samples); **folder** {surrogate.folder}")  # fmt: skip
     m = card.get("test_metrics")
+    if not m and cal:  # an ensemble: the mean's drag error, from its calibration on the test set
+        st.write("**On the held-out test set** (data/datasets/test), the members' mean:")
+        st.table({
+            "quantity": ["Cd error, median", "Cd error, p95", "Cd error, max", "members' Cd error, median"],
+            "value": [f"{100 * cal['cd_rel_err_median']:.3f}%", f"{100 * cal['cd_rel_err_p95']:.3f}%",
+                      f"{100 * cal['cd_rel_err_max']:.2f}%",
+                      ", ".join(f"{100 * e:.3f}%" for e in cal["member_cd_rel_err_median"])],
+        })  # fmt: skip
     if m:
         st.write("**On the held-out test set** (data/datasets/test):")
         st.table({

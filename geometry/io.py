@@ -26,11 +26,21 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     _atomic_write(path, data, "wb")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+
+
 def _atomic_write(path: str | Path, data: str | bytes, mode: str) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; an exported shape or a card is for sharing
         with os.fdopen(fd, mode) as f:
             f.write(data)
         os.replace(tmp, path)

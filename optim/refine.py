@@ -253,11 +253,12 @@ def errors(model_dir: Path, records: list[dict]) -> list[dict]:
     for r in records:
         if not r.get("ok"):
             continue
+        pts = torch.as_tensor(np.asarray(r["points"]))
         with torch.no_grad():
-            pred = float(surrogate(torch.as_tensor(np.asarray(r["points"])), float(r["re"]))["cd"])
+            pred = float(surrogate(pts, float(r["re"]))["cd"])
         p = json.loads(str(r["params"]))
         out.append({**p, "re": float(r["re"]), "cd_pred": pred, "cd_sim": float(r["cd"]),
-                    "err": pred / float(r["cd"]) - 1})  # fmt: skip
+                    "err": pred / float(r["cd"]) - 1, "cd_std": surrogate.spread(pts, float(r["re"]))})  # fmt: skip
     return out
 
 
@@ -335,13 +336,8 @@ def _train(init: Path, out: Path, data_dir: Path, cfg, what: str, log) -> None:
 
 def test_metrics(model_dir: Path, test_dir: Path) -> dict:
     """Cd error of the model (the members' mean for an ensemble) on a held-out dataset."""
-    from surrogate import ensemble
-    from surrogate.train import evaluate, load_model
+    from surrogate.train import evaluate
 
-    if ensemble.is_ensemble(model_dir):
-        models = [load_model(m)[0] for m in members_of(model_dir)]
-        c = ensemble.calibration(models, test_dir)
-        return {k: c[k] for k in ("n", "cd_rel_err_median", "cd_rel_err_p95", "cd_rel_err_max")}
     m = evaluate(model_dir, test_dir)
     return {
         k: m[k]

@@ -316,16 +316,22 @@ def _residual_loss(model: Surrogate, out: torch.Tensor, inp: torch.Tensor, re: t
 
 
 @torch.no_grad()
-def predict_split(model: Surrogate, split: Split, device: str, batch: int = 64) -> dict[str, np.ndarray]:
+def predict_split(
+    model: Surrogate, split: Split, device: str, batch: int = 64, members: list | None = None
+) -> dict[str, np.ndarray]:
+    """Cd, Cl, field error and PhiFlow residuals per sample. With `members` (an ensemble): Cd and Cl are the
+    members' mean (as optim.backends predicts), the fields their mean state."""
     from surrogate import residual
 
+    models = members or [model]
     out: dict[str, list] = {
         k: [] for k in ("cd", "cl", "field_rel_err", "mom", "div", "mom_true", "div_true")
     }
     for i in range(0, len(split), batch):
         inp, target, re, _ = split.batch(slice(i, i + batch), device)
-        x = model.forward_inputs(inp, re)
-        y = physics.drag_lift(x.double(), re.double())
+        xs = [m.forward_inputs(inp, re) for m in models]
+        y = torch.stack([physics.drag_lift(x.double(), re.double()) for x in xs]).mean(0)
+        x = torch.stack(xs).mean(0)
         out["cd"].append(y[:, 0].cpu().numpy())
         out["cl"].append(y[:, 1].cpu().numpy())
         num = torch.linalg.vector_norm((x - target).flatten(1), dim=1)
@@ -337,9 +343,9 @@ def predict_split(model: Surrogate, split: Split, device: str, batch: int = 64) 
     return {k: np.concatenate(v) for k, v in out.items()}
 
 
-def metrics(model: Surrogate, split: Split, device: str) -> dict:
+def metrics(model: Surrogate, split: Split, device: str, members: list | None = None) -> dict:
     """Cd relative error (median, p95, max), Cl error relative to Cd, field error; overall and per Re band."""
-    pred = predict_split(model, split, device)
+    pred = predict_split(model, split, device, members=members)
     cd_true, cl_true, re = (split.y[:, 0].double().numpy(), split.y[:, 1].double().numpy(), split.re.numpy())
     err = np.abs(pred["cd"] / cd_true - 1)
     cl_err = np.abs(pred["cl"] - cl_true)
@@ -561,12 +567,19 @@ def _batch(n: int, focus: torch.Tensor | None, cfg: TrainConfig, gen: torch.Gene
 def evaluate(
     model_dir: str | Path, data_dir: str | Path, split: str | None = None, device: str = "cpu"
 ) -> dict:
-    """Metrics of a model on a dataset (all its usable samples by default: a held-out test set)."""
+    """Metrics of a model or an ensemble (its members' mean) on a dataset (all its usable samples by default: a
+    held-out test set)."""
+    from surrogate import ensemble
+
     check_device(device)
-    model, card = load_model(model_dir, device)
+    if ensemble.is_ensemble(model_dir):
+        members, card = ensemble.load(model_dir, device)
+        model = members[0]
+    else:
+        (model, card), members = load_model(model_dir, device), None
     d = dataset.load(data_dir)
     check_compatible(card, d)
-    out = metrics(model, make_split(d, split, model), device)
+    out = metrics(model, make_split(d, split, model), device, members)
     out["model"], out["data"] = str(model_dir), str(data_dir)
     out["method"] = card["train"]["method"]
     return out
@@ -618,8 +631,10 @@ def lineage_of(card: dict, folder) -> list[dict]:
 
 
 def record_metrics(model_dir: str | Path, key: str, metrics_: dict) -> None:
-    """Store metrics in a model's card (atomically), e.g. its test-set metrics."""
-    path = Path(model_dir) / CARD
+    """Store metrics in a model's card (ensemble.json for an ensemble; atomically), e.g. its test-set metrics."""
+    from surrogate import ensemble
+
+    path = Path(model_dir) / (ensemble.FILE if ensemble.is_ensemble(model_dir) else CARD)
     card = json.loads(path.read_text())
     card[key] = metrics_
     atomic_write_text(path, json.dumps(card, indent=1, default=float) + "\n")

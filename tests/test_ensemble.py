@@ -86,3 +86,15 @@ def test_float16_members_are_half_the_size_and_predict_as_the_float32_ones(membe
     p = torch.as_tensor(parse_shape("ellipse:2").points)
     y32, y16 = (float(SurrogateBackend.load(f)(p, 10.0)["cd"]) for f in (full, half))
     assert y16 != y32 and y16 == pytest.approx(y32, rel=2e-3)  # rounding of the weights, nothing else
+
+
+def test_evaluate_an_ensemble_is_its_members_mean_and_records_in_its_card(members, tmp_path, capsys):
+    _, (a, b) = members
+    out = tmp_path / "ens"
+    ensemble.assemble([a, b], out)
+    assert cli.main(["evaluate", "--model", str(out), "--data", TEST, "--record", "-q"]) == 0
+    m = json.loads((out / ensemble.FILE).read_text())["test_metrics"]
+    cal = ensemble.calibration(ensemble.load(out)[0], TEST)  # from each member's own predictions
+    assert m["n"] == cal["n"] == 500
+    assert m["cd_rel_err_median"] == pytest.approx(cal["cd_rel_err_median"], rel=1e-6)
+    assert m["cd_rel_err_max"] == pytest.approx(cal["cd_rel_err_max"], rel=1e-6)

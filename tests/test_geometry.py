@@ -251,6 +251,9 @@ def test_csv_round_trip_and_atomic_write(tmp_path):
     assert back.shape == points.shape
     assert np.max(np.abs(back - points)) < 1e-9
     assert os.listdir(path.parent) == ["shape.csv"]  # no temp file left behind
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask  # as open() would make it, not mkstemp's 0600
 
     s = parse_shape(str(path))
     assert s.name == "shape"
