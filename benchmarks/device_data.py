@@ -1,7 +1,8 @@
 """Carry a training set to the lent GPU machine, which takes at most 64 MiB with the whole checkout (~25 MB).
 
 `pack` keeps what training reads (train and validation samples: u, v, p, Re, Cd, Cl and the scalars) and drops
-what the sampler regenerates (the polygons: `make_case(settings, index)` redraws them to 1e-15 D). The fields are
+what the sampler regenerates (the polygons: `make_case(settings, index)` redraws them to 1e-15 D; the polygons of
+samples the sampler did not draw, such as `dragopt refine`'s designs, are carried). The fields are
 stored as 14-bit fixed point per sample and channel (error at most 6e-5 of the channel's largest value, well under
 float16's), second differences along x, bytes split, lzma: about 7.7 kB a sample instead of 48 kB.
 
@@ -56,6 +57,10 @@ def pack(src: str, dst: str) -> None:
     blob, scale = _encode(a["fields"][rows].astype(np.float64))
     arrays = {k: a[k][rows] for k in SCALARS}
     arrays.update(family=a["family"][rows], fields_scale=scale, fields_lzma=np.frombuffer(blob, np.uint8))
+    own = ~np.isin(a["family"][rows], list(d.manifest["settings"]["sampler"]["mix"]))  # e.g. dragopt refine's
+    arrays.update(
+        own_index=a["index"][rows][own], own_points=a["points"][rows][own]
+    )  # not redrawable: carried
     arrays["meta"] = np.array(json.dumps({
         "settings": d.manifest["settings"], "settings_hash": d.manifest["settings_hash"],
         "fingerprint": dataset.fingerprint(d.manifest), "fields_shape": list(a["fields"][rows].shape),
@@ -81,7 +86,9 @@ def unpack(src: str, out: str) -> None:
     settings = meta["settings"]
     fields = _decode(z["fields_lzma"].tobytes(), z["fields_scale"], tuple(meta["fields_shape"]))
     n = len(fields)
-    points = np.stack([generate.make_case(settings, int(i))["points"] for i in z["index"]])
+    own = dict(zip(z["own_index"].tolist(), z["own_points"], strict=True)) if "own_index" in z else {}
+    points = np.stack([own[int(i)] if int(i) in own else generate.make_case(settings, int(i))["points"]
+                       for i in z["index"]])  # fmt: skip
     arrays = {k: z[k] for k in SCALARS}
     arrays.update(family=z["family"], params=np.array(["{}"] * n), points=points, fields=fields, ok=np.ones(n, bool),
                   case=np.array([""] * n), error=np.array([""] * n),
