@@ -61,12 +61,16 @@ def ood(backend: SurrogateBackend, shape: Shape, re: float) -> dict:
     if spread is not None:
         with torch.no_grad():
             rel = spread / abs(float(backend(torch.as_tensor(shape.points), re)["cd"]))
-        flag = float(backend.card.get("calibration", {}).get("spread_flag", 0.01))
+        cal = backend.card.get("calibration", {})
+        flag = float(cal.get("spread_flag", 0.01))
+        where = {90: "one test case in ten", 99: "one test case in a hundred"}.get(
+            cal.get("spread_flag_percentile", 90), "uncalibrated"
+        )
         out["cd_spread"] = rel
         if rel > flag:
             out["warnings"].append(
-                f"the ensemble's members disagree on Cd by {100 * rel:.2f}% (above {100 * flag:.2f}%, where one "
-                "test case in ten lies): verify the prediction"
+                f"the ensemble's members disagree on Cd by {100 * rel:.2f}% (above {100 * flag:.2f}%, where "
+                f"{where} lies): verify the prediction"
             )
     if not lo <= re <= hi:
         out["warnings"].append(f"Re {re:.3g} is outside the model's trained range {lo:g} to {hi:g}")

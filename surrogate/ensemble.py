@@ -106,7 +106,10 @@ def _copy_weights(src: Path, dst: Path, float16: bool) -> None:
 def calibration(models: list, data_dir: str | Path, threshold: float = 0.03) -> dict:
     """How well the spread of the members' Cd predicts the ensemble mean's actual Cd error on a dataset: Spearman
     rank correlation of spread and error, and the share of cases with error above `threshold` that the spread
-    flags (spread above its own 90th percentile over the dataset, i.e. flagging one case in ten)."""
+    flags (spread above its own 90th percentile over the dataset, i.e. flagging one case in ten).
+
+    `spread_flag`, the out-of-distribution warning's threshold, is the 99th percentile: one test case in a hundred.
+    At the 90th the warning fired on ordinary optimised designs whose drag was right to 0.2%."""
     from scipy.stats import spearmanr
 
     from surrogate import data as dataset
@@ -137,7 +140,8 @@ def calibration(models: list, data_dir: str | Path, threshold: float = 0.03) -> 
         "threshold": threshold,
         "share_flagged_of_those": float(flag[big].mean()) if big.any() else None,
         "share_flagged_of_top_decile_errors": float(flag[err >= np.percentile(err, 90)].mean()),
-        "spread_flag": float(np.percentile(rel, 90)),
+        "spread_flag": float(np.percentile(rel, 99)),
+        "spread_flag_percentile": 99,
     }
 
 
