@@ -94,6 +94,12 @@ def run_refine(args) -> int:
         f"{100 * a['test']['cd_rel_err_median']:.3f}%, p95 {100 * b['test']['cd_rel_err_p95']:.3f}% -> "
         f"{100 * a['test']['cd_rel_err_p95']:.3f}%"
     )
+    worse = [k for k in ("cd_rel_err_median", "cd_rel_err_p95") if a["test"][k] > b["test"][k]]
+    if worse:
+        info(
+            f"warning: the test set's Cd error rose ({', '.join(k[11:] for k in worse)}); check it against your "
+            "goals, or refine with fewer --steps or more --polish"
+        )
     return write_result(args.json, {k: v for k, v in report.items() if k != "rounds"})
 
 
