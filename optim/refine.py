@@ -182,15 +182,18 @@ def make_cases(designs: list[dict], settings: dict, first_index: int, round_: in
     return cases
 
 
+FIRST_INDEX = 10**9  # refine's sample numbers start here: `dragopt generate --n` may grow the sampler's below it
+
+
 def next_index(data_dir: Path) -> int:
-    """The first sample number no shard of the dataset uses."""
+    """The first sample number from FIRST_INDEX on that no shard of the dataset uses."""
     from surrogate import store
 
     m = store.read_manifest(data_dir)
     last = int(m["n"]) - 1
     for e in m["shards"].values():
         last = max(last, int(e["start"]) + int(e["count"]) - 1)
-    return last + 1
+    return max(last + 1, FIRST_INDEX)
 
 
 def simulate_cases(cases: list[dict], folder: Path, workers: int, log: Callable[[str], None]) -> list[dict]:

@@ -19,26 +19,34 @@ from surrogate import store
 from surrogate.train import TrainConfig, _batch, load_model
 from tests.helpers import error_line
 
-MINI = Path(__file__).resolve().parents[1] / "data" / "datasets" / "mini"
+TEST = (
+    Path(__file__).resolve().parents[1] / "data" / "datasets" / "test"
+)  # committed (data/datasets/mini is not)
 PLAN = dict(starts=["circle"], re=[20.0], rounds=1, trajectory=1, opt_steps=4, steps=3, polish=2)
 
 
 @pytest.fixture(scope="module")
 def start(tmp_path_factory):
-    """A tiny model on a copy of the mini dataset (refine writes into its dataset)."""
+    """A tiny model on a copy of the test set's first shard, 256 samples (refine writes into its dataset); the
+    other shard is the held-out set refine measures on."""
     root = tmp_path_factory.mktemp("refine")
-    data = root / "data"
-    shutil.copytree(MINI, data)
+    data, held = root / "data", root / "held"
+    for folder, keep in ((data, "shard-00000.npz"), (held, "shard-00001.npz")):
+        folder.mkdir()
+        m = store.read_manifest(TEST)
+        m["shards"] = {keep: m["shards"][keep]}
+        shutil.copyfile(TEST / keep, folder / keep)
+        store.write_manifest(folder, m)
     model = root / "model"
     assert cli.main(["train", "--data", str(data), "--method", "supervised", "--base", "8", "--steps", "20",
                      "--eval-every", "1000", "-q", "--out", str(model)]) == 0  # fmt: skip
-    return root, data, model
+    return root, data, model, held
 
 
 @pytest.fixture(scope="module")
 def run(start):
     """One refine run, first stopped by a kill during its fine-tuning, then continued by the same call."""
-    root, data, model = start
+    root, data, model, held = start
     out, logs = root / "refined", []
     real = R.fine_tune
 
@@ -48,17 +56,17 @@ def run(start):
     R.fine_tune = killed
     try:
         with pytest.raises(KeyboardInterrupt):
-            R.refine(model, data, out, MINI, R.Plan(**PLAN), workers=1, log=logs.append)
+            R.refine(model, data, out, held, R.Plan(**PLAN), workers=1, log=logs.append)
     finally:
         R.fine_tune = real
     first = list(logs)
     logs.clear()
-    report = R.refine(model, data, out, MINI, R.Plan(**PLAN), workers=1, log=logs.append)
-    return root, data, model, out, report, first, list(logs)
+    report = R.refine(model, data, out, held, R.Plan(**PLAN), workers=1, log=logs.append)
+    return root, data, model, out, report, first, list(logs), held
 
 
 def test_the_added_samples_are_the_full_simulation_of_the_designs(run):
-    _, data, _, _, report, _, _ = run
+    _, data, _, _, report, *_ = run
     from geometry.shape import Shape
     from sim.solver import simulate
 
@@ -68,8 +76,9 @@ def test_the_added_samples_are_the_full_simulation_of_the_designs(run):
     d = dataset.load(data)  # every checksum holds
     new = np.flatnonzero(d.arrays["family"] == R.FAMILY)
     assert len(new) == sum(r["samples_added"] for r in report["rounds"]) >= 2
-    assert len(d) == 64 + len(new) and m["counts"]["samples"] == len(d)
+    assert len(d) == 256 + len(new) and m["counts"]["samples"] == len(d)
     assert len(set(d.arrays["index"].tolist())) == len(d)  # sample numbers stay unique
+    assert d.arrays["index"][new].min() >= R.FIRST_INDEX  # clear of the numbers `generate --n` may add
     i = new[0]
     pts, re = d.arrays["points"][i], float(d.arrays["re"][i])
     assert pts.shape == (256, 2) and np.allclose(pts.mean(0), 0, atol=0.02)
@@ -82,7 +91,7 @@ def test_the_added_samples_are_the_full_simulation_of_the_designs(run):
 def test_the_reported_errors_are_the_models_against_the_simulation(run):
     from optim.backends import SurrogateBackend
 
-    _, data, model, out, report, _, _ = run
+    _, data, model, out, report, *_ = run
     d = dataset.load(data)
     before = SurrogateBackend.load(model)
     errs = report["rounds"][0]["errors"]
@@ -101,7 +110,7 @@ def test_the_reported_errors_are_the_models_against_the_simulation(run):
 
 
 def test_the_refined_model_descends_from_the_start_and_is_installed_last(run):
-    _, _, model, out, report, _, _ = run
+    _, _, model, out, report, *_ = run
     refined, card = load_model(out)
     start, _ = load_model(model)
     # the focused fine-tune, then the polish on uniform batches
@@ -120,7 +129,7 @@ def test_the_refined_model_descends_from_the_start_and_is_installed_last(run):
 
 
 def test_a_killed_run_continues_without_redoing_its_work(run):
-    _, _, _, _, _, first, second = run
+    _, _, _, _, _, first, second, _ = run
     assert any("simulating" in line for line in first)
     # continued: round 0's designs and simulations are read back; only the final pass optimises and simulates
     assert sum("simulating" in line for line in second) == 1
@@ -128,9 +137,9 @@ def test_a_killed_run_continues_without_redoing_its_work(run):
 
 
 def test_another_plan_in_the_same_folder_is_refused(run):
-    _, data, model, out, _, _, _ = run
+    _, data, model, out, _, _, _, held = run
     with pytest.raises(ValueError, match="another plan"):
-        R.refine(model, data, out, MINI, R.Plan(**{**PLAN, "steps": 4}), workers=1)
+        R.refine(model, data, out, held, R.Plan(**{**PLAN, "steps": 4}), workers=1)
 
 
 def test_focus_batches_hold_the_share_and_plain_batches_are_unchanged():
@@ -144,7 +153,7 @@ def test_focus_batches_hold_the_share_and_plain_batches_are_unchanged():
 
 
 def test_bad_arguments_are_named(start, tmp_path, capsys):
-    root, data, model = start
+    root, data, model, _ = start
     assert (
         cli.main(
             ["refine", "--model", str(model), "--data", str(tmp_path / "none"), "--out", str(tmp_path / "o")]
@@ -161,7 +170,7 @@ def test_bad_arguments_are_named(start, tmp_path, capsys):
 
 
 def test_train_focus_on_a_family_the_data_lacks_is_named(start, tmp_path, capsys):
-    _, data, _ = start
+    _, data, _, _ = start
     argv = [
         "train",
         "--data",
