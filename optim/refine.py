@@ -379,8 +379,10 @@ def refine(
     plan.check()
     check_device(device)
     model, data, out, test = Path(model), Path(data), Path(out), Path(test)
+    d = dataset.load(data, verify=False)
     for m in members_of(model):
-        check_compatible(load_model(m)[1], dataset.load(data, verify=False))
+        check_compatible(load_model(m)[1], d)
+    del d
     if not (test / store.MANIFEST).is_file():
         raise store.DatasetError(f"--test {test} is not a dataset (no {store.MANIFEST}); give a held-out one")
     work = out / "refine"
