@@ -182,7 +182,9 @@ def make_cases(designs: list[dict], settings: dict, first_index: int, round_: in
     return cases
 
 
-FIRST_INDEX = 10**9  # refine's sample numbers start here: `dragopt generate --n` may grow the sampler's below it
+FIRST_INDEX = (
+    10**9
+)  # refine's sample numbers start here: `dragopt generate --n` may grow the sampler's below it
 
 
 def next_index(data_dir: Path) -> int:
