@@ -229,6 +229,10 @@ def result_card(card, d: dict, opts) -> None:
         c1.metric(f"Cd before ({what})", f"{d['cd_initial']:.4f}")
         c2.metric(f"Cd after ({what})", f"{d['cd_final']:.4f}", f"{100 * (d['cd_final'] / d['cd_initial'] - 1):+.2f}%",
                   delta_color="inverse")  # fmt: skip
+        spread = d.get("ood", {}).get("cd_spread")
+        if spread is not None and what == "predicted":
+            st.caption(f"The ensemble's members agree on this Cd to +-{100 * spread:.2f}% (their standard "
+                       "deviation).")  # fmt: skip
         st.write(f"**Active constraints:** {', '.join(d['active']) or 'none'}  \n**Status:** {d['status']}"
                  + (f" in {d['wall_s']:.1f} s" if "wall_s" in d else ""))  # fmt: skip
         if d.get("message"):
@@ -305,7 +309,9 @@ def compare_tab(surrogate, re: float, shape: Shape) -> None:
         st.error(f"The simulation failed: {' '.join(str(exc).split())}")
         return
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Cd predicted", f"{v['cd_pred']:.4f}")
+    std = v.get("cd_pred_std")
+    c1.metric("Cd predicted", f"{v['cd_pred']:.4f}", f"+-{std:.4f} (members' spread)" if std else None,
+              delta_color="off")  # fmt: skip
     c2.metric("Cd simulated", f"{v['cd_sim']:.4f}", f"{100 * v['rel_err']:+.2f}% predicted vs simulated",
               delta_color="off")  # fmt: skip
     c3.metric("Cl predicted / simulated", f"{v['cl_pred']:.4f} / {v['cl_sim']:.4f}")
