@@ -231,7 +231,7 @@ def result_card(card, d: dict, opts) -> None:
                   delta_color="inverse")  # fmt: skip
         spread = d.get("ood", {}).get("cd_spread")
         if spread is not None and what == "predicted":
-            st.caption(f"The ensemble's members agree on this Cd to +-{100 * spread:.2f}% (their standard "
+            st.caption(f"The ensemble's members agree on this Cd to ±{100 * spread:.2f}% (their standard "
                        "deviation).")  # fmt: skip
         st.write(f"**Active constraints:** {', '.join(d['active']) or 'none'}  \n**Status:** {d['status']}"
                  + (f" in {d['wall_s']:.1f} s" if "wall_s" in d else ""))  # fmt: skip
@@ -310,7 +310,7 @@ def compare_tab(surrogate, re: float, shape: Shape) -> None:
         return
     c1, c2, c3, c4 = st.columns(4)
     std = v.get("cd_pred_std")
-    c1.metric("Cd predicted", f"{v['cd_pred']:.4f}", f"+-{std:.4f} (members' spread)" if std else None,
+    c1.metric("Cd predicted", f"{v['cd_pred']:.4f}", f"±{std:.4f} (members' spread)" if std else None,
               delta_color="off")  # fmt: skip
     c2.metric("Cd simulated", f"{v['cd_sim']:.4f}", f"{100 * v['rel_err']:+.2f}% predicted vs simulated",
               delta_color="off")  # fmt: skip

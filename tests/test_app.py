@@ -48,7 +48,7 @@ def test_twenty_steps_lower_the_predicted_drag(designed):
     assert float(properties.area(d["final"])) == pytest.approx(math.pi / 4, rel=3e-3)
     spread = d["ood"]["cd_spread"]  # the shipped model is an ensemble: its members' spread is shown
     assert 0 < spread < 0.01
-    assert any(f"+-{100 * spread:.2f}%" in c.value for c in at.caption)
+    assert any(f"±{100 * spread:.2f}%" in c.value for c in at.caption)
 
 
 def test_export_gives_the_design_as_a_valid_file(designed):
