@@ -385,6 +385,7 @@ def refine(
     for m in members_of(model):
         check_compatible(load_model(m)[1], d)
     del d
+    _check_starts(model, plan)
     if not (test / store.MANIFEST).is_file():
         raise store.DatasetError(f"--test {test} is not a dataset (no {store.MANIFEST}); give a held-out one")
     work = out / "refine"
@@ -442,6 +443,20 @@ def refine(
     _install(current, out)
     atomic_write_text(out / REPORT, json.dumps(report, indent=1, default=float) + "\n")
     return report
+
+
+def _check_starts(model: Path, plan: Plan) -> None:
+    """Every start shape must be one the model can optimise (inside its window): a ValueError before any work."""
+    from geometry.presets import parse_shape
+    from optim.constraints import Limits
+    from optim.design import Options, load_surrogate, prepare
+
+    surrogate = load_surrogate(model)
+    for s in plan.starts:
+        try:
+            prepare(parse_shape(s), Options(re=[plan.re[0]], limits=Limits(keep_area=True)), surrogate)
+        except ValueError as exc:
+            raise ValueError(f"start shape {s}: {exc}") from None
 
 
 def _new_cases(designs: list[dict], settings: dict, data: Path, round_: int) -> list[dict]:

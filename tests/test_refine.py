@@ -167,6 +167,12 @@ def test_bad_arguments_are_named(start, tmp_path, capsys):
     assert cli.main(["refine", "--model", str(model), "--data", str(data), "--out", str(tmp_path / "o"),
                      "--starts", "circle,blob"]) == 2  # fmt: skip
     assert "blob" in error_line(capsys)
+    # a start the surrogate's window cannot hold is named before any work (naca:0006 at D = 1 is 4 D long)
+    assert cli.main(["refine", "--model", str(model), "--data", str(data), "--out", str(tmp_path / "o"),
+                     "--starts", "naca:0006"]) == 2  # fmt: skip
+    line = error_line(capsys)
+    assert "naca:0006" in line and "window" in line
+    assert not (tmp_path / "o").exists()
 
 
 def test_train_focus_on_a_family_the_data_lacks_is_named(start, tmp_path, capsys):
