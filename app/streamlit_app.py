@@ -185,9 +185,11 @@ def design_tab(surrogate, re: float, shape: Shape, opts) -> None:
                 now - live["t"] > 1.0
             ):  # redraw at most once a second, as light charts: the steps stay the cost
                 live["t"] = now
+                live["draws"] = live.get("draws", 0) + 1
                 status.update(label=f"Step {rec['step']}: Cd {rec['cd']:.4f}")
                 shape_ph.vega_lite_chart(figures.outline_spec(shape.points, design.points))
-                hist_ph.line_chart({"Cd": live["cd"]}, height=200)
+                if live["draws"] % 2 == 1:  # the history every other second: the browser shares the 2 cores
+                    hist_ph.line_chart({"Cd": live["cd"]}, height=200)
 
         try:
             out, res = run(shape, opts, surrogate, each)
