@@ -205,7 +205,7 @@ def simulate_cases(cases: list[dict], folder: Path, workers: int, log: Callable[
     from surrogate.generate import simulate_case
 
     done = store.read_work(folder)
-    todo = [c for c in cases if c["index"] not in done]
+    todo = [c for c in cases if not done.get(c["index"], {}).get("ok")]  # a failure is tried again on a rerun
     if todo:
         log(f"  simulating {len(todo)} designs ({len(cases) - len(todo)} done before) on {workers} workers")
     t0 = time.perf_counter()
@@ -222,12 +222,15 @@ def simulate_cases(cases: list[dict], folder: Path, workers: int, log: Callable[
 
 
 def add_shard(data_dir: Path, name: str, records: list[dict], note: dict) -> None:
-    """Stage 3: the records as one shard of the dataset, then the manifest (both atomic; a rerun rewrites both)."""
+    """Stage 3: the records as one shard of the dataset, then the manifest (both atomic). A rerun leaves a shard
+    that holds these records as they are, and rewrites it when more of them succeeded since."""
     from surrogate import store
     from surrogate.generate import _shape_of, _summarise
 
     m = store.read_manifest(data_dir)
-    if name in m["shards"] and (data_dir / name).is_file():
+    ok = sum(bool(r.get("ok")) for r in records)
+    entry = m["shards"].get(name)
+    if entry and entry["count"] == len(records) and entry["ok"] == ok and (data_dir / name).is_file():
         return
     arrays = store.pack(sorted(records, key=lambda r: int(r["index"])), _shape_of(m["settings"]))
     digest = store.write_shard(data_dir / name, arrays, m["settings_hash"])
@@ -350,6 +353,11 @@ def test_metrics(model_dir: Path, test_dir: Path) -> dict:
     }
 
 
+def percent(summary: dict, key: str) -> str:
+    """An error summary's entry as a percentage, '-' when no design was simulated."""
+    return f"{100 * summary[key]:.2f}%" if key in summary else "-"
+
+
 def _cached(path: Path, make: Callable, *args):
     """make(*args), kept in `path` (JSON) the first time and read back after."""
     if path.is_file():
@@ -412,7 +420,7 @@ def refine(
         cases = _cached(rd / "cases.json", _new_cases, designs, settings, data, r)
         cases = [{**c, "points": np.asarray(c["points"]), "settings": settings} for c in cases]
         records = simulate_cases(cases, rd, workers, log)
-        errs = _cached(rd / "errors.json", errors, current, records)
+        errs = errors(current, records)  # seconds: recomputed, so a case simulated on a rerun counts
         add_shard(
             data,
             f"shard-{FAMILY}-{tag}-{r}.npz",
@@ -421,11 +429,16 @@ def refine(
         )
         tm = _cached(rd / "test.json", test_metrics, current, test)
         summary = summarise_errors(errs)
+        fin, along = summary["final"], summary["along"]
         log(
-            f"  Cd error at the optimised designs: median {100 * summary['final']['median']:.2f}%, max "
-            f"{100 * summary['final']['max']:.2f}% (along the way: median {100 * summary['along'].get('median', float('nan')):.2f}%); "
-            f"test set median {100 * tm['cd_rel_err_median']:.3f}%, p95 {100 * tm['cd_rel_err_p95']:.3f}%"
+            f"  Cd error at the {fin['n']} optimised designs: median {percent(fin, 'median')}, max {percent(fin, 'max')} "
+            f"(along the way: median {percent(along, 'median')}); test set median "
+            f"{100 * tm['cd_rel_err_median']:.3f}%, p95 {100 * tm['cd_rel_err_p95']:.3f}%"
         )
+        if len(errs) < len(records):
+            log(
+                f"  warning: {len(records) - len(errs)} of {len(records)} designs failed to simulate (a rerun tries again)"
+            )
         rounds.append({"round": r, "model": str(current), "designs": summary, "test": tm, "errors": errs,
                        "samples_added": int(sum(bool(x.get("ok")) for x in records))})  # fmt: skip
         if not last:

@@ -61,7 +61,7 @@ def register(sub) -> None:
 
 
 def run_refine(args) -> int:
-    from optim.refine import RE, STARTS, Plan, refine
+    from optim.refine import RE, STARTS, Plan, percent, refine
 
     check_output(args.json)
     for flag, folder in (("--model", args.model), ("--data", args.data), ("--test", args.test)):
@@ -87,10 +87,10 @@ def run_refine(args) -> int:
         args.model, args.data, out, args.test, plan, workers, args.device, None if args.quiet else info
     )
     b, a = report["before"], report["after"]
+    db, da = b["designs"]["final"], a["designs"]["final"]
     print(
-        f"{out}: Cd error at freshly optimised designs, median {100 * b['designs']['final']['median']:.2f}% -> "
-        f"{100 * a['designs']['final']['median']:.2f}% (max {100 * b['designs']['final']['max']:.2f}% -> "
-        f"{100 * a['designs']['final']['max']:.2f}%); test set median {100 * b['test']['cd_rel_err_median']:.3f}% -> "
+        f"{out}: Cd error at freshly optimised designs, median {percent(db, 'median')} -> {percent(da, 'median')} "
+        f"(max {percent(db, 'max')} -> {percent(da, 'max')}); test set median {100 * b['test']['cd_rel_err_median']:.3f}% -> "
         f"{100 * a['test']['cd_rel_err_median']:.3f}%, p95 {100 * b['test']['cd_rel_err_p95']:.3f}% -> "
         f"{100 * a['test']['cd_rel_err_p95']:.3f}%"
     )
