@@ -10,7 +10,7 @@ After the last round the final model optimises the same problems again: its erro
 the first model's at its own, is the before and after; the test set's error is measured for both.
 
 Everything is kept as it is made, in OUT/refine/ (designs, cases, simulated samples, each round's model), so the same
-command continues after a kill at any point. OUT receives the final model (model.json, or ensemble.json, written
+command continues after a kill at any point. OUT receives the final model (its model.json written
 last) and refine.json, the report.
 """
 
@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from geometry.io import atomic_write_text
+from surrogate.defaults import portable
 
 STARTS = (
     "circle",
@@ -425,7 +426,7 @@ def refine(
             data,
             f"shard-{FAMILY}-{tag}-{r}.npz",
             records,
-            {"refine": str(out), "round": r, "model": str(current)},
+            {"refine": portable(out), "round": r, "model": portable(current)},
         )
         tm = _cached(rd / "test.json", test_metrics, current, test)
         summary = summarise_errors(errs)
@@ -439,15 +440,15 @@ def refine(
             log(
                 f"  warning: {len(records) - len(errs)} of {len(records)} designs failed to simulate (a rerun tries again)"
             )
-        rounds.append({"round": r, "model": str(current), "designs": summary, "test": tm, "errors": errs,
+        rounds.append({"round": r, "model": portable(current), "designs": summary, "test": tm, "errors": errs,
                        "samples_added": int(sum(bool(x.get("ok")) for x in records))})  # fmt: skip
         if not last:
             current = fine_tune(current, data, work / f"model-{r + 1}", plan, r, device, log)
     report = {
         "plan": asdict(plan),
-        "start_model": str(model),
-        "data": str(data),
-        "test": str(test),
+        "start_model": portable(model),
+        "data": portable(data),
+        "test": portable(test),
         "before": {"designs": rounds[0]["designs"], "test": rounds[0]["test"]},
         "after": {"designs": rounds[-1]["designs"], "test": rounds[-1]["test"]},
         "rounds": rounds,
@@ -482,7 +483,7 @@ def _new_cases(designs: list[dict], settings: dict, data: Path, round_: int) -> 
 
 
 def _install(model: Path, out: Path) -> None:
-    """The final model's files into OUT, its card (model.json or ensemble.json) last: OUT is a model only when
+    """The final model's files into OUT, its card (model.json) last: OUT is a model only when
     complete."""
     from surrogate import ensemble
     from surrogate.train import CARD, WEIGHTS

@@ -1,8 +1,9 @@
 """An ensemble of K surrogates (different seeds and bootstrap resamples; `dragopt train --bootstrap --seed k`)
 behind the interface of one: the mean drag and its spread.
 
-An ensemble folder holds `ensemble.json` (format, member folder names, the combined card) and the members as
-ordinary model folders (member-0, ...), plus the first member's `coverage.npz`. `calibration` measures how well the
+An ensemble folder holds a `model.json` that lists its members (format, member folder names, the combined card),
+the members as ordinary model folders (member-0, ...), and the first member's `coverage.npz`; so every model
+folder, one network or several, has its card in `model.json`, and `members` tells which it is. `calibration` measures how well the
 spread predicts the actual error on a dataset.
 """
 
@@ -16,12 +17,16 @@ import numpy as np
 
 from geometry.io import atomic_write_text
 
-FILE = "ensemble.json"
+FILE = "model.json"  # the card, under the name every model folder uses (surrogate.train.CARD)
 FORMAT = 1
 
 
 def is_ensemble(folder: str | Path) -> bool:
-    return (Path(folder) / FILE).is_file()
+    """Whether the folder's card lists members (a folder without a readable card is not an ensemble)."""
+    try:
+        return "members" in json.loads((Path(folder) / FILE).read_text())
+    except (OSError, ValueError, TypeError):
+        return False
 
 
 def load(folder: str | Path, device: str = "cpu") -> tuple[list, dict]:
@@ -46,7 +51,7 @@ def load(folder: str | Path, device: str = "cpu") -> tuple[list, dict]:
 
 
 def assemble(members: list[str | Path], out: str | Path, float16: bool = False) -> dict:
-    """Copy member model folders into `out` as member-0, ... and write ensemble.json (atomically, last).
+    """Copy member model folders into `out` as member-0, ... and write its card, model.json (atomically, last).
 
     float16: store the members' weights in half precision (half the size; they load as float32). Measured on the
     shipped network: the test set's Cd error median moved from 0.054% to 0.057% for one member stored so."""

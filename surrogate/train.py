@@ -30,6 +30,7 @@ import torch
 from geometry.io import atomic_write_text
 from surrogate import coverage, physics
 from surrogate import data as dataset
+from surrogate.defaults import portable
 from surrogate.model import Config, Surrogate, shape_channels
 
 FORMAT = 1
@@ -97,7 +98,13 @@ def load_model(folder: str | Path, device: str = "cpu") -> tuple[Surrogate, dict
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    from surrogate import ensemble
+
     folder = Path(folder)
+    if ensemble.is_ensemble(folder):
+        raise ModelError(
+            f"{folder} is an ensemble; this needs one network: give one of its members (e.g. {folder / 'member-0'})"
+        )
     if not (folder / CARD).is_file() or not (folder / WEIGHTS).is_file():
         raise ModelError(
             f"{folder} is not a model folder (it needs {CARD} and {WEIGHTS}; train one with `dragopt train`)"
@@ -446,9 +453,9 @@ def train(
         "architecture": model.config.to_dict(),
         "parameters": sum(p.numel() for p in model.parameters()),
         "train": asdict(cfg),
-        "init": str(init) if init else None,
+        "init": portable(init) if init else None,
         "dataset": {
-            "folder": str(data_dir),
+            "folder": portable(data_dir),
             "settings_hash": d.manifest["settings_hash"],
             "n_train": len(train_split),
             "re": d.manifest["settings"].get("re"),  # the trained range (warnings outside it)
@@ -580,7 +587,7 @@ def evaluate(
     d = dataset.load(data_dir)
     check_compatible(card, d)
     out = metrics(model, make_split(d, split, model), device, members)
-    out["model"], out["data"] = str(model_dir), str(data_dir)
+    out["model"], out["data"] = portable(model_dir), portable(data_dir)
     out["method"] = card["train"]["method"]
     return out
 
@@ -617,7 +624,7 @@ def lineage_of(card: dict, folder) -> list[dict]:
     return [
         *card.get("lineage", []),
         {
-            "model": str(folder),
+            "model": portable(folder),
             "method": t.get("method"),
             "steps": card.get("step"),
             "batch": t.get("batch"),
@@ -631,10 +638,9 @@ def lineage_of(card: dict, folder) -> list[dict]:
 
 
 def record_metrics(model_dir: str | Path, key: str, metrics_: dict) -> None:
-    """Store metrics in a model's card (ensemble.json for an ensemble; atomically), e.g. its test-set metrics."""
-    from surrogate import ensemble
-
-    path = Path(model_dir) / (ensemble.FILE if ensemble.is_ensemble(model_dir) else CARD)
+    """Store metrics in a model's card (one network's or an ensemble's model.json; atomically), e.g. its test-set
+    metrics."""
+    path = Path(model_dir) / CARD
     card = json.loads(path.read_text())
     card[key] = metrics_
     atomic_write_text(path, json.dumps(card, indent=1, default=float) + "\n")

@@ -98,3 +98,22 @@ def test_evaluate_an_ensemble_is_its_members_mean_and_records_in_its_card(member
     assert m["n"] == cal["n"] == 500
     assert m["cd_rel_err_median"] == pytest.approx(cal["cd_rel_err_median"], rel=1e-6)
     assert m["cd_rel_err_max"] == pytest.approx(cal["cd_rel_err_max"], rel=1e-6)
+
+
+def test_the_shipped_model_is_an_ensemble_with_portable_cards():
+    from surrogate.defaults import DEFAULT_MODEL
+    from surrogate.train import ModelError, load_model
+
+    assert ensemble.is_ensemble(DEFAULT_MODEL) and (DEFAULT_MODEL / "model.json").is_file()
+    with pytest.raises(ModelError, match="is an ensemble"):
+        load_model(DEFAULT_MODEL)  # one network is asked for: the message names a member
+
+    def strings(x):
+        if isinstance(x, dict):
+            return [s for v in x.values() for s in strings(v)]
+        if isinstance(x, list):
+            return [s for v in x for s in strings(v)]
+        return [x] if isinstance(x, str) else []
+
+    for card in DEFAULT_MODEL.rglob("*.json"):  # shared files: no machine's absolute path in them
+        assert not [s for s in strings(json.loads(card.read_text())) if s.startswith("/")], card

@@ -76,7 +76,7 @@ def register(sub) -> None:
     e.add_argument(
         "--record",
         action="store_true",
-        help="store the metrics in the model's card (model.json or ensemble.json, key test_metrics): its published numbers",
+        help="store the metrics in the model's card (model.json, key test_metrics): its published numbers",
     )
     add_output_options(e)
     e.set_defaults(func=run_evaluate)
