@@ -35,6 +35,16 @@ def _frame(fig, ax, title: str, x: str, y: str):
     return fig
 
 
+def _curves(fig, ax, x: str, y: str):
+    """Labels, grid and legend of a line plot."""
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.grid(alpha=0.25)
+    ax.legend(fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
 def outlines(initial: np.ndarray, current: np.ndarray | None = None, title: str = ""):
     """The current design over the start shape (D units, flow from the left)."""
     fig, ax = plt.subplots(figsize=(6.4, 3.4))
@@ -131,12 +141,7 @@ def cp(curves: list[tuple[str, np.ndarray, np.ndarray]]):
         frac = np.concatenate([[0.0], np.cumsum(seg)[:-1]]) / seg.sum()
         ax.plot(frac, values, ".-", ms=3, label=label)
     ax.axhline(0.0, color="0.6", lw=0.8)
-    ax.set_xlabel("arc length from the first station / perimeter")
-    ax.set_ylabel("Cp")
-    ax.grid(alpha=0.25)
-    ax.legend(fontsize=8, frameon=False)
-    fig.tight_layout()
-    return fig
+    return _curves(fig, ax, "arc length from the first station / perimeter", "Cp")
 
 
 def history(cd: list[float], pred: list[float] | None = None):
@@ -144,12 +149,7 @@ def history(cd: list[float], pred: list[float] | None = None):
     ax.plot(cd, "o-", ms=3, color=CURRENT, label="Cd")
     if pred:
         ax.plot(pred, "s--", ms=3, color="tab:orange", label="Cd predicted")
-    ax.set_xlabel("step")
-    ax.set_ylabel("Cd")
-    ax.grid(alpha=0.25)
-    ax.legend(fontsize=8, frameon=False)
-    fig.tight_layout()
-    return fig
+    return _curves(fig, ax, "step", "Cd")
 
 
 def mesh(vertices: np.ndarray, faces: np.ndarray, title: str = ""):

@@ -291,25 +291,24 @@ def _all(flag: bool) -> bool:
     return bool(t.item())
 
 
-def _max(v: float) -> float:
+def _reduce(v: float, op: str) -> float:
+    """v combined over the processes with torch.distributed's ReduceOp `op` (v itself in one process)."""
     if _world() == 1:
         return v
     import torch.distributed as dist
 
     t = torch.tensor([v], dtype=torch.float64)
-    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    dist.all_reduce(t, op=getattr(dist.ReduceOp, op))
     return float(t.item())
+
+
+def _max(v: float) -> float:
+    return _reduce(v, "MAX")
 
 
 def _mean(v: float) -> float:
     """A reported loss averaged over the processes (the whole batch's), or v in one process."""
-    if _world() == 1:
-        return v
-    import torch.distributed as dist
-
-    t = torch.tensor([v], dtype=torch.float64)
-    dist.all_reduce(t)
-    return float(t) / _world()
+    return _reduce(v, "SUM") / _world()
 
 
 def _residual_loss(model: Surrogate, out: torch.Tensor, inp: torch.Tensor, re: torch.Tensor) -> torch.Tensor:
