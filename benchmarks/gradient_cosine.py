@@ -18,10 +18,6 @@ from surrogate import ensemble, gradients
 from surrogate.train import load_model
 
 
-def members(folder: str) -> list:
-    return ensemble.load(folder)[0] if ensemble.is_ensemble(folder) else [load_model(folder)[0]]
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("models", nargs="+", metavar="MODEL")
@@ -35,7 +31,7 @@ def main() -> None:
     adjoint = [gradients.adjoint_gradient(p, r) for p, r in zip(pts, res, strict=True)]
     out = {"shapes": args.shapes, "modes": 16, "models": {}}
     for folder in args.models:
-        ms = members(folder)
+        ms = [load_model(f)[0] for f in ensemble.member_folders(folder)]
         cos = [
             gradients.cosine(np.mean([gradients.surrogate_gradient(m, p, r) for m in ms], 0), a)
             for p, r, a in zip(pts, res, adjoint, strict=True)

@@ -42,6 +42,13 @@ class Sample:
     )  # (POINTS, 2), counter-clockwise, D = 1, centroid at the origin, first point at the nose
 
 
+def canonical(points: np.ndarray, n: int = POINTS) -> np.ndarray:
+    """A body as a dataset stores it: n points evenly spaced, D = 1, centroid at the origin, first point at the
+    nose (ShapeError for an invalid outline). The sampler's bodies and dragopt refine's designs both go through it."""
+    p = Shape.from_points(resample(Shape.from_points(points).points, n)).points
+    return np.roll(p, -int(np.argmin(p[:, 0])), axis=0)
+
+
 def resample(points: np.ndarray, n: int = POINTS) -> np.ndarray:
     """n points evenly spaced in arc length along the closed outline, the first at the smallest x; the sharpest
     vertex of the input is kept exactly (a pointed tail stays pointed)."""
@@ -168,11 +175,9 @@ def draw(
         pts = raw * np.array([stretch, 1.0])
         pts = _turn(pts * np.array([-1.0 if mirror else 1.0, 1.0]), angle)
         try:
-            shape = Shape.from_points(pts)
-            pts = Shape.from_points(resample(shape.points, n_points)).points
+            pts = canonical(pts, n_points)
         except ShapeError:
             continue
-        pts = np.roll(pts, -int(np.argmin(pts[:, 0])), axis=0)
         if float(properties.thickness(pts)) < min_thickness or (accept is not None and not accept(pts)):
             continue
         params = {**params, "stretch": stretch, "angle": angle, "mirror": mirror}

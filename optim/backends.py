@@ -103,10 +103,13 @@ class SurrogateBackend:
 
     def spread(self, points: torch.Tensor, re: float) -> float | None:
         """The members' standard deviation of Cd (None for a single model)."""
-        if len(self.members) < 2:
-            return None
+        return self.drag_and_spread(points, re)[1] if len(self.members) > 1 else None
+
+    def drag_and_spread(self, points: torch.Tensor, re: float) -> tuple[float, float | None]:
+        """The mean Cd and the members' standard deviation (None for a single model), from one pass over them."""
         with torch.no_grad():
-            return float(self.each(points, re)[:, 0].std())
+            cd = self.each(points, re)[:, 0]
+        return float(cd.mean()), (float(cd.std()) if len(cd) > 1 else None)
 
 
 class _Simulated(torch.autograd.Function):

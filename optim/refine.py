@@ -146,7 +146,7 @@ def make_cases(designs: list[dict], settings: dict, first_index: int, round_: in
     """The samples to simulate: each design as the dataset stores a body (256 points, D = 1, centroid at the
     origin, Re per its own D); bodies outside the dataset's window are left out (the surrogate cannot see them)."""
     from geometry.errors import ShapeError
-    from geometry.sampler import resample
+    from geometry.sampler import canonical
     from geometry.shape import Shape
     from surrogate.window import Window
 
@@ -157,10 +157,9 @@ def make_cases(designs: list[dict], settings: dict, first_index: int, round_: in
         for what, pts in [("final", d["final"]), *[(f"along-{j}", q) for j, q in enumerate(d["along"])]]:
             try:
                 s = Shape.from_points(np.asarray(pts))
-                q = Shape.from_points(resample(s.points, n)).points
+                q = canonical(s.points, n)
             except ShapeError:
                 continue
-            q = np.roll(q, -int(np.argmin(q[:, 0])), axis=0)
             if not window.fits(q):
                 continue
             params = {
@@ -203,7 +202,7 @@ def simulate_cases(cases: list[dict], folder: Path, workers: int, log: Callable[
     """Stage 2: the full simulation of every case; each finished record kept in folder/work (resumes after a kill)."""
     from sim.parallel import run_local
     from surrogate import store
-    from surrogate.generate import simulate_case
+    from surrogate.generate import failed_record, simulate_case
 
     done = store.read_work(folder)
     todo = [c for c in cases if not done.get(c["index"], {}).get("ok")]  # a failure is tried again on a rerun
@@ -212,9 +211,7 @@ def simulate_cases(cases: list[dict], folder: Path, workers: int, log: Callable[
     t0 = time.perf_counter()
     for j, (case, rec) in enumerate(run_local(simulate_case, todo, workers), start=1):
         if isinstance(rec, BaseException):  # its worker died: recorded as a failed case, with the reason
-            err = rec
-            rec = {k: case[k] for k in ("index", "family", "params", "points", "re")}
-            rec.update(ok=False, error=f"{type(err).__name__}: {err}")
+            rec = failed_record(case, rec)
         store.write_work(folder, rec)
         done[int(rec["index"])] = rec
         if j % 8 == 0 or j == len(todo):
@@ -262,12 +259,10 @@ def errors(model_dir: Path, records: list[dict]) -> list[dict]:
     for r in records:
         if not r.get("ok"):
             continue
-        pts = torch.as_tensor(np.asarray(r["points"]))
-        with torch.no_grad():
-            pred = float(surrogate(pts, float(r["re"]))["cd"])
+        pred, std = surrogate.drag_and_spread(torch.as_tensor(np.asarray(r["points"])), float(r["re"]))
         p = json.loads(str(r["params"]))
         out.append({**p, "re": float(r["re"]), "cd_pred": pred, "cd_sim": float(r["cd"]),
-                    "err": pred / float(r["cd"]) - 1, "cd_std": surrogate.spread(pts, float(r["re"]))})  # fmt: skip
+                    "err": pred / float(r["cd"]) - 1, "cd_std": std})  # fmt: skip
     return out
 
 
@@ -285,26 +280,20 @@ def summarise_errors(errs: list[dict]) -> dict:
     }
 
 
-def members_of(model_dir: Path) -> list[Path]:
-    from surrogate import ensemble
-
-    if ensemble.is_ensemble(model_dir):
-        card = json.loads((model_dir / ensemble.FILE).read_text())
-        return [model_dir / n for n in card["members"]]
-    return [model_dir]
-
-
 def fine_tune(model_dir: Path, data_dir: Path, out: Path, plan: Plan, round_: int, device: str, log) -> Path:
     """Stage 4: each member fine-tuned on the grown dataset, `plan.steps` with the refine samples in every batch,
     then `plan.polish` on uniform batches at a third of the rate (they win back most of what the focus costs the
     test set). A killed training resumes; returns the new model's folder."""
     from surrogate import data as dataset
-    from surrogate import ensemble
+    from surrogate import ensemble, store
     from surrogate.train import TrainConfig, load_model
 
-    d = dataset.load(data_dir, verify=False)
-    in_train = (d.arrays["family"][dataset.indices(d, "train")] == FAMILY).any()  # none may fall there
-    members = members_of(model_dir)
+    m = store.read_manifest(data_dir)  # the refine shards alone say whether any of their samples train
+    shards = [
+        store.read_shard(data_dir / n) for n, e in m["shards"].items() if FAMILY in e.get("families", {})
+    ]
+    in_train = any((dataset.split_of(a["points"][a["ok"]]) == "train").any() for a in shards)  # none may
+    members = ensemble.member_folders(model_dir)
     many = len(members) > 1
     outs = [out.parent / f"{out.name}-member-{k}" for k in range(len(members))] if many else [out]
     for k, (m, o) in enumerate(zip(members, outs, strict=True)):
@@ -382,18 +371,20 @@ def refine(
     log: Callable[[str], None] | None = None,
 ) -> dict:
     """Run (or continue) the rounds; write OUT's model and report; return the report."""
-    from surrogate import data as dataset
-    from surrogate import store
+    from surrogate import ensemble, store
     from surrogate.train import check_compatible, check_device, load_model
 
     log = log or (lambda msg: None)
     plan.check()
     check_device(device)
     model, data, out, test = Path(model), Path(data), Path(out), Path(test)
-    d = dataset.load(data, verify=False)
-    for m in members_of(model):
-        check_compatible(load_model(m)[1], d)
-    del d
+    manifest = store.read_manifest(data) if data.is_dir() else None
+    if manifest is None:
+        raise store.DatasetError(
+            f"--data {data} is not a dataset (no {store.MANIFEST}; make one with `dragopt generate`)"
+        )
+    for m in ensemble.member_folders(model):
+        check_compatible(load_model(m)[1], manifest)
     _check_starts(model, plan)
     if not (test / store.MANIFEST).is_file():
         raise store.DatasetError(f"--test {test} is not a dataset (no {store.MANIFEST}); give a held-out one")
@@ -489,7 +480,7 @@ def _install(model: Path, out: Path) -> None:
     from surrogate.train import CARD, WEIGHTS
 
     if ensemble.is_ensemble(model):
-        ensemble.assemble(members_of(model), out)
+        ensemble.assemble(ensemble.member_folders(model), out)
         return
     for f in (WEIGHTS, "coverage.npz", "metrics.jsonl", CARD):
         if (model / f).is_file():

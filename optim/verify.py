@@ -57,10 +57,9 @@ def ood(backend: SurrogateBackend, shape: Shape, re: float) -> dict:
 
     lo, hi = backend.re_range
     out: dict = {"re_range": [lo, hi], "warnings": []}
-    spread = backend.spread(torch.as_tensor(shape.points), re)
+    cd, spread = backend.drag_and_spread(torch.as_tensor(shape.points), re)
     if spread is not None:
-        with torch.no_grad():
-            rel = spread / abs(float(backend(torch.as_tensor(shape.points), re)["cd"]))
+        rel = spread / abs(cd)
         cal = backend.card.get("calibration", {})
         flag = float(cal.get("spread_flag", 0.01))
         where = {90: "one test case in ten", 99: "one test case in a hundred"}.get(

@@ -29,6 +29,14 @@ def is_ensemble(folder: str | Path) -> bool:
         return False
 
 
+def member_folders(folder: str | Path) -> list[Path]:
+    """The folders of an ensemble's members, or [folder] for one network."""
+    folder = Path(folder)
+    if not is_ensemble(folder):
+        return [folder]
+    return [folder / n for n in json.loads((folder / FILE).read_text())["members"]]
+
+
 def load(folder: str | Path, device: str = "cpu") -> tuple[list, dict]:
     """(member models, the ensemble's card); ModelError naming the problem."""
     from surrogate.train import ModelError, load_model

@@ -132,6 +132,13 @@ def same_case(record: dict, case: dict) -> bool:
     )
 
 
+def failed_record(case: dict, exc: BaseException) -> dict:
+    """The record of a case whose worker died (out of memory, a crash, a kill): failed, with the reason."""
+    rec = {k: case[k] for k in ("index", "family", "params", "points", "re")}
+    rec.update(case=case_key(case), ok=False, error=f"{type(exc).__name__}: {exc}")
+    return rec
+
+
 def simulate_case(case: dict) -> dict:
     """Run one case (in a worker): the record to store, or a failure with its reason. Never raises."""
     from geometry.shape import Shape
@@ -344,9 +351,7 @@ def generate(
         stream = run_local(simulate_case, cases, workers)
     for done, (case, rec) in enumerate(stream, start=1):
         if isinstance(rec, BaseException):  # the worker died: record the case as failed, with the reason
-            err = rec
-            rec = {k: case[k] for k in ("index", "family", "params", "points", "re")}
-            rec.update(case=case_key(case), ok=False, error=f"{type(err).__name__}: {err}")
+            rec = failed_record(case, rec)
         failed += not rec.get("ok")
         store.write_work(out, rec)
         k = rec["index"] // shard_size

@@ -180,9 +180,9 @@ def make_split(d: dataset.Data, name: str | None, model: Surrogate) -> Split:
     return Split(inputs, torch.as_tensor(a["fields"][rows]), re, y, rows)
 
 
-def check_compatible(card: dict, d: dataset.Data) -> None:
-    """A model and a dataset must share the window (the grid the network predicts on)."""
-    w_model, w_data = card["architecture"].get("window"), d.manifest["settings"]["window"]
+def check_compatible(card: dict, manifest: dict) -> None:
+    """A model and a dataset (its manifest) must share the window (the grid the network predicts on)."""
+    w_model, w_data = card["architecture"].get("window"), manifest["settings"]["window"]
     if w_model != w_data:
         raise ModelError(
             f"model and dataset windows differ (model {w_model}, dataset {w_data}); use matching ones"
@@ -419,14 +419,14 @@ def train(
             )
     elif init is not None:
         model, card = load_model(init, cfg.device)
-        check_compatible(card, d)
+        check_compatible(card, d.manifest)
         saved["lineage"] = lineage_of(card, init)
     else:
         arch = Config(base=cfg.base, depth=cfg.depth, window=d.manifest["settings"]["window"])
         arch.log_re_mean, arch.log_re_std = stats["log_re_mean"], stats["log_re_std"]
         _set_scales(arch, d)
         model = Surrogate(arch).to(cfg.device)
-    check_compatible({"architecture": model.config.to_dict()}, d)
+    check_compatible({"architecture": model.config.to_dict()}, d.manifest)
     cfg.base, cfg.depth = model.config.base, model.config.depth  # a fine-tune keeps its start's network
     lineage = saved.get("lineage", [])
     model.train()
@@ -584,7 +584,7 @@ def evaluate(
     else:
         (model, card), members = load_model(model_dir, device), None
     d = dataset.load(data_dir)
-    check_compatible(card, d)
+    check_compatible(card, d.manifest)
     out = metrics(model, make_split(d, split, model), device, members)
     out["model"], out["data"] = portable(model_dir), portable(data_dir)
     out["method"] = card["train"]["method"]
