@@ -18,7 +18,6 @@ import argparse  # noqa: E402
 import math  # noqa: E402
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 from common import write_json  # noqa: E402
 
 from geometry import parse_shape  # noqa: E402
@@ -48,7 +47,6 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="the thin lens only, Re 20")
     args = ap.parse_args()
-    torch.set_num_threads(1)
     bodies = {
         "lens:0.12": Shape.from_points(lens_points(0.12), "lens:0.12"),
         "lens:0.25": Shape.from_points(lens_points(0.25), "lens:0.25"),

@@ -1,4 +1,7 @@
-"""Differentiable rasterisation of a polygon: signed distance and volume fraction of axis-aligned cells (torch).
+"""Differentiable rasterisation of a polygon: signed distance and volume fraction of axis-aligned cells.
+
+The signed distance takes numpy arrays (the full simulation's body) or torch tensors (gradients: the adjoint, the
+surrogate's input); see geometry.arrays. The rest is torch.
 
 The volume fraction of a cell is the mean over sub x sub sample points of a linear ramp of the signed distance
 of width one sample spacing measured along the outline's normal n (sqrt((nx dx)^2 + (ny dy)^2) for samples dx
@@ -9,52 +12,62 @@ sub-sampled, so the cost scales with the perimeter, not the grid.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import shapely
-import torch
+
+from geometry.arrays import asarray, detach, like, namespace, to_numpy
+
+if TYPE_CHECKING:
+    import torch
 
 
-def nearest_vector(poly: torch.Tensor, q: torch.Tensor, chunk: int | None = None) -> torch.Tensor:
+def nearest_vector(poly, q, chunk: int | None = None):
     """Vector from the nearest point of the closed polyline (n, 2) to each query point (Q, 2): shape (Q, 2)."""
+    xp = namespace(poly, q)
+    poly, q = asarray(poly, xp), asarray(q, xp)
     a = poly
     if (
         chunk is None
     ):  # bound the (chunk, n, 2) temporaries to about 2**21 pairs, whatever the number of points
         chunk = max(1, 2**21 // max(len(poly), 1))
-    ab = torch.roll(poly, -1, dims=0) - a
+    ab = xp.roll(poly, -1, 0) - a
     ab2 = (ab * ab).sum(1)
     out = []
     for s in range(0, q.shape[0], chunk):
         qq = q[s : s + chunk]
         aq = qq[:, None, :] - a[None, :, :]
-        t = torch.clamp((aq * ab[None]).sum(-1) / ab2[None], 0.0, 1.0)
+        t = xp.clip((aq * ab[None]).sum(-1) / ab2[None], 0.0, 1.0)
         v = aq - t[..., None] * ab[None]
-        j = (v * v).sum(-1).argmin(dim=1)
-        out.append(v[torch.arange(qq.shape[0]), j])
-    return torch.cat(out) if out else q.new_zeros((0, 2))
+        j = (v * v).sum(-1).argmin(1)
+        out.append(v[xp.arange(qq.shape[0]), j])
+    return xp.concatenate(out) if out else xp.zeros_like(q[:0])
 
 
-def segment_distance(poly: torch.Tensor, q: torch.Tensor, chunk: int | None = None) -> torch.Tensor:
+def segment_distance(poly, q, chunk: int | None = None):
     """Unsigned distance from each query point (Q, 2) to the closed polyline (n, 2)."""
     v = nearest_vector(poly, q, chunk)
-    return torch.sqrt((v * v).sum(1) + 1e-300)
+    return namespace(v).sqrt((v * v).sum(1) + 1e-300)
 
 
-def inside(poly: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+def inside(poly, q):
     """Boolean mask of query points strictly inside the polygon (no gradient needed: the sign is piecewise constant)."""
-    p = shapely.Polygon(poly.detach().cpu().numpy())
-    qn = q.detach().cpu().numpy()
-    return torch.as_tensor(shapely.contains_xy(p, qn[:, 0], qn[:, 1]))
+    import shapely
+
+    qn = to_numpy(q)
+    return like(shapely.contains_xy(shapely.Polygon(to_numpy(poly)), qn[:, 0], qn[:, 1]), poly, q)
 
 
-def signed_distance(poly: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+def signed_distance(poly, q):
     """Signed distance, negative inside the body."""
     d = segment_distance(poly, q)
-    return torch.where(inside(poly, q), -d, d)
+    return namespace(d).where(inside(detach(poly), q), -d, d)
 
 
 def cell_fractions(poly, x0, x1, y0, y1, sub: int = 8) -> torch.Tensor:
     """Volume fraction of the rectangles [x0, x1] x [y0, y1] (1D arrays of equal length) covered by the polygon."""
+    import torch
+
     poly = poly if isinstance(poly, torch.Tensor) else torch.as_tensor(np.asarray(poly), dtype=torch.float64)
     dt = poly.dtype
     x0, x1, y0, y1 = (torch.as_tensor(np.asarray(v), dtype=dt) for v in (x0, x1, y0, y1))
@@ -111,6 +124,8 @@ def signed_distance_fast(poly: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     nearest vertex, which holds for outlines sampled finer than the distance to them (256 points on a body of
     D = 1 and a grid of D/16: everywhere outside the body's first cell). About 20 times faster than signed_distance.
     """
+    import torch
+
     with torch.no_grad():
         k = torch.cdist(q.detach().float(), poly.detach().float()).argmin(1)
     n = poly.shape[0]

@@ -28,7 +28,7 @@ class Shape:
         # measured in the working frame (near the origin, about unit size): independent of units and placement
         ref, s = working_frame(p)
         q = (p - ref) / s
-        c = properties.centroid(q).numpy()
+        c = np.asarray(properties.centroid(q))
         d = float(properties.equivalent_diameter(q))
         return cls(points=(q - c) / d, scale=d * s, offset=ref + c * s, name=name)
 

@@ -143,7 +143,7 @@ class SimulationBackend:
 
     def fix_grid(self, points: np.ndarray, margin: float = 0.3) -> None:
         """Fix the grid for designs near `points` (their bounds plus a margin)."""
-        p = np.asarray(points) - properties.centroid(np.asarray(points)).numpy()
+        p = np.asarray(points) - properties.centroid(np.asarray(points))
         lo, hi = p.min(0) - margin, p.max(0) + margin
         self._bounds = (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]))
         self._domains.clear()

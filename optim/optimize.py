@@ -80,7 +80,7 @@ def is_simple(points: np.ndarray) -> bool:
 def centred(points: np.ndarray) -> np.ndarray:
     from geometry import properties
 
-    return points - properties.centroid(points).numpy()
+    return points - np.asarray(properties.centroid(points))
 
 
 class Evaluator:

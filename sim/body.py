@@ -1,6 +1,7 @@
 """The body as an immersed boundary, as diagonal coefficients c on the velocity unknowns: R += c * q.
 
-Two parts, continuous in the outline and differentiable almost everywhere (torch, for the adjoint):
+Two parts, continuous in the outline and differentiable almost everywhere (on torch tensors, for the adjoint; numpy
+points give the same coefficients without torch, geometry.arrays):
 - penalisation lambda * V of the nodes inside the body, which holds them at rest;
 - cut links (Shortley-Weller): a fluid node P whose viscous link to a neighbour N crosses the outline at the
   fraction theta of the link sees the wall at theta * L instead of N at L, so its viscous coupling
@@ -19,18 +20,27 @@ The force on the body is the momentum the coefficients remove: F = sum c * veloc
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from geometry.properties import as_tensor
+from geometry.arrays import (
+    amax,
+    amin,
+    asarray,
+    detach,
+    flatnonzero,
+    namespace,
+    pad,
+    put,
+    requires_grad,
+    to_numpy,
+)
 from geometry.raster import signed_distance
 from sim.grid import Grid
 
 
-def _node_coefficients(points, X, Y, WX, WY, nu: float, lam: float) -> torch.Tensor:
-    dt = torch.float64
-    c = torch.zeros(len(X), len(Y), dtype=dt)
-    lo = points.detach().min(0).values.numpy()
-    hi = points.detach().max(0).values.numpy()
+def _node_coefficients(points, X, Y, WX, WY, nu: float, lam: float):
+    xp = namespace(points)
+    c = xp.zeros((len(X), len(Y)), dtype=xp.float64)
+    lo, hi = to_numpy(points).min(0), to_numpy(points).max(0)
     margin = 3.0 * max(
         WX[(X >= lo[0]) & (X <= hi[0])].max(initial=0), WY[(Y >= lo[1]) & (Y <= hi[1])].max(initial=0)
     )
@@ -41,24 +51,25 @@ def _node_coefficients(points, X, Y, WX, WY, nu: float, lam: float) -> torch.Ten
     i0, i1, j0, j1 = ix[0], ix[-1] + 1, iy[0], iy[-1] + 1
     Xw, Yw = X[i0:i1], Y[j0:j1]
     gx, gy = np.meshgrid(Xw, Yw, indexing="ij")
-    q = torch.as_tensor(np.stack([gx.ravel(), gy.ravel()], 1), dtype=dt)
-    with torch.no_grad():
-        s = signed_distance(points.detach(), q)
-    if points.requires_grad:  # only nodes within a link of the outline depend on it: differentiate just those
-        near = torch.nonzero(s.abs() < 1.5 * margin / 3.0).flatten()
-        s = s.index_put((near,), signed_distance(points, q[near]))
+    q = asarray(np.stack([gx.ravel(), gy.ravel()], 1), xp)
+    s = signed_distance(detach(points), q)
+    if requires_grad(
+        points
+    ):  # only nodes within a link of the outline depend on it: differentiate just those
+        near = flatnonzero(abs(s) < 1.5 * margin / 3.0)
+        s = put(s, near, signed_distance(points, q[near]))
     s = s.reshape(gx.shape)
-    wx, wy = torch.as_tensor(WX[i0:i1], dtype=dt), torch.as_tensor(WY[j0:j1], dtype=dt)
+    wx, wy = asarray(WX[i0:i1], xp), asarray(WY[j0:j1], xp)
     vol = wx[:, None] * wy[None, :]
     held = lam * vol  # the coefficient that holds a node at rest
-    cw = torch.where(s < 0, held, torch.zeros_like(held))
+    cw = xp.where(s < 0, held, xp.zeros_like(held))
 
-    lx = torch.as_tensor(np.diff(Xw), dtype=dt)[:, None]
+    lx = asarray(np.diff(Xw), xp)[:, None]
     ea, eb = _wall_links(
         points, gx[:-1], gy[:-1], gx[1:], gy[1:], s[:-1], s[1:], nu * wy[None, :] / lx, held[:-1], held[1:]
     )
-    extra = torch.nn.functional.pad(ea, (0, 0, 0, 1)) + torch.nn.functional.pad(eb, (0, 0, 1, 0))
-    ly = torch.as_tensor(np.diff(Yw), dtype=dt)[None, :]
+    extra = pad(ea, ((0, 1), (0, 0))) + pad(eb, ((1, 0), (0, 0)))
+    ly = asarray(np.diff(Yw), xp)[None, :]
     ea, eb = _wall_links(
         points,
         gx[:, :-1],
@@ -71,12 +82,11 @@ def _node_coefficients(points, X, Y, WX, WY, nu: float, lam: float) -> torch.Ten
         held[:, :-1],
         held[:, 1:],
     )
-    extra = extra + torch.nn.functional.pad(ea, (0, 1)) + torch.nn.functional.pad(eb, (1, 0))
-    full = torch.nn.functional.pad(cw + extra, (j0, len(Y) - j1, i0, len(X) - i1))
-    return full
+    extra = extra + pad(ea, ((0, 0), (0, 1))) + pad(eb, ((0, 0), (1, 0)))
+    return pad(cw + extra, ((i0, len(X) - i1), (j0, len(Y) - j1)))
 
 
-def _wall_links(points, ax, ay, bx, by, sa, sb, coeff, cap_a, cap_b) -> tuple[torch.Tensor, torch.Tensor]:
+def _wall_links(points, ax, ay, bx, by, sa, sb, coeff, cap_a, cap_b):
     """Extra diagonals (on a, on b) from the links a -> b that meet the outline.
 
     A fluid node whose link meets the wall at the fraction theta of the link gets nu A / L * (1 / theta - 1).
@@ -86,53 +96,55 @@ def _wall_links(points, ax, ay, bx, by, sa, sb, coeff, cap_a, cap_b) -> tuple[to
     sharp trailing edge) are both handled; for the latter the direct coupling of the two nodes is kept, which is
     right where they move alike (flow along a thin trailing edge) and all a diagonal body model can do.
     """
-    zero = torch.zeros_like(sa)
-    length = torch.as_tensor(np.hypot(bx - ax, by - ay), dtype=sa.dtype)
+    xp = namespace(points, sa)
+    zero = xp.zeros_like(sa)
+    length = asarray(np.hypot(bx - ax, by - ay), xp, sa.dtype)
     fluid_a, fluid_b = sa > 0, sb > 0
     cut = fluid_a != fluid_b
     through = fluid_a & fluid_b & (sa < length) & (sb < length)
-    cand = torch.nonzero((cut | through).flatten()).flatten()
-    if cand.numel() == 0:
+    cand = flatnonzero(cut | through)
+    if len(cand) == 0:
         return zero, zero
-    a = torch.as_tensor(np.stack([ax.ravel(), ay.ravel()], 1), dtype=sa.dtype)[cand]
-    d = torch.as_tensor(np.stack([(bx - ax).ravel(), (by - ay).ravel()], 1), dtype=sa.dtype)[cand]
+    a = asarray(np.stack([ax.ravel(), ay.ravel()], 1), xp, sa.dtype)[cand]
+    d = asarray(np.stack([(bx - ax).ravel(), (by - ay).ravel()], 1), xp, sa.dtype)[cand]
     p = points
-    e = torch.roll(points, -1, dims=0) - p
+    e = xp.roll(points, -1, 0) - p
 
     def cross(u, v):
         return u[..., 0] * v[..., 1] - u[..., 1] * v[..., 0]
 
     den = cross(d[:, None, :], e[None, :, :])  # (K, E)
     ap = p[None, :, :] - a[:, None, :]
-    ok_den = den.abs() > 1e-14
-    den = torch.where(ok_den, den, torch.ones_like(den))
+    ok_den = abs(den) > 1e-14
+    den = xp.where(ok_den, den, xp.ones_like(den))
     t = cross(ap, e[None, :, :]) / den  # position along the link
     w = cross(ap, d[:, None, :]) / den  # position along the edge
     hit = ok_den & (t >= 0) & (t <= 1) & (w >= 0) & (w < 1)
-    t_first = torch.where(hit, t, torch.full_like(t, 2.0)).min(1).values
-    t_last = torch.where(hit, t, torch.full_like(t, -1.0)).max(1).values
+    t_first = amin(xp.where(hit, t, xp.full_like(t, 2.0)), 1)
+    t_last = amax(xp.where(hit, t, xp.full_like(t, -1.0)), 1)
     found = hit.any(1)
     fa, fb = fluid_a.flatten()[cand], fluid_b.flatten()[cand]
     sa_c, sb_c = sa.flatten()[cand], sb.flatten()[cand]
     # a cut link whose crossing was missed (the outline through a node, to round-off): signed-distance estimate
-    lin = sa_c / torch.where(sa_c != sb_c, sa_c - sb_c, torch.ones_like(sa_c))
-    th_a = torch.clamp(torch.where(found, t_first, lin), min=1e-12)
-    th_b = torch.clamp(torch.where(found, 1 - t_last, 1 - lin), min=1e-12)
+    lin = sa_c / xp.where(sa_c != sb_c, sa_c - sb_c, xp.ones_like(sa_c))
+    th_a = xp.clip(xp.where(found, t_first, lin), 1e-12, None)
+    th_b = xp.clip(xp.where(found, 1 - t_last, 1 - lin), 1e-12, None)
     keep_a = fa & (found | ~fb)  # a in the fluid: a cut link, or a through link that was confirmed
     keep_b = fb & (found | ~fa)
-    c = coeff.expand_as(sa).flatten()[cand]
+    c = xp.broadcast_to(coeff, sa.shape).flatten()[cand]
     # capped at the coefficient of a node held at rest: as the wall reaches a fluid node (theta -> 0) its wall term
     # grows continuously into the penalty it gets once inside, so drag does not jump when the outline crosses a node
-    add_a = torch.where(keep_a, torch.minimum(c * (1 / th_a - 1), cap_a.flatten()[cand]), torch.zeros_like(c))
-    add_b = torch.where(keep_b, torch.minimum(c * (1 / th_b - 1), cap_b.flatten()[cand]), torch.zeros_like(c))
-    ea = zero.flatten().index_put((cand,), add_a).reshape(sa.shape)
-    eb = zero.flatten().index_put((cand,), add_b).reshape(sa.shape)
+    add_a = xp.where(keep_a, xp.minimum(c * (1 / th_a - 1), cap_a.flatten()[cand]), xp.zeros_like(c))
+    add_b = xp.where(keep_b, xp.minimum(c * (1 / th_b - 1), cap_b.flatten()[cand]), xp.zeros_like(c))
+    ea = put(zero.flatten(), cand, add_a).reshape(sa.shape)
+    eb = put(zero.flatten(), cand, add_b).reshape(sa.shape)
     return ea, eb
 
 
-def body_coefficients(points, grid: Grid, nu: float, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """c_u (nx+1, ny) on the u nodes and c_v (nx, ny+1) on the v nodes, differentiable in `points` (n, 2)."""
-    points = as_tensor(points)
+def body_coefficients(points, grid: Grid, nu: float, lam: float):
+    """c_u (nx+1, ny) on the u nodes and c_v (nx, ny+1) on the v nodes, differentiable in `points` (n, 2) when it is a
+    tensor (numpy points give numpy coefficients, without torch)."""
+    points = asarray(points, namespace(points))
     x0, x1 = grid.u_cv
     y0, y1 = grid.v_cv
     c_u = _node_coefficients(points, grid.xf, grid.yc, x1 - x0, grid.dy, nu, lam)
@@ -140,9 +152,12 @@ def body_coefficients(points, grid: Grid, nu: float, lam: float) -> tuple[torch.
     return c_u, c_v
 
 
-def fraction_coefficients(points, grid: Grid, lam: float, sub: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+def fraction_coefficients(points, grid: Grid, lam: float, sub: int = 8):
     """The plain volume-fraction penalisation lambda * V * (covered fraction of the control volume), kept for the
     comparison in docs/validation.md."""
+    import torch
+
+    from geometry.properties import as_tensor
     from geometry.raster import cell_fractions
 
     points = as_tensor(points)

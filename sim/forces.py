@@ -1,5 +1,5 @@
-"""Forces on the body from a flow state, as differentiable torch functions (the surrogate reuses them on predicted
-states, DESIGN.md section 3).
+"""Forces on the body from a flow state. numpy fields give numpy forces (the solver, without torch); torch tensors give
+differentiable tensors (the surrogate reuses them on predicted states, DESIGN.md section 3; geometry.arrays).
 
 - `body_force`: the total force, the momentum the immersed boundary's coefficients remove from the fluid (what
   the solver's discrete momentum balance puts on the body).
@@ -12,23 +12,26 @@ states, DESIGN.md section 3).
 
 from __future__ import annotations
 
-import torch
+import numpy as np
 
-from geometry.properties import as_tensor
+from geometry.arrays import asarray, detach, namespace, norm_rows, searchsorted
 from sim.grid import Grid
 
 
-def interp2(values, xs, ys, pts) -> torch.Tensor:
+def interp2(values, xs, ys, pts):
     """Bilinear interpolation of values (len(xs), len(ys)) given at the tensor-product nodes xs, ys, at pts (M, 2).
 
     Batched too: values (B, len(xs), len(ys)) and pts (B, M, 2) give (B, M) (one node set for the whole batch).
     """
-    values, pts = as_tensor(values), as_tensor(pts)
-    xs, ys = as_tensor(xs).to(values.dtype), as_tensor(ys).to(values.dtype)
-    if values.dim() == 3:
+    xp = namespace(values, pts)
+    values, pts = asarray(values, xp), asarray(pts, xp)
+    xs, ys = asarray(xs, xp, values.dtype), asarray(ys, xp, values.dtype)
+    if values.ndim == 3:
         b, nx, ny = values.shape
         flat = values.reshape(b * nx * ny)
-        offset = (torch.arange(b, device=values.device) * nx * ny)[:, None]
+        offset = (xp.arange(b) * nx * ny)[:, None]
+        if xp is not np:
+            offset = offset.to(values.device)
         i, j, tx, ty = _bilinear_weights(xs, ys, pts.reshape(-1, 2))
         i, j, tx, ty = (t.reshape(b, -1) for t in (i, j, tx, ty))
 
@@ -48,47 +51,52 @@ def interp2(values, xs, ys, pts) -> torch.Tensor:
 
 def _bilinear_weights(xs, ys, pts):
     """Lower-left node indices (i, j) of the cell holding each point, and its local coordinates (tx, ty)."""
-    i = torch.clamp(torch.searchsorted(xs, pts[:, 0].detach().contiguous()) - 1, 0, len(xs) - 2)
-    j = torch.clamp(torch.searchsorted(ys, pts[:, 1].detach().contiguous()) - 1, 0, len(ys) - 2)
+    xp = namespace(pts)
+    i = xp.clip(searchsorted(xs, detach(pts[:, 0])) - 1, 0, len(xs) - 2)
+    j = xp.clip(searchsorted(ys, detach(pts[:, 1])) - 1, 0, len(ys) - 2)
     tx = (pts[:, 0] - xs[i]) / (xs[i + 1] - xs[i])
     ty = (pts[:, 1] - ys[j]) / (ys[j + 1] - ys[j])
     return i, j, tx, ty
 
 
-def body_force(u, v, c_u, c_v) -> tuple[torch.Tensor, torch.Tensor]:
+def body_force(u, v, c_u, c_v):
     """Force on the body (Fx, Fy) = sum c * velocity: the momentum the immersed boundary (sim.body) removes."""
-    return torch.sum(as_tensor(c_u) * as_tensor(u)), torch.sum(as_tensor(c_v) * as_tensor(v))
+    xp = namespace(u, v, c_u, c_v)
+    u, v, c_u, c_v = (asarray(a, xp) for a in (u, v, c_u, c_v))
+    return xp.sum(c_u * u), xp.sum(c_v * v)
 
 
 def _cell_p(p, grid: Grid, pts):
     return interp2(p, grid.xc, grid.yc, pts)
 
 
-def pressure_force(p, poly, grid: Grid) -> tuple[torch.Tensor, torch.Tensor]:
+def pressure_force(p, poly, grid: Grid):
     """-closed integral of p n ds over the counter-clockwise outline (outward normal ds = (dy, -dx))."""
     return outline_pressure_force(p, poly, grid.xc, grid.yc)
 
 
-def outline_pressure_force(p, poly, xs, ys) -> tuple[torch.Tensor, torch.Tensor]:
+def outline_pressure_force(p, poly, xs, ys):
     """pressure_force with p given at the nodes xs, ys; batched as interp2 (p (B, nx, ny), poly (B, n, 2))."""
-    poly = as_tensor(poly)
-    nxt = torch.roll(poly, -1, dims=-2)
+    xp = namespace(p, poly)
+    poly = asarray(poly, xp)
+    nxt = xp.roll(poly, -1, -2)
     mid = 0.5 * (poly + nxt)
     d = nxt - poly
     pm = interp2(p, xs, ys, mid)
-    return -torch.sum(pm * d[..., 1], -1), torch.sum(pm * d[..., 0], -1)
+    return -xp.sum(pm * d[..., 1], -1), xp.sum(pm * d[..., 0], -1)
 
 
-def surface_stations(poly, m: int) -> torch.Tensor:
+def surface_stations(poly, m: int):
     """M points evenly spaced in arc length along the outline, the first at the leading edge (smallest x)."""
-    poly = as_tensor(poly)
-    start = int(torch.argmin(poly[:, 0].detach()))
-    ring = torch.roll(poly, -start, dims=0)
-    ring = torch.cat([ring, ring[:1]])
-    seg = torch.linalg.norm(ring[1:] - ring[:-1], dim=1)
-    s = torch.cat([seg.new_zeros(1), torch.cumsum(seg, 0)])
-    target = torch.arange(m, dtype=poly.dtype) / m * s[-1]
-    k = torch.clamp(torch.searchsorted(s.detach(), target.detach(), right=True) - 1, 0, len(seg) - 1)
+    xp = namespace(poly)
+    poly = asarray(poly, xp)
+    start = int(xp.argmin(detach(poly[:, 0])))
+    ring = xp.roll(poly, -start, 0)
+    ring = xp.concatenate([ring, ring[:1]])
+    seg = norm_rows(ring[1:] - ring[:-1])
+    s = xp.concatenate([xp.zeros_like(seg[:1]), xp.cumsum(seg, 0)])
+    target = xp.arange(m, dtype=poly.dtype) / m * s[-1]
+    k = xp.clip(searchsorted(detach(s), detach(target), right=True) - 1, 0, len(seg) - 1)
     t = (target - s[k]) / seg[k]
     return ring[k] + t[:, None] * (ring[k + 1] - ring[k])
 
@@ -99,12 +107,13 @@ def surface_cp(p, poly, grid: Grid, m: int = 64, u_ref: float = 1.0, p_ref: floa
     return st, (_cell_p(p, grid, st) - p_ref) / (0.5 * u_ref**2)
 
 
-def momentum_balance(u, v, p, grid: Grid, nu: float, box, n: int = 800) -> tuple[torch.Tensor, torch.Tensor]:
+def momentum_balance(u, v, p, grid: Grid, nu: float, box, n: int = 800):
     """Force on what the rectangle box = (x0, y0, x1, y1) encloses, from the fluxes through its sides:
 
     F_i = -closed integral of (u_i u_n + p n_i - nu (d_j u_i + d_i u_j) n_j) ds   (midpoint rule, n points a side).
     """
-    u, v, p = as_tensor(u), as_tensor(v), as_tensor(p)
+    xp = namespace(u, v, p)
+    u, v, p = asarray(u, xp), asarray(v, xp), asarray(p, xp)
     xu, yu = grid.xf, grid.yc  # u nodes
     xv, yv = grid.xc, grid.yf  # v nodes
     x0, y0, x1, y1 = box
@@ -116,16 +125,15 @@ def momentum_balance(u, v, p, grid: Grid, nu: float, box, n: int = 800) -> tuple
     def V(pts):
         return interp2(v, xv, yv, pts)
 
-    fx = u.new_zeros(())
-    fy = u.new_zeros(())
-    t = (torch.arange(n, dtype=torch.float64) + 0.5) / n
+    fx = fy = 0.0
+    t = (xp.arange(n, dtype=xp.float64) + 0.5) / n
     sides = [  # (points, outward normal, length)
-        (torch.stack([x0 + (x1 - x0) * t, torch.full_like(t, y0)], 1), (0.0, -1.0), x1 - x0),
-        (torch.stack([x0 + (x1 - x0) * t, torch.full_like(t, y1)], 1), (0.0, 1.0), x1 - x0),
-        (torch.stack([torch.full_like(t, x0), y0 + (y1 - y0) * t], 1), (-1.0, 0.0), y1 - y0),
-        (torch.stack([torch.full_like(t, x1), y0 + (y1 - y0) * t], 1), (1.0, 0.0), y1 - y0),
+        (xp.stack([x0 + (x1 - x0) * t, xp.full_like(t, y0)], 1), (0.0, -1.0), x1 - x0),
+        (xp.stack([x0 + (x1 - x0) * t, xp.full_like(t, y1)], 1), (0.0, 1.0), x1 - x0),
+        (xp.stack([xp.full_like(t, x0), y0 + (y1 - y0) * t], 1), (-1.0, 0.0), y1 - y0),
+        (xp.stack([xp.full_like(t, x1), y0 + (y1 - y0) * t], 1), (1.0, 0.0), y1 - y0),
     ]
-    ex, ey = torch.tensor([h, 0.0], dtype=torch.float64), torch.tensor([0.0, h], dtype=torch.float64)
+    ex, ey = asarray([h, 0.0], xp), asarray([0.0, h], xp)
     for pts, (nx_, ny_), length in sides:
         uu, vv, pp = U(pts), V(pts), _cell_p(p, grid, pts)
         dudx = (U(pts + ex) - U(pts - ex)) / (2 * h)
@@ -133,8 +141,8 @@ def momentum_balance(u, v, p, grid: Grid, nu: float, box, n: int = 800) -> tuple
         dvdx = (V(pts + ex) - V(pts - ex)) / (2 * h)
         dvdy = (V(pts + ey) - V(pts - ey)) / (2 * h)
         gx, gy = flux_density(uu, vv, pp, (dudx, dudy, dvdx, dvdy), nx_, ny_, nu)
-        fx = fx + torch.sum(gx) * (length / n)
-        fy = fy + torch.sum(gy) * (length / n)
+        fx = fx + xp.sum(gx) * (length / n)
+        fy = fy + xp.sum(gy) * (length / n)
     return fx, fy
 
 
@@ -163,24 +171,25 @@ def surface_stress_forces(u, v, p, poly, grid: Grid, nu: float, offsets=(1.0, 2.
     this converges to the wall values: docs/validation.md, pressure/viscous split.
 
     Returns (Px, Py, Vx, Vy)."""
-    u, v, p = as_tensor(u), as_tensor(v), as_tensor(p)
-    poly = as_tensor(poly).to(u.dtype)
-    nxt = torch.roll(poly, -1, dims=0)
+    xp = namespace(u, v, p, poly)
+    u, v, p = asarray(u, xp), asarray(v, xp), asarray(p, xp)
+    poly = asarray(poly, xp, u.dtype)
+    nxt = xp.roll(poly, -1, 0)
     mid = 0.5 * (poly + nxt)
     d = nxt - poly
-    ds = torch.linalg.norm(d, dim=1)
-    n = torch.stack([d[:, 1], -d[:, 0]], 1) / ds[:, None]  # outward for a counter-clockwise outline
+    ds = norm_rows(d)
+    n = xp.stack([d[:, 1], -d[:, 0]], 1) / ds[:, None]  # outward for a counter-clockwise outline
     h = grid.h_min()
     a, b = offsets[0] * h, offsets[1] * h
     pa, pb = (interp2(p, grid.xc, grid.yc, mid + s * n) for s in (a, b))
     p_wall = pa + (pa - pb) * a / (b - a)
     ua, ub = (
-        torch.stack([interp2(u, grid.xf, grid.yc, mid + s * n), interp2(v, grid.xc, grid.yf, mid + s * n)], 1)
+        xp.stack([interp2(u, grid.xf, grid.yc, mid + s * n), interp2(v, grid.xc, grid.yf, mid + s * n)], 1)
         for s in (a, b)
     )
     dudn = (ua * b * b - ub * a * a) / (a * b * (b - a))
-    pressure = -torch.sum((p_wall * ds)[:, None] * n, 0)
-    viscous = nu * torch.sum(dudn * ds[:, None], 0)
+    pressure = -xp.sum((p_wall * ds)[:, None] * n, 0)
+    viscous = nu * xp.sum(dudn * ds[:, None], 0)
     return pressure[0], pressure[1], viscous[0], viscous[1]
 
 

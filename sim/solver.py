@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import math
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
+from geometry.arrays import to_numpy
 from geometry.shape import Shape
 from sim import forces, newton, setups
 from sim.body import coefficients
@@ -29,22 +28,6 @@ RE_DIRECT = 40.0
 RE_FALLBACK = 10.0
 CONTINUATION_RATIO = 1.5
 STAGE_STEPS = 15  # Newton steps allowed per continuation stage
-
-
-@contextmanager
-def one_torch_thread():
-    """Run the small torch computations (body coefficients, forces: 1e4-1e5 elements) on one thread: on a busy
-    machine torch's thread pool made each of them wait milliseconds (0.7 s a solve), and they gain nothing from it.
-    The sparse factorisation keeps the process's thread settings."""
-    n = torch.get_num_threads()
-    if n == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
 
 
 def continuation_ladder(re: float, start: float, ratio: float = CONTINUATION_RATIO) -> list[float]:
@@ -125,7 +108,7 @@ def run_case(
     Above RE_DIRECT the solution is reached by continuation in Re (`continuation_ladder`); the converged state is
     the same steady solution, to Newton's tolerance."""
     t0 = time.perf_counter()
-    pts = torch.as_tensor(np.asarray(points), dtype=torch.float64)
+    pts = np.asarray(to_numpy(points), dtype=float)  # numpy throughout: the solve never imports torch
     g = domain.grid
     # Stress scale: the dynamic pressure U^2, or the viscous stress nu U / D when larger (Re < 1). The penalty and
     # the residual tolerance scale with it, so a Stokes flow is held by the body and converges like any other
@@ -137,8 +120,7 @@ def run_case(
         nu_s = domain.nu * re / re_s
         eq = Equations(g, nu_s, domain.inflow, domain.walls)
         lam = penalty * domain.u_ref / domain.d_ref * max(1.0, nu_s / (domain.u_ref * domain.d_ref))
-        with torch.no_grad(), one_torch_thread():
-            c_u, c_v = (c.numpy() for c in coefficients(pts, g, nu_s, lam, immersed))
+        c_u, c_v = (to_numpy(c) for c in coefficients(pts, g, nu_s, lam, immersed))
         pen = eq.body_vector(c_u, c_v)
         res = newton.solve(
             lambda q: eq.residual(q, pen),
@@ -179,16 +161,15 @@ def run_case(
             eq, c_u, c_v, lam, res = continuation(RE_FALLBACK)
     u, v, p = eq.fields(res.q)
     k = domain.force_scale
-    with one_torch_thread():
-        fx, fy = (float(f) for f in forces.body_force(u, v, c_u, c_v))
-        xmin, ymin = pts.min(0).values.tolist()
-        xmax, ymax = pts.max(0).values.tolist()
-        m = 0.5 * domain.d_ref
-        box = (xmin - m, ymin - m, xmax + m, ymax + m)
-        mx, my = (float(f) for f in forces.momentum_balance(u, v, p, g, domain.nu, box))
-        stations, cp = forces.surface_cp(p, pts, g, STATIONS, domain.u_ref)
-        # the split: fluid-side stress integrals scaled to the body force (validated within 0.4% against OpenFOAM)
-        px, py, closure = forces.pressure_part(u, v, p, pts, g, domain.nu, fx, fy)
+    fx, fy = (float(f) for f in forces.body_force(u, v, c_u, c_v))
+    xmin, ymin = pts.min(0).tolist()
+    xmax, ymax = pts.max(0).tolist()
+    m = 0.5 * domain.d_ref
+    box = (xmin - m, ymin - m, xmax + m, ymax + m)
+    mx, my = (float(f) for f in forces.momentum_balance(u, v, p, g, domain.nu, box))
+    stations, cp = forces.surface_cp(p, pts, g, STATIONS, domain.u_ref)
+    # the split: fluid-side stress integrals scaled to the body force (validated within 0.4% against OpenFOAM)
+    px, py, closure = forces.pressure_part(u, v, p, pts, g, domain.nu, fx, fy)
     return SimResult(
         cd=k * fx,
         cd_pressure=k * px,
@@ -209,8 +190,8 @@ def run_case(
         unknowns=eq.n,
         resolution=float(resolution),
         setup=domain.name,
-        cp=cp.numpy(),
-        stations=stations.numpy(),
+        cp=cp,
+        stations=stations,
         domain=domain,
         equations=eq,
         q=res.q,
@@ -218,7 +199,7 @@ def run_case(
         c_v=c_v,
         penalty=lam,
         immersed=immersed,
-        points=pts.numpy(),
+        points=pts,
         newton=res,
     )
 
@@ -272,7 +253,7 @@ def schaefer_turek(resolution: float = setups.DEFAULT_RESOLUTION, **options) -> 
     centre = np.array(st["centre"]) / d
     sim = run_case(circle_points(512) + centre, domain, 20.0, resolution, **options)
     _, _, p = sim.fields()
-    front_back = torch.as_tensor(np.stack([centre - [0.5, 0.0], centre + [0.5, 0.0]]))
+    front_back = np.stack([centre - [0.5, 0.0], centre + [0.5, 0.0]])
     pf, pb = forces.interp2(p, domain.grid.xc, domain.grid.yc, front_back).tolist()
     return ChannelResult(sim, (pf - pb) * u_mean**2)
 
