@@ -541,4 +541,6 @@ def test_mirrored_and_rotated_keep_the_users_units():
     rotated = shape.rotated(90.0)
     assert rotated.scale == pytest.approx(shape.scale)
     assert properties.area(rotated.user_points()).item() == pytest.approx(properties.area(user).item())
-    assert np.allclose(np.asarray(properties.centroid(rotated.user_points())), np.asarray(properties.centroid(user)))
+    assert np.allclose(
+        np.asarray(properties.centroid(rotated.user_points())), np.asarray(properties.centroid(user))
+    )
