@@ -5,7 +5,9 @@ the design's favour. A round of refine therefore
 1. optimises every problem (a start shape at one Re, the area held) through the current surrogate;
 2. simulates the final design and a few designs along the way with the full simulation;
 3. appends them to the dataset as a new shard (family 'refine', the dataset's format, manifest rewritten atomically);
-4. fine-tunes the surrogate (DP by default), a share of every batch drawn from the refine samples.
+4. fine-tunes the surrogate (DP by default), a share of every batch drawn from the refine samples, then polishes it
+   on uniform batches; after the last round it settles it with a long run on uniform batches (the fine-tunes
+   leave the test set slightly worse; the settling brings it back below where it started: docs/design-notes.md).
 After the last round the final model optimises the same problems again: its error at these fresh designs, against
 the first model's at its own, is the before and after; the test set's error is measured for both.
 
@@ -53,7 +55,9 @@ class Plan:
     method: str = "dp"
     lr: float = 3e-5
     share: float = 0.25  # of every fine-tuning batch, drawn from the refine samples
-    polish: int = 200  # then steps on uniform batches (0: none)
+    polish: int = 200  # then steps on uniform batches at lr / 3 (0: none)
+    settle: int = 2500  # after the last round, steps on uniform batches at settle_lr (0: none)
+    settle_lr: float = 2e-5
     batch: int = 32
 
     def check(self) -> None:
@@ -61,8 +65,10 @@ class Plan:
             raise ValueError("refine needs at least one start shape")
         if not self.re or any(not (math.isfinite(r) and r > 0) for r in self.re):
             raise ValueError(f"--re must be positive numbers; got {self.re}")
-        if not (isinstance(self.polish, int) and self.polish >= 0):
-            raise ValueError(f"polish must be a whole number of steps >= 0; got {self.polish!r}")
+        for name in ("polish", "settle"):
+            v = getattr(self, name)
+            if not (isinstance(v, int) and v >= 0):
+                raise ValueError(f"{name} must be a whole number of steps >= 0; got {v!r}")
         for name in ("opt_steps", "steps", "batch"):
             v = getattr(self, name)
             if not (isinstance(v, int) and v >= 1):
@@ -283,7 +289,9 @@ def summarise_errors(errs: list[dict]) -> dict:
 def fine_tune(model_dir: Path, data_dir: Path, out: Path, plan: Plan, round_: int, device: str, log) -> Path:
     """Stage 4: each member fine-tuned on the grown dataset, `plan.steps` with the refine samples in every batch,
     then `plan.polish` on uniform batches at a third of the rate (they win back most of what the focus costs the
-    test set). A killed training resumes; returns the new model's folder."""
+    test set), and after the last round `plan.settle` on uniform batches at `plan.settle_lr` (a long cosine decay,
+    which wins back the rest). Each stage is its own folder; a killed training resumes; returns the new model's
+    folder."""
     from surrogate import data as dataset
     from surrogate import ensemble, store
     from surrogate.train import TrainConfig, load_model
@@ -303,16 +311,25 @@ def fine_tune(model_dir: Path, data_dir: Path, out: Path, plan: Plan, round_: in
         )
         seed = 1000 * (round_ + 1) + int(t.get("seed", k))
         who = f"member {k} of {len(members)}" if many else "the model"
-        focused = o.parent / f"{o.name}-focus" if plan.polish else o
         focus = TrainConfig(**common, steps=plan.steps, lr=plan.lr, seed=seed, focus=FAMILY if in_train else None,
                             focus_share=plan.share, eval_every=plan.steps)  # fmt: skip
-        _train(m, focused, data_dir, focus, f"{who}: {plan.method}, {plan.steps} steps, {int(100 * plan.share)}% "
-               "of each batch from the refine samples", log)  # fmt: skip
+        share = f"{int(100 * plan.share)}% of each batch from the refine samples"
+        stages = [("focus", focus, f"{plan.method}, {plan.steps} steps, {share}")]
         if plan.polish:
-            polish = TrainConfig(
+            cfg = TrainConfig(
                 **common, steps=plan.polish, lr=plan.lr / 3, seed=seed + 500, eval_every=plan.polish
             )
-            _train(focused, o, data_dir, polish, f"{who}: {plan.polish} steps on uniform batches", log)
+            stages.append(("polish", cfg, f"{plan.polish} steps on uniform batches"))
+        if plan.settle and round_ == plan.rounds - 1:
+            cfg = TrainConfig(
+                **common, steps=plan.settle, lr=plan.settle_lr, seed=seed + 700, eval_every=plan.settle
+            )
+            stages.append(("settle", cfg, f"{plan.settle} steps on uniform batches at lr {plan.settle_lr:g}"))
+        init = m
+        for i, (name, cfg, what) in enumerate(stages):
+            dest = o if i == len(stages) - 1 else o.parent / f"{o.name}-{name}"
+            _train(init, dest, data_dir, cfg, f"{who}: {what}", log)
+            init = dest
     if many and not ensemble.is_ensemble(out):
         ensemble.assemble(outs, out)
     return out

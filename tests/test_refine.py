@@ -22,7 +22,7 @@ from tests.helpers import error_line
 TEST = (
     Path(__file__).resolve().parents[1] / "data" / "datasets" / "test"
 )  # committed (data/datasets/mini is not)
-PLAN = dict(starts=["circle"], re=[20.0], rounds=1, trajectory=1, opt_steps=4, steps=3, polish=2)
+PLAN = dict(starts=["circle"], re=[20.0], rounds=1, trajectory=1, opt_steps=4, steps=3, polish=2, settle=2)
 
 
 @pytest.fixture(scope="module")
@@ -113,13 +113,17 @@ def test_the_refined_model_descends_from_the_start_and_is_installed_last(run):
     _, _, model, out, report, *_ = run
     refined, card = load_model(out)
     start, _ = load_model(model)
-    # the focused fine-tune, then the polish on uniform batches
-    assert card["step"] == PLAN["polish"] and card["train"]["focus"] is None
-    focused = out / "refine" / "model-1-focus"
+    # the focused fine-tune, then the polish and (after the last round) the settling on uniform batches
+    assert card["step"] == PLAN["settle"] and card["train"]["focus"] is None
+    assert card["train"]["lr"] == R.Plan().settle_lr
+    focused, polished = out / "refine" / "model-1-focus", out / "refine" / "model-1-polish"
+    assert load_model(polished)[1]["step"] == PLAN["polish"]
     # the cards record the folders without this machine's paths (tmp folders are outside the repository)
-    assert (
-        card["lineage"][-1]["model"] == f".../{focused.name}" and card["lineage"][-2]["model"] == ".../model"
-    )
+    assert [x["model"] for x in card["lineage"][-3:]] == [
+        ".../model",
+        f".../{focused.name}",
+        f".../{polished.name}",
+    ]
     assert card["dataset"]["folder"] == ".../data" and report["start_model"] == ".../model"
     assert load_model(focused)[1]["step"] == PLAN["steps"]
     moved = sum(
