@@ -46,8 +46,9 @@ data: $(STAMP)
 # The shipped model, data/models/default (docs/surrogate.md): an ensemble of five. Supervised pre-training of the
 # base-32 U-Net, then differentiable-physics (dp) fine-tuning (about 2.6 hours on 2 CPU cores, 6 minutes on an H200
 # with DEVICE=cuda), then two rounds of `dragopt refine` (optimised designs simulated and added to the training set
-# as shards; about 15 minutes), then five bootstrap dp fine-tunes of the refined model (about 2.5 minutes each on the
-# CPU), combined with float16 weights and calibrated on the test set. A killed run resumes when rerun.
+# as shards, then a long settling fine-tune; about 45 minutes), then five bootstrap dp fine-tunes of the refined model
+# (about 2.5 minutes each on the CPU), combined with float16 weights and calibrated on the test set. A killed run
+# resumes when rerun.
 DEVICE ?= cpu
 MEMBERS := 0 1 2 3 4
 model: $(STAMP)
@@ -61,7 +62,7 @@ model: $(STAMP)
 		--device $(DEVICE)
 	for k in $(MEMBERS); do \
 		$(BIN)/dragopt train --data data/datasets/train --method dp --init data/runs/model-refined --bootstrap \
-			--seed $$k --lr 3e-5 --steps 250 --focus refine --focus-share 0.1 --eval-every 250 -q \
+			--seed $$k --lr 3e-6 --steps 300 --eval-every 300 -q \
 			--device $(DEVICE) --out data/runs/model-member-$$k || exit 1; \
 	done
 	rm -rf data/models/.default.new

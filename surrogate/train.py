@@ -620,8 +620,9 @@ def _checkpoint(out: Path, model: Surrogate, opt, card: dict, step: int, elapsed
 def lineage_of(card: dict, folder) -> list[dict]:
     """The start model's own lineage plus one record of it: what a fine-tuned model was built from."""
     t = card.get("train", {})
+    inherited = [{**e, "model": portable(e["model"])} if "model" in e else e for e in card.get("lineage", [])]
     return [
-        *card.get("lineage", []),
+        *inherited,  # cards written before they were portable held absolute paths
         {
             "model": portable(folder),
             "method": t.get("method"),

@@ -117,3 +117,16 @@ def test_the_shipped_model_is_an_ensemble_with_portable_cards():
 
     for card in DEFAULT_MODEL.rglob("*.json"):  # shared files: no machine's absolute path in them
         assert not [s for s in strings(json.loads(card.read_text())) if s.startswith("/")], card
+
+
+def test_a_fine_tune_records_its_whole_lineage_portably(tmp_path):
+    """A start model whose card predates portable cards held absolute paths in its lineage; a fine-tune of it must
+    not pass them on (the shipped cards held /tmp and /work paths that way)."""
+    from surrogate.train import lineage_of
+
+    old = {
+        "lineage": [{"model": "sup: dragopt train ..."}, {"model": str(tmp_path / "w" / "model-1")}],
+        "train": {},
+    }
+    models = [e["model"] for e in lineage_of(old, tmp_path / "start")]
+    assert models == ["sup: dragopt train ...", ".../model-1", ".../start"]
