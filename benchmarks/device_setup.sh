@@ -15,6 +15,8 @@ fi
 export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=3
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null
 nproc
-[ -f .devrun/train/manifest.json ] || $PY benchmarks/device_data.py unpack .devdata/train.pack .devrun/train || exit 1
-stamp "data ready"
+if [ -z "${NO_DATA:-}" ]; then  # NO_DATA=1: a run on the committed test set alone (device_ddp.sh)
+  [ -f .devrun/train/manifest.json ] || $PY benchmarks/device_data.py unpack .devdata/train.pack .devrun/train || exit 1
+  stamp "data ready"
+fi
 DEV=$($PY -c "import torch; print('cuda' if torch.cuda.is_available() else 'cpu')")
