@@ -68,7 +68,7 @@ def ood(backend: SurrogateBackend, shape: Shape, re: float) -> dict:
         out["cd_spread"] = rel
         if rel > flag:
             out["warnings"].append(
-                f"the ensemble's members disagree on Cd by {100 * rel:.2f}% (above {100 * flag:.2f}%, where "
+                f"the ensemble's members disagree on Cd by {100 * rel:.2g}% (above {100 * flag:.2g}%, where "
                 f"{where} lies): verify the prediction"
             )
     if not lo <= re <= hi:
