@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from geometry.arrays import amax, amin, asarray, namespace
+from geometry.arrays import amax, amin, asarray, namespace, norm_rows
 
 
 def as_tensor(points):
@@ -48,8 +48,7 @@ def centroid(points):
 
 def perimeter(points):
     xp, p = _points(points)
-    d = xp.roll(p, -1, 0) - p
-    return xp.sum(xp.sqrt(xp.sum(d * d, 1)))
+    return xp.sum(norm_rows(xp.roll(p, -1, 0) - p))
 
 
 def equivalent_diameter(points):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from geometry.arrays import asarray, detach, like, namespace, to_numpy
+from geometry.arrays import asarray, like, namespace, to_numpy
 
 if TYPE_CHECKING:
     import torch
@@ -61,7 +61,7 @@ def inside(poly, q):
 def signed_distance(poly, q):
     """Signed distance, negative inside the body."""
     d = segment_distance(poly, q)
-    return namespace(d).where(inside(detach(poly), q), -d, d)
+    return namespace(d).where(inside(poly, q), -d, d)
 
 
 def cell_fractions(poly, x0, x1, y0, y1, sub: int = 8) -> torch.Tensor:

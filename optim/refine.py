@@ -296,9 +296,11 @@ def fine_tune(model_dir: Path, data_dir: Path, out: Path, plan: Plan, round_: in
     from surrogate import ensemble, store
     from surrogate.train import TrainConfig, load_model
 
-    m = store.read_manifest(data_dir)  # the refine shards alone say whether any of their samples train
+    manifest = store.read_manifest(data_dir)  # the refine shards alone say whether any of their samples train
     shards = [
-        store.read_shard(data_dir / n) for n, e in m["shards"].items() if FAMILY in e.get("families", {})
+        store.read_shard(data_dir / n)
+        for n, e in manifest["shards"].items()
+        if FAMILY in e.get("families", {})
     ]
     in_train = any((dataset.split_of(a["points"][a["ok"]]) == "train").any() for a in shards)  # none may
     members = ensemble.member_folders(model_dir)

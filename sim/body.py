@@ -40,7 +40,8 @@ from sim.grid import Grid
 def _node_coefficients(points, X, Y, WX, WY, nu: float, lam: float):
     xp = namespace(points)
     c = xp.zeros((len(X), len(Y)), dtype=xp.float64)
-    lo, hi = to_numpy(points).min(0), to_numpy(points).max(0)
+    pn = to_numpy(points)
+    lo, hi = pn.min(0), pn.max(0)
     margin = 3.0 * max(
         WX[(X >= lo[0]) & (X <= hi[0])].max(initial=0), WY[(Y >= lo[1]) & (Y <= hi[1])].max(initial=0)
     )
