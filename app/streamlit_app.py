@@ -320,8 +320,12 @@ def compare_tab(surrogate, re: float, shape: Shape) -> None:
     c4.metric(
         "Pressure part: predicted / simulated", f"{v['cd_pressure_pred']:.3f} / {v['cd_pressure_sim']:.3f}"
     )
+    how = ""
+    if v["split_sim"] == "extrapolated":
+        how = (f"; the body is sharp for the grid, so the simulated pressure part is extrapolated from resolutions "
+               f"{' and '.join(f'{n:g}' for n in v['split_resolutions'])}")  # fmt: skip
     st.caption(f"Re {v['re']:.3g} on the design's own D; simulated at resolution {v['resolution']:g} in "
-               f"{v['sim_wall_s']:.1f} s")  # fmt: skip
+               f"{v['sim_wall_s']:.1f} s{how}")  # fmt: skip
     for w in v["ood"]["warnings"]:
         st.warning(f"Out of distribution: {w}")
     sim = v["_sim"]

@@ -1,13 +1,14 @@
 """The pressure/viscous split against grid convergence (docs/validation.md, "Pressure/viscous split").
 
-For pointed bodies (two lenses made of circular arcs, NACA 0012) and the circle, at N = 16, 32, 64: the split as
-the solver reports it (surface stress from the fluid side, scaled to the body force: sim.solver) and the former
-evaluation (contour integral of the pressure interpolated at the outline, forces.pressure_force), with the
-Richardson extrapolation of each from N = 32 and 64 (order from 16/32/64, clipped to [1, 2]).
-Usage: python benchmarks/split.py [--quick]   -> benchmarks/out/split.json
+For pointed bodies (two lenses made of circular arcs, NACA 0012 and 0020, a sharp-cornered rectangle), slender
+ellipses and blunt controls (the circle, a rounded rectangle), at N = 16, 32, 64 (and 128 with --finest 128, about 10-14 GB a case): the split
+as the solver reports it (surface stress from the fluid side, scaled to the body force: sim.solver), the former
+evaluation (contour integral of the pressure interpolated at the outline, forces.pressure_part's fallback), and
+the extrapolated split at N = 16 (simulate(split="extrapolated"): a second solve at 32), each against the Richardson
+extrapolation from the two finest resolutions (order from the last three, clipped to [1, 2]). `sharp` is what
+simulate(split="auto") decides (sim.setups.sharp).
+Usage: python benchmarks/split.py [--quick] [--finest 128]   -> benchmarks/out/split.json
 """
-
-from __future__ import annotations
 
 import os
 
@@ -22,7 +23,7 @@ from common import write_json  # noqa: E402
 
 from geometry import parse_shape  # noqa: E402
 from geometry.shape import Shape  # noqa: E402
-from sim import forces  # noqa: E402
+from sim import forces, setups  # noqa: E402
 from sim.solver import simulate  # noqa: E402
 
 
@@ -46,19 +47,34 @@ def richardson(f16: float, f32: float, f64: float) -> tuple[float, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="the thin lens only, Re 20")
+    ap.add_argument(
+        "--finest", type=int, default=64, choices=(64, 128), help="finest resolution (default 64)"
+    )
     args = ap.parse_args()
+    if args.finest > 64:
+        setups.MAX_CELLS = 2_000_000  # a reference run beyond what the CLI allows: about 1-2 min and 10-14 GB
     bodies = {
         "lens:0.12": Shape.from_points(lens_points(0.12), "lens:0.12"),
         "lens:0.25": Shape.from_points(lens_points(0.25), "lens:0.25"),
         "naca:0012": parse_shape("naca:0012"),
+        "naca:0020": parse_shape("naca:0020"),
+        "rect:2:0": parse_shape("rect:2:0"),
+        "rect:2:0.3": parse_shape("rect:2:0.3"),
         "circle": parse_shape("circle"),
+        "ellipse:2": parse_shape("ellipse:2"),
+        "ellipse:3": parse_shape("ellipse:3"),
+        "ellipse:4": parse_shape("ellipse:4"),
     }
-    cases = [("lens:0.12", 20.0)] if args.quick else [(b, 20.0) for b in bodies] + [("lens:0.12", 1.0)]
+    cases = [("lens:0.12", 20.0)]
+    if not args.quick:
+        cases = [(b, 20.0) for b in bodies] + [("lens:0.12", 1.0), ("lens:0.12", 40.0), ("naca:0012", 2.0)]
+    levels = (16, 32, 64) + ((128,) if args.finest == 128 else ())
     out = []
     for name, re in cases:
+        body = bodies[name]
         rows = {}
-        for n in (16, 32, 64):
-            r = simulate(bodies[name], re, resolution=n)
+        for n in levels:
+            r = simulate(body, re, resolution=n)
             _, _, p = r.fields()
             old = r.domain.force_scale * float(forces.pressure_force(p, r.points, r.domain.grid)[0])
             rows[n] = {
@@ -69,12 +85,20 @@ def main() -> None:
                 "wall_s": r.wall_s,
             }
             print(name, re, n, rows[n], flush=True)
-        rec = {"shape": name, "re": re, "by_resolution": rows}
+        ex = simulate(body, re, resolution=16, split="extrapolated")
+        rec = {
+            "shape": name,
+            "re": re,
+            "sharp": setups.sharp(body.points, 16),
+            "by_resolution": rows,
+            "extrapolated_16_32": {"cd_pressure": ex.cd_pressure, "wall_s": ex.wall_s},
+        }
         for key in ("cd", "new", "old"):
-            ext, order = richardson(*(rows[n][key] for n in (16, 32, 64)))
+            ext, order = richardson(*(rows[n][key] for n in levels[-3:]))
             rec[f"{key}_extrapolated"], rec[f"{key}_order"] = ext, order
         truth = rec["new_extrapolated"]
         rec["n16_error_vs_extrapolated"] = {k: rows[16][k] / truth - 1 for k in ("new", "old")}
+        rec["n16_error_vs_extrapolated"]["extrapolated_16_32"] = ex.cd_pressure / truth - 1
         print(rec, flush=True)
         out.append(rec)
     write_json("split", out)

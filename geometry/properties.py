@@ -76,3 +76,24 @@ def thickness(points, n_stations: int = 400):
     top = amax(xp.where(crosses, y, xp.full_like(y, -big)), 1)
     bottom = amin(xp.where(crosses, y, xp.full_like(y, big)), 1)
     return (top - bottom).max()
+
+
+def sharpest_turn(points, length: float) -> float:
+    """The largest turn of the outline's direction, in degrees, within any stretch of it `length` long.
+
+    A smooth outline turns by length / radius (a circle of diameter 1 turns 7 degrees in 1/16); a corner turns
+    180 minus its interior angle in any stretch that holds it (a sharp trailing edge about 160-170 degrees, a
+    square's corner 90). sim.setups uses it with one grid cell to find the bodies whose pressure/viscous
+    split converges slowly. Numpy only (not differentiable)."""
+    import numpy as np
+
+    p = np.asarray(points, dtype=float)
+    edge = np.roll(p, -1, 0) - p
+    heading = np.arctan2(edge[:, 1], edge[:, 0])
+    turn = np.angle(np.exp(1j * (heading - np.roll(heading, 1))))  # at vertex k, between edges k-1 and k
+    s = np.concatenate([[0.0], np.cumsum(np.hypot(edge[:, 0], edge[:, 1]))])[:-1]  # arc position of vertex k
+    total = s[-1] + math.hypot(*edge[-1])
+    s2 = np.concatenate([s, s + total])  # twice around, so a stretch may wrap past the first vertex
+    cum = np.concatenate([[0.0], np.cumsum(np.concatenate([turn, turn]))])
+    end = np.searchsorted(s2, s + min(length, total), side="right")  # vertices k .. end-1 lie in the stretch
+    return float(np.degrees(np.abs(cum[end] - cum[np.arange(len(p))]).max()))

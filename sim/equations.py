@@ -291,6 +291,15 @@ class Equations:
         p = q[L.ip]
         return u, v, p
 
+    def state(self, u: np.ndarray, v: np.ndarray, p: np.ndarray) -> np.ndarray:
+        """The state vector of fields shaped as `fields` returns them (inlet and wall values are not unknowns)."""
+        L = self.layout
+        q = np.zeros(self.n)
+        q[L.iu[1:]] = u[1:]
+        q[L.iv[:, 1:-1]] = v[:, 1:-1]
+        q[L.ip] = p
+        return q
+
     def body_vector(self, c_u: np.ndarray, c_v: np.ndarray) -> np.ndarray:
         """The body's diagonal coefficients (sim.body) on the velocity unknowns, 0 on the pressure rows."""
         L = self.layout

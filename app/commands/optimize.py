@@ -235,5 +235,10 @@ def run_verify(args) -> int:
         f"  Cl predicted {v['cl_pred']:.5f}, simulated {v['cl_sim']:.5f}\n"
         f"  pressure/viscous: predicted {v['cd_pressure_pred']:.4f} / {v['cd_viscous_pred']:.4f}, "
         f"simulated {v['cd_pressure_sim']:.4f} / {v['cd_viscous_sim']:.4f}"
+        + (
+            f" (extrapolated from resolutions {' and '.join(f'{n:g}' for n in v['split_resolutions'])})"
+            if v["split_sim"] == "extrapolated"
+            else ""
+        )
     )
     return write_result(args.json, v)
