@@ -1,12 +1,12 @@
 """The pressure/viscous split against grid convergence (docs/validation.md, "Pressure/viscous split").
 
 For pointed bodies (two lenses made of circular arcs, NACA 0012 and 0020, a sharp-cornered rectangle), slender
-ellipses and blunt controls (the circle, a rounded rectangle), at N = 16, 32, 64 (and 128 with --finest 128, about 10-14 GB a case): the split
-as the solver reports it (surface stress from the fluid side, scaled to the body force: sim.solver), the former
-evaluation (contour integral of the pressure interpolated at the outline, forces.pressure_part's fallback), and
-the extrapolated split at N = 16 (simulate(split="extrapolated"): a second solve at 32), each against the Richardson
-extrapolation from the two finest resolutions (order from the last three, clipped to [1, 2]). `sharp` is what
-simulate(split="auto") decides (sim.setups.sharp).
+ellipses and blunt controls (the circle, a rounded rectangle), at N = 16, 32, 64 (and 128 with --finest 128, about
+10-16 GB and 1-5 min a case): the split as the solver reports it (surface stress from the fluid side, scaled to the
+body force: sim.solver), the former evaluation (contour integral of the pressure interpolated at the outline), and
+the extrapolated split at N = 16 (simulate(split="extrapolated"): a second solve at 32), each against the
+Richardson extrapolation from the two finest resolutions (order from the last three, clipped to [1, 2]). `sharp` is
+what simulate(split="auto") decides (sim.setups.sharp).
 Usage: python benchmarks/split.py [--quick] [--finest 128]   -> benchmarks/out/split.json
 """
 

@@ -97,8 +97,8 @@ def verify(
     split: str = "auto",
 ) -> dict:
     """Predicted against simulated drag and lift of one body: keys cd_pred, cd_sim, rel_err, cl_pred, cl_sim, the
-    pressure/viscous split of both, and the out-of-distribution report. The simulated split of a body sharp for the grid is
-    extrapolated from a second, finer solve (sim.solver.simulate's split)."""
+    pressure/viscous split of both, and the out-of-distribution report. The simulated split of a body sharp for the
+    grid is extrapolated from a second, finer solve (sim.solver.simulate's split)."""
     from sim.fields import sample
     from sim.setups import DEFAULT_RESOLUTION
     from sim.solver import simulate

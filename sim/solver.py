@@ -248,8 +248,8 @@ def simulate(
 def split_domain(shape: Shape, re: float, resolution: float, box: float, split: str) -> Domain | None:
     """The domain of the second solve that `simulate`'s split option asks for, or None (checked in milliseconds).
 
-    "auto" needs none for a body that is not sharp for the grid, or where the finer grid is beyond the allowed resolution or
-    cells (there the split is already near its converged value); "extrapolated" names why it cannot."""
+    "auto" needs none for a body that is not sharp for the grid, or where the finer grid is beyond the allowed
+    resolution or cells (there the split is already near its converged value); "extrapolated" names why it cannot."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; allowed: {', '.join(SPLITS)}")
     if split == "surface" or (split == "auto" and not setups.sharp(shape.points, resolution)):

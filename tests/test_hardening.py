@@ -272,7 +272,8 @@ def test_only_bodies_sharp_for_the_grid_get_the_second_solve():
 
 def test_sharpest_turn_is_the_geometry_of_the_corner():
     """Analytic truths: a square's corner turns by 90 degrees, the tip of a lens of two arcs of radius R through the
-    chord's ends (chord 1, interior angle 2 asin(1 / (2R))) by 180 degrees minus that, and a circle of radius r by L / r radians within a stretch L."""
+    chord's ends (chord 1, interior angle 2 asin(1 / (2R))) by 180 degrees minus that, and a circle of radius r by
+    L / r radians within a stretch L."""
     from geometry.properties import sharpest_turn
 
     square = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])

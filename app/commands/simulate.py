@@ -66,8 +66,8 @@ def register(sub) -> None:
         default="auto",
         help="how the pressure/viscous split is measured: surface (the fluid-side wall stress of this solve), "
         "extrapolated (also solves at twice the resolution and extrapolates: about 2 to 3 times the time), auto "
-        "(default: extrapolated where the outline turns by over 30 degrees within a cell, a corner or a slender nose, whose split is "
-        "otherwise off by up to 6%%)",
+        "(default: extrapolated where the outline turns by over 30 degrees within a cell, at a corner or a slender "
+        "nose, whose single-solve split is off by up to 6%%)",
     )
     add_output_options(s)
     s.set_defaults(func=run_simulate)
@@ -136,8 +136,8 @@ def run_simulate(args) -> int:
         fine = split_domain(shape, re, res, b, args.split)
         if fine is not None and not args.quiet:
             info(
-                f"the body is sharp for this grid: its pressure/viscous split is extrapolated from resolutions {res:g} and "
-                f"{setups.SPLIT_RATIO * res:g}, a second solve (--split surface skips it)"
+                f"the body is sharp for this grid: its pressure/viscous split is extrapolated from resolutions "
+                f"{res:g} and {setups.SPLIT_RATIO * res:g}, a second solve (--split surface skips it)"
                 if args.split == "auto"
                 else f"the split is extrapolated from resolutions {res:g} and {setups.SPLIT_RATIO * res:g}"
             )
