@@ -54,11 +54,12 @@ def to_numpy(a) -> np.ndarray:
 
 
 def like(a: np.ndarray, *refs):
-    """The numpy array `a` in the namespace of `refs` (a CPU tensor when any is a tensor)."""
-    if any(is_tensor(r) for r in refs):
+    """The numpy array `a` in the namespace of `refs` (a tensor on the first tensor's device when any is a tensor)."""
+    tensors = [r for r in refs if is_tensor(r)]
+    if tensors:
         import torch
 
-        return torch.as_tensor(a)
+        return torch.as_tensor(a, device=tensors[0].device)
     return a
 
 

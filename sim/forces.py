@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from geometry.arrays import asarray, detach, namespace, norm_rows, searchsorted
+from geometry.arrays import asarray, detach, like, namespace, norm_rows, searchsorted, to_numpy
 from sim.grid import Grid
 
 
@@ -174,12 +174,8 @@ def surface_stress_forces(u, v, p, poly, grid: Grid, nu: float, offsets=(1.0, 2.
     xp = namespace(u, v, p, poly)
     u, v, p = asarray(u, xp), asarray(v, xp), asarray(p, xp)
     poly = asarray(poly, xp, u.dtype)
-    nxt = xp.roll(poly, -1, 0)
-    mid = 0.5 * (poly + nxt)
-    d = nxt - poly
-    ds = norm_rows(d)
-    n = xp.stack([d[:, 1], -d[:, 0]], 1) / ds[:, None]  # outward for a counter-clockwise outline
     h = grid.h_min()
+    mid, n, ds = _stations(poly, 0.5 * h)
     a, b = offsets[0] * h, offsets[1] * h
     pa, pb = (interp2(p, grid.xc, grid.yc, mid + s * n) for s in (a, b))
     p_wall = pa + (pa - pb) * a / (b - a)
@@ -191,6 +187,23 @@ def surface_stress_forces(u, v, p, poly, grid: Grid, nu: float, offsets=(1.0, 2.
     pressure = -xp.sum((p_wall * ds)[:, None] * n, 0)
     viscous = nu * xp.sum(dudn * ds[:, None], 0)
     return pressure[0], pressure[1], viscous[0], viscous[1]
+
+
+def _stations(poly, spacing: float):
+    """Midpoints, outward normals and lengths of the outline's edges, each edge cut into equal pieces no longer than
+    `spacing`: a polygon of a few long edges (a rectangle given by its 4 corners) is integrated as finely as a
+    smooth outline of many points (one sample per edge missed 14% of the stress on rect:2:0)."""
+    xp = namespace(poly)
+    d = xp.roll(poly, -1, 0) - poly
+    ds = norm_rows(d)
+    pieces = np.maximum(1, np.ceil(to_numpy(detach(ds)) / spacing)).astype(np.int64)
+    edge = np.repeat(np.arange(len(pieces)), pieces)
+    first = np.repeat(np.cumsum(pieces) - pieces, pieces)
+    t = asarray(like((np.arange(len(edge)) - first + 0.5) / pieces[edge], poly), xp, poly.dtype)
+    count = asarray(like(pieces[edge].astype(float), poly), xp, poly.dtype)
+    edge = like(edge, poly)
+    n = xp.stack([d[:, 1], -d[:, 0]], 1) / ds[:, None]  # outward for a counter-clockwise outline
+    return poly[edge] + t[:, None] * d[edge], n[edge], ds[edge] / count
 
 
 def pressure_part(u, v, p, poly, grid, nu: float, fx: float, fy: float):

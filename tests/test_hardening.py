@@ -270,6 +270,20 @@ def test_only_bodies_sharp_for_the_grid_get_the_second_solve():
     assert r.split == "surface" and r.split_parts == {}
 
 
+def test_split_does_not_depend_on_how_many_points_draw_an_edge():
+    """rect:2:0 is its 4 corners. The stress integrals sampled one point per edge, so they missed 14% of the force
+    and the split scaled to the body force came out 17% high (pressure 1.262 against 1.079). The same rectangle
+    with 60 points on each edge is the same body: the same Cd and, now, the same split."""
+    corners = parse_shape("rect:2:0").points
+    assert len(corners) == 4
+    t = np.linspace(0.0, 1.0, 61)[:-1, None]
+    dense = np.concatenate([a + t * (b - a) for a, b in zip(corners, np.roll(corners, -1, 0), strict=True)])
+    four, many = (simulate(Shape.from_points(p), 20.0, resolution=12) for p in (corners, dense))
+    assert four.cd == pytest.approx(many.cd, rel=1e-8)
+    assert four.cd_pressure == pytest.approx(many.cd_pressure, rel=3e-3)
+    assert four.split_closure > 0.95
+
+
 def test_sharpest_turn_is_the_geometry_of_the_corner():
     """Analytic truths: a square's corner turns by 90 degrees, the tip of a lens of two arcs of radius R through the
     chord's ends (chord 1, interior angle 2 asin(1 / (2R))) by 180 degrees minus that, and a circle of radius r by
