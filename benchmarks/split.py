@@ -27,8 +27,8 @@ from sim import forces, setups  # noqa: E402
 from sim.solver import simulate, stress_pressure  # noqa: E402
 
 # Independent body-fitted OpenFOAM (simpleFoam 1912, gmsh triangles, box [-32, 32]^2, slip sides, U = 1 inlet, p = 0
-# outlet; docs/validation.md): pressure part of Cd on the finest mesh run (circle and thin lens: 2 meshes, NACA: 1).
-OPENFOAM_PRESSURE = {("circle", 20.0): 1.2270, ("lens:0.12", 20.0): 0.3090, ("naca:0012", 20.0): 0.2863}
+# outlet; benchmarks/openfoam_split.py, docs/validation.md): pressure part of Cd on the finer of two meshes.
+OPENFOAM_PRESSURE = {("circle", 20.0): 1.2270, ("lens:0.12", 20.0): 0.3090, ("naca:0012", 20.0): 0.2893}
 
 
 def lens_points(h: float, n: int = 129) -> np.ndarray:

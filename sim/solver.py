@@ -303,8 +303,8 @@ def extrapolate_split(coarse: SimResult, fine: SimResult) -> SimResult:
     the thin lens and NACA 0012 move by 6% from resolution 16 to 128 while their totals move by 0.2%. The integral
     is taken as it is, not scaled to the body force as the single-solve split is: the integrals fall 1-1.5% short
     of the body force even at resolution 128 on pointed bodies, and there the unscaled pressure integral agrees with
-    body-fitted OpenFOAM within 0.2-1.3% where the scaled one is 0.9-2.9% high; so the shortfall is the viscous
-    part's. Extrapolated from 16 and 32: within 0.1% of OpenFOAM on the thin lens and NACA 0012 (docs/validation.md).
+    body-fitted OpenFOAM within 0.2-1.3% where the scaled one is up to 2.9% high; so the shortfall is the viscous
+    part's. Extrapolated from 16 and 32: thin lens +0.1%, NACA 0012 -0.9% against OpenFOAM (docs/validation.md).
     """
     r = fine.resolution / coarse.resolution
     parts = [stress_pressure(coarse), stress_pressure(fine)]
