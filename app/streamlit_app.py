@@ -323,7 +323,8 @@ def compare_tab(surrogate, re: float, shape: Shape) -> None:
     how = ""
     if v["split_sim"] == "extrapolated":
         how = (f"; the body is sharp for the grid, so the simulated pressure part is extrapolated from resolutions "
-               f"{' and '.join(f'{n:g}' for n in v['split_resolutions'])}")  # fmt: skip
+               f"{' and '.join(f'{n:g}' for n in v['split_resolutions'])} (one solve's, the same evaluation as "
+               f"the surrogate's: {v['cd_pressure_sim_single']:.3f})")  # fmt: skip
     st.caption(f"Re {v['re']:.3g} on the design's own D; simulated at resolution {v['resolution']:g} in "
                f"{v['sim_wall_s']:.1f} s{how}")  # fmt: skip
     for w in v["ood"]["warnings"]:

@@ -1,4 +1,5 @@
-"""Area, centroid, perimeter and thickness of a closed polygon, for numpy arrays and torch tensors alike.
+"""Area, centroid, perimeter and thickness of a closed polygon, for numpy arrays and torch tensors alike; and how sharply
+it turns (sharpest_turn, numpy only).
 
 Polygons are (n, 2) arrays, counter-clockwise, last point not repeated. Tensors give tensors, so gradients flow to
 the points (the optimiser, the adjoint); numpy input gives numpy float64 and never imports torch (geometry.arrays).
@@ -81,7 +82,8 @@ def thickness(points, n_stations: int = 400):
 def sharpest_turn(points, length: float) -> float:
     """The largest turn of the outline's direction, in degrees, within any stretch of it `length` long.
 
-    A smooth outline turns by length / radius (a circle of diameter 1 turns 7 degrees in 1/16); a corner turns
+    A smooth outline turns by length / radius (a circle of diameter 1 turns 7 degrees in 1/16; 8 measured
+    on 256 points, since the stretch's end vertices count); a corner turns
     180 minus its interior angle in any stretch that holds it (a sharp trailing edge about 160-170 degrees, a
     square's corner 90). sim.setups uses it with one grid cell to find the bodies whose pressure/viscous
     split converges slowly. Numpy only (not differentiable)."""

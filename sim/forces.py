@@ -163,7 +163,7 @@ def flux_density(u, v, p, grads, nx, ny, nu):
 def surface_stress_forces(u, v, p, poly, grid: Grid, nu: float, offsets=(1.0, 2.0)):
     """Pressure and viscous forces on the body from the stress on its outline, evaluated from the fluid side.
 
-    At each edge midpoint the fields are sampled along the outward normal at offsets[0] and offsets[1] core cells
+    At stations at most h/2 apart along the outline (_stations) the fields are sampled along the outward normal at offsets[0] and offsets[1] core cells
     (h = grid.h_min()) from the wall: the wall pressure is their linear extrapolation to the wall, and the wall
     shear nu du/dn that of the quadratic through the no-slip value 0 at the wall and the two samples (at a rigid
     no-slip wall the viscous traction nu (grad u + grad u^T) n is nu du/dn). Unlike `pressure_force`, whose

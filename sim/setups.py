@@ -88,9 +88,9 @@ def thin_body_warning(thickness: float, resolution: float, minimum_cells: float 
 
 
 # The pressure/viscous split converges slowly where the outline turns sharply within a cell: a corner (a pointed nose
-# or trailing edge) or a nose or tail of radius under about two cells (a slender ellipse). At resolution 16 the thin
-# lens' pressure part is 4.5% high, NACA 0012's 6% and ellipse:4's 5% low, while the circle's is within 1%
-# (docs/validation.md). simulate(split="auto") extrapolates the split of such bodies from a second solve at
+# or trailing edge) or a nose or tail of radius under about two cells (a slender ellipse). At resolution 16 one solve
+# puts the thin lens' pressure part 8% high and NACA 0012's 5% and ellipse:4's 4% low, while the circle's is within
+# 1% (docs/validation.md). simulate(split="auto") extrapolates the split of such bodies from a second solve at
 # SPLIT_RATIO times the resolution.
 SHARP_TURN = 30.0  # degrees within one cell (a circle of radius r turns by h / r)
 SPLIT_RATIO = 2.0

@@ -249,7 +249,8 @@ def test_split_of_a_pointed_body_is_extrapolated_within_3_percent(name, truth):
     plain = simulate(body, 20.0)
     assert plain.split == "surface" and abs(plain.cd_pressure / truth - 1) > 0.03  # the defect this fixes
     r = simulate(body, 20.0, split="auto")
-    assert r.split == "extrapolated" and sorted(r.split_parts) == [16.0, 32.0]
+    assert r.split == "extrapolated" and [x["resolution"] for x in r.split_solves] == [16.0, 32.0]
+    assert r.split_solves[0]["cd_pressure"] == pytest.approx(plain.cd_pressure, rel=1e-8)
     assert abs(r.cd_pressure / truth - 1) < 0.03, (r.cd_pressure, truth)
     assert r.cd == pytest.approx(plain.cd, rel=1e-10)  # the total stays the default resolution's
     assert r.cl == pytest.approx(plain.cl, abs=1e-10)
@@ -267,7 +268,7 @@ def test_only_bodies_sharp_for_the_grid_get_the_second_solve():
         assert not setups.sharp(parse_shape(body).points, 16), body
     assert not setups.sharp(parse_shape("ellipse:4").points, 64)
     r = simulate(parse_shape("circle"), 20.0, resolution=8, split="auto")
-    assert r.split == "surface" and r.split_parts == {}
+    assert r.split == "surface" and r.split_solves == [] and r.split_note == ""
 
 
 def test_split_does_not_depend_on_how_many_points_draw_an_edge():
@@ -321,19 +322,38 @@ def test_a_finer_solve_started_from_a_coarse_one_is_the_same_solution():
     assert warm.factorisations < cold.factorisations or warm.steps < cold.steps
 
 
-def test_extrapolated_split_that_cannot_run_says_so_before_solving(capsys):
-    """--split extrapolated at resolution 80 would need 160 (above the allowed 128): refused in milliseconds, with
-    the way out; "auto" at that resolution just keeps the surface split."""
-    assert cli.main(["simulate", "--shape", "naca:0012", "--re", "20", "--resolution", "80", "--split",
-                     "extrapolated", "--quiet"]) == 2  # fmt: skip
-    line = _error_line(capsys)
-    assert "160" in line and "--split surface" in line
+def test_extrapolated_split_picks_a_second_grid_that_is_allowed(capsys):
+    """The second solve is at twice the resolution, or at half where twice is not allowed (at 80, 160 is above the
+    allowed 128: 40 is used, so auto still extrapolates where a single solve is 3-5% off). Chosen in milliseconds,
+    before any solve; the channel set-up refuses --split extrapolated."""
     from sim.solver import split_domain
 
-    assert split_domain(parse_shape("naca:0012"), 20.0, 80, 32.0, "auto") is None
+    naca = parse_shape("naca:0012")
+    assert split_domain(naca, 20.0, 16, 32.0, "auto")[1] == 32
+    assert split_domain(naca, 20.0, 80, 32.0, "auto")[1] == 40
+    assert split_domain(parse_shape("circle"), 20.0, 16, 32.0, "auto") is None
+    assert split_domain(parse_shape("circle"), 20.0, 16, 32.0, "extrapolated")[1] == 32
     assert cli.main(["simulate", "--setup", "channel", "--shape", "circle", "--re", "20", "--split",
                      "extrapolated"]) == 2  # fmt: skip
     assert "unconfined" in _error_line(capsys)
+
+
+def test_a_split_that_cannot_be_extrapolated_keeps_the_single_solve_and_says_why():
+    """Two solves whose totals differ by over 2% are not the same flow: auto keeps the first solve's split with a
+    note, an explicit "extrapolated" refuses (here two different bodies: Cd 2.04 and 1.65)."""
+    from sim.errors import SimulationError
+    from sim.solver import extrapolate_split
+
+    a = simulate(parse_shape("circle"), 20.0, resolution=8)
+    b = simulate(parse_shape("ellipse:4"), 20.0, resolution=12)
+    kept = extrapolate_split(a, b)
+    assert (
+        kept.split == "surface"
+        and kept.cd_pressure == a.cd_pressure
+        and "differ by over 2%" in kept.split_note
+    )
+    with pytest.raises(SimulationError, match="cannot be extrapolated"):
+        extrapolate_split(a, b, strict=True)
 
 
 # ---------- 5. start-up ----------

@@ -236,7 +236,8 @@ def run_verify(args) -> int:
         f"  pressure/viscous: predicted {v['cd_pressure_pred']:.4f} / {v['cd_viscous_pred']:.4f}, "
         f"simulated {v['cd_pressure_sim']:.4f} / {v['cd_viscous_sim']:.4f}"
         + (
-            f" (extrapolated from resolutions {' and '.join(f'{n:g}' for n in v['split_resolutions'])})"
+            f" (extrapolated from resolutions {' and '.join(f'{n:g}' for n in v['split_resolutions'])}; "
+            f"one solve's pressure part {v['cd_pressure_sim_single']:.4f})"
             if v["split_sim"] == "extrapolated"
             else ""
         )
