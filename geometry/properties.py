@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from geometry.arrays import amax, amin, asarray, namespace, norm_rows
 
 
@@ -87,8 +89,6 @@ def sharpest_turn(points, length: float) -> float:
     180 minus its interior angle in any stretch that holds it (a sharp trailing edge about 160-170 degrees, a
     square's corner 90). sim.setups uses it with one grid cell to find the bodies whose pressure/viscous
     split converges slowly. Numpy only (not differentiable)."""
-    import numpy as np
-
     p = np.asarray(points, dtype=float)
     edge = np.roll(p, -1, 0) - p
     heading = np.arctan2(edge[:, 1], edge[:, 0])

@@ -54,9 +54,8 @@ def _node_coefficients(points, X, Y, WX, WY, nu: float, lam: float):
     gx, gy = np.meshgrid(Xw, Yw, indexing="ij")
     q = asarray(np.stack([gx.ravel(), gy.ravel()], 1), xp)
     s = signed_distance(detach(points), q)
-    if requires_grad(
-        points
-    ):  # only nodes within a link of the outline depend on it: differentiate just those
+    # only nodes within a link of the outline depend on it: differentiate just those
+    if requires_grad(points):
         near = flatnonzero(abs(s) < 1.5 * margin / 3.0)
         s = put(s, near, signed_distance(points, q[near]))
     s = s.reshape(gx.shape)

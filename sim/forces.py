@@ -163,10 +163,10 @@ def flux_density(u, v, p, grads, nx, ny, nu):
 def surface_stress_forces(u, v, p, poly, grid: Grid, nu: float, offsets=(1.0, 2.0)):
     """Pressure and viscous forces on the body from the stress on its outline, evaluated from the fluid side.
 
-    At stations at most h/2 apart along the outline (_stations) the fields are sampled along the outward normal at offsets[0] and offsets[1] core cells
-    (h = grid.h_min()) from the wall: the wall pressure is their linear extrapolation to the wall, and the wall
-    shear nu du/dn that of the quadratic through the no-slip value 0 at the wall and the two samples (at a rigid
-    no-slip wall the viscous traction nu (grad u + grad u^T) n is nu du/dn). Unlike `pressure_force`, whose
+    At stations at most h/2 apart along the outline (_stations) the fields are sampled along the outward normal at
+    offsets[0] and offsets[1] core cells (h = grid.h_min()) from the wall: the wall pressure is their linear
+    extrapolation to the wall, and the wall shear nu du/dn that of the quadratic through the no-slip value 0 at the
+    wall and the two samples (at a rigid no-slip wall the viscous traction nu (grad u + grad u^T) n is nu du/dn). Unlike `pressure_force`, whose
     interpolation at the outline mixes in the pressure inside the body (half its stencil at any resolution),
     this converges to the wall values: docs/validation.md, pressure/viscous split.
 
@@ -206,6 +206,12 @@ def _stations(poly, spacing: float):
     return poly[edge] + t[:, None] * d[edge], n[edge], ds[edge] / count
 
 
+CLOSURE_RANGE = (
+    0.8,
+    1.25,
+)  # (pressure + viscous stress integrals) / body force where the scaled split is used
+
+
 def pressure_part(u, v, p, poly, grid, nu: float, fx: float, fy: float):
     """The pressure part (Px, Py) of a body force (fx, fy): the fluid-side stress integrals of surface_stress_forces
     give the ratio, scaled by the one factor that makes pressure + viscous add up to the body force (their own sum
@@ -214,7 +220,7 @@ def pressure_part(u, v, p, poly, grid, nu: float, fx: float, fy: float):
     surrogate's physics operator both split this way; `grid` needs xc, yc, xf, yf and h_min()."""
     px, py, sx, sy = (float(f) for f in surface_stress_forces(u, v, p, poly, grid, nu))
     closure = (px + sx) / fx if fx != 0 else float("nan")
-    if 0.8 <= closure <= 1.25:
+    if CLOSURE_RANGE[0] <= closure <= CLOSURE_RANGE[1]:
         return px / closure, py / closure, closure
     px, py = (float(f) for f in outline_pressure_force(p, poly, grid.xc, grid.yc))
     return px, py, closure

@@ -92,6 +92,7 @@ def thin_body_warning(thickness: float, resolution: float, minimum_cells: float 
 # puts the thin lens' pressure part 8% high and NACA 0012's 5% and ellipse:4's 4% low, while the circle's is within
 # 1% (docs/validation.md). simulate(split="auto") extrapolates the split of such bodies from a second solve at
 # SPLIT_RATIO times the resolution.
+SPLITS = ("auto", "surface", "extrapolated")  # simulate's split options
 SHARP_TURN = 30.0  # degrees within one cell (a circle of radius r turns by h / r)
 SPLIT_RATIO = 2.0
 

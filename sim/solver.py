@@ -21,7 +21,6 @@ PENALTY = 1e6  # lambda in units of U / D (times nu / (U D) when that is larger:
 IMMERSED = "cutlink"  # immersed-boundary method, see sim/body.py
 STATIONS = 64  # surface Cp stations
 SPLIT = "fluid-side stress, scaled to the body force"  # how cd_pressure / cd_viscous are measured (forces.pressure_part)
-SPLITS = ("surface", "extrapolated", "auto")  # simulate's split options
 # Newton from uniform flow converges on every body tried up to Re 40 (420 random bodies) and on the circle up to
 # about 120, not at 150-200. Above RE_DIRECT the solve is a continuation in Re: converged at RE_DIRECT from uniform
 # flow, then at Re values growing by at most CONTINUATION_RATIO, each from the previous state. A direct solve that
@@ -267,8 +266,8 @@ def split_domain(
     The second solve is at SPLIT_RATIO times the resolution, or at 1 / SPLIT_RATIO times where that grid is beyond
     the allowed resolution or cells. "auto" needs none for a body that is not sharp for the grid, nor where neither
     grid is allowed; "extrapolated" then names why it cannot."""
-    if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; allowed: {', '.join(SPLITS)}")
+    if split not in setups.SPLITS:
+        raise ValueError(f"unknown split {split!r}; allowed: {', '.join(setups.SPLITS)}")
     if split == "surface" or (split == "auto" and not setups.sharp(shape.points, resolution)):
         return None
     refused = []
@@ -305,13 +304,12 @@ def interpolated_fields(result: SimResult, grid) -> tuple[np.ndarray, np.ndarray
 
 def stress_pressure(result: SimResult) -> tuple[float, float] | None:
     """The pressure integral of the fluid-side wall stress (forces.surface_stress_forces) as coefficients (Cd, Cl),
-    not scaled to the body force; None where its closure is outside pressure_part's range."""
-    if not 0.8 <= result.split_closure <= 1.25:
+    not scaled to the body force: the single-solve split times the closure that forces.pressure_part divided it by.
+    None where the closure is outside that range (the split is then the outline integral)."""
+    lo, hi = forces.CLOSURE_RANGE
+    if not lo <= result.split_closure <= hi:
         return None
-    u, v, p = result.fields()
-    px, py, _, _ = forces.surface_stress_forces(u, v, p, result.points, result.domain.grid, result.domain.nu)
-    k = result.domain.force_scale
-    return k * float(px), k * float(py)
+    return result.cd_pressure * result.split_closure, result.cl_pressure * result.split_closure
 
 
 def extrapolate_split(result: SimResult, other: SimResult, strict: bool = False) -> SimResult:

@@ -27,6 +27,7 @@ def register(sub) -> None:
         MIN_BOX,
         MIN_RE,
         MIN_RESOLUTION,
+        SPLITS,
     )
 
     res_help = (
@@ -62,7 +63,7 @@ def register(sub) -> None:
     )
     s.add_argument(
         "--split",
-        choices=("auto", "surface", "extrapolated"),
+        choices=SPLITS,
         default="auto",
         help="how the pressure/viscous split is measured: surface (the fluid-side wall stress of this solve), "
         "extrapolated (also solves at twice the resolution and extrapolates: about 2 to 3 times the time), auto "
