@@ -59,6 +59,15 @@ def equivalent_diameter(points):
     return 2.0 * (area(points) / math.pi) ** 0.5
 
 
+def own_scale(points, re):
+    """A design drawn in start-shape units (the start's D = 1) -> (its own D, the Re on that D).
+
+    Same speed and viscosity, so Re_own = Re * D; a coefficient per own D times D is the coefficient per start D.
+    Numpy or torch alike (gradients flow to the points)."""
+    d = equivalent_diameter(points)
+    return d, re * d
+
+
 def thickness(points, n_stations: int = 400):
     """Largest extent in y of a cross-section x = const (the flow is along x): the maximum thickness.
 
