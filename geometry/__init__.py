@@ -1,4 +1,7 @@
-"""dragopt.geometry: shapes, parametrisations, validity, rasterisation, import and export. Imports no other package."""
+"""dragopt.geometry: shapes, parametrisations, validity, rasterisation, import and export.
+
+Imports no other package of the project.
+"""
 
 from geometry.errors import ShapeError
 from geometry.presets import parse_shape

@@ -2,4 +2,5 @@
 
 
 class ShapeError(ValueError):
-    """A polygon or shape specification that cannot be used; the message names the problem and what is allowed."""
+    """A polygon or shape specification that cannot be used; the message names the problem and what is
+    allowed."""

@@ -1,9 +1,9 @@
 """Writers of a shape's outline in the user's units: CSV, DXF (ezdxf), SVG, and STL/OBJ/GLB meshes (trimesh).
 
-Coordinates are the numbers of the input (Shape.user_points()); `units` (mm, m or in) is a label written where the
-format holds one (CSV comment, DXF $INSUNITS, SVG width/height, OBJ comment, STL header). The exception is GLB:
-glTF defines its unit as the metre, so with `units` the coordinates are converted to metres; without, they are
-written as they are. Every write is atomic (geometry.io).
+Coordinates are the numbers of the input (Shape.user_points()); `units` (mm, m or in) is a label written where
+the format holds one (CSV comment, DXF $INSUNITS, SVG width/height, OBJ comment, STL header). The exception is
+GLB: glTF defines its unit as the metre, so with `units` the coordinates are converted to metres; without,
+they are written as they are. Every write is atomic (geometry.io).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import io
 import math
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 from xml.sax.saxutils import escape
 
 import numpy as np
@@ -19,6 +20,9 @@ import numpy as np
 from geometry.errors import ShapeError
 from geometry.io import atomic_write_bytes, atomic_write_text, write_csv
 from geometry.shape import Shape
+
+if TYPE_CHECKING:
+    import trimesh
 
 FORMATS = ("csv", "dxf", "svg", "stl", "obj", "glb")
 MESH_FORMATS = ("stl", "obj", "glb")
@@ -35,12 +39,12 @@ def export_shape(
     extrude: float | None = None,
     revolve: bool = False,
     spline: bool = False,
-) -> dict:
+) -> dict[str, Any]:
     """Write `shape` to `path` as `fmt`; returns what was written (points, and for meshes faces, volume, ...).
 
-    Meshes are a prism of length `extrude`, or with `revolve` the body of revolution of the upper half about the
-    flow axis (through the centroid, along x); with neither, a prism of length D (the equivalent diameter, in user
-    units). Warnings (an asymmetric section revolved) are issued with the warnings module.
+    Meshes are a prism of length `extrude`, or with `revolve` the body of revolution of the upper half about
+    the flow axis (through the centroid, along x); with neither, a prism of length D (the equivalent diameter,
+    in user units). Warnings (an asymmetric section revolved) are issued with the warnings module.
     """
     if fmt not in FORMATS:
         raise ShapeError(f"unknown export format {fmt!r}; allowed: {', '.join(FORMATS)}")
@@ -55,7 +59,7 @@ def export_shape(
     if extrude is not None and revolve:
         raise ShapeError("give an extrusion length or revolve, not both")
     pts = shape.user_points()
-    out = {"format": fmt, "points": len(pts), "units": units, "path": str(path)}
+    out: dict[str, Any] = {"format": fmt, "points": len(pts), "units": units, "path": str(path)}
     if fmt == "csv":
         write_csv(path, pts, comment=f"{shape.name}: x,y in {units}" if units else None)
     elif fmt == "dxf":
@@ -81,8 +85,9 @@ def export_shape(
 
 
 def write_dxf(path: str | Path, points: np.ndarray, units: str | None = None, spline: bool = False) -> None:
-    """A DXF (R2010) with the outline as one closed LWPOLYLINE, or with `spline` one cubic SPLINE through every
-    point, its ends meeting with one tangent (for smooth outlines: it overshoots between the points of a corner)."""
+    """A DXF (R2010) with the outline as one closed LWPOLYLINE, or with `spline` one cubic SPLINE through
+    every point, its ends meeting with one tangent (for smooth outlines: it overshoots between the points of a
+    corner)."""
     import ezdxf
     from ezdxf.math import global_bspline_interpolation
 
@@ -112,8 +117,8 @@ def write_dxf(path: str | Path, points: np.ndarray, units: str | None = None, sp
 
 
 def write_svg(path: str | Path, points: np.ndarray, units: str | None = None, title: str = "shape") -> None:
-    """One closed path (exact coordinates, y negated: SVG's y axis points down) in a viewBox of user units with a
-    2% margin; with `units`, width and height carry the unit so the picture prints at its true size."""
+    """One closed path (exact coordinates, y negated: SVG's y axis points down) in a viewBox of user units
+    with a 2% margin; with `units`, width and height carry the unit so the picture prints at its true size."""
     p = np.asarray(points, dtype=float)
     x, y = p[:, 0], -p[:, 1]
     size = max(np.ptp(x), np.ptp(y))
@@ -149,11 +154,14 @@ def _about(units: str | None) -> str:
 # ---------------------------------------------------------------------------------------------- meshes
 
 
-def write_mesh(path: str | Path, mesh, fmt: str, units: str | None = None, title: str = "shape") -> None:
-    """STL (binary, float32, units in its 80-byte header), OBJ (15 significant digits, units in a comment) or GLB
-    (metres when `units` is given, glTF's unit)."""
+def write_mesh(
+    path: str | Path, mesh: trimesh.Trimesh, fmt: str, units: str | None = None, title: str = "shape"
+) -> None:
+    """STL (binary, float32, units in its 80-byte header), OBJ (15 significant digits, units in a comment) or
+    GLB (metres when `units` is given, glTF's unit). trimesh's export returns bytes for STL and GLB, text for
+    OBJ."""
     if fmt == "stl":
-        data = mesh.export(file_type="stl")
+        data = cast(bytes, mesh.export(file_type="stl"))
         header = f"dragopt {title}; {_about(units)}"[:80].encode("ascii", "replace").ljust(80, b" ")
         atomic_write_bytes(path, header + data[80:])
     elif fmt == "obj":
@@ -161,12 +169,12 @@ def write_mesh(path: str | Path, mesh, fmt: str, units: str | None = None, title
         digits = int(np.clip(15 - math.ceil(math.log10(biggest)), 6, 30))
         with warnings.catch_warnings():  # trimesh warns that a mesh without texture has no material
             warnings.simplefilter("ignore")
-            text = mesh.export(file_type="obj", digits=digits, header=f"{title}: {_about(units)}")
+            text = cast(str, mesh.export(file_type="obj", digits=digits, header=f"{title}: {_about(units)}"))
         atomic_write_text(path, text)
     elif fmt == "glb":
         m = mesh.copy()
         if units is not None:
             m.apply_scale(UNITS[units])
-        atomic_write_bytes(path, m.export(file_type="glb"))
+        atomic_write_bytes(path, cast(bytes, m.export(file_type="glb")))
     else:
         raise ShapeError(f"unknown mesh format {fmt!r}; allowed: {', '.join(MESH_FORMATS)}")

@@ -1,21 +1,27 @@
 """Readers of shape files: CSV, DXF, SVG and the section of an STL/OBJ/GLB prism, each giving the outline's
 points (n, 2) in the file's own numbers (units are not converted).
 
-Every reader first checks the file (exists, is a file, not empty, at most geometry.io.MAX_INPUT_BYTES), and every
-failure is a ShapeError naming the file, what was found in it and what a shape file must hold. Curves (arcs,
-splines, Beziers) are flattened to points deviating at most FLATTEN_TOLERANCE x the drawing's size from the curve.
+Every reader first checks the file (exists, is a file, not empty, at most geometry.io.MAX_INPUT_BYTES), and
+every failure is a ShapeError naming the file, what was found in it and what a shape file must hold. Curves
+(arcs, splines, Beziers) are flattened to points deviating at most FLATTEN_TOLERANCE x the drawing's size from
+the curve.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from geometry.errors import ShapeError
 from geometry.io import check_input_file, read_csv
 from geometry.loops import one_loop
+
+if TYPE_CHECKING:
+    from geometry.shape import Shape
 
 FLATTEN_TOLERANCE = 1e-4  # largest distance of a flattened curve from the true one, as a fraction of the size
 
@@ -28,7 +34,8 @@ def read_shape_file(path: str | Path) -> np.ndarray:
     reader = READERS.get(path.suffix.lower())
     if reader is None:
         raise ShapeError(
-            f"cannot read {path}: shape files end in {', '.join(READERS)}; got {path.suffix or 'no extension'}"
+            f"cannot read {path}: shape files end in {', '.join(READERS)}; got "
+            f"{path.suffix or 'no extension'}"
         )
     return reader(path)
 
@@ -39,8 +46,8 @@ def read_shape_file(path: str | Path) -> np.ndarray:
 def read_dxf(path: str | Path) -> np.ndarray:
     """The one closed outline in a DXF's model space, in the XY plane (z is ignored).
 
-    Closed LWPOLYLINE/POLYLINE (bulges become arcs), CIRCLE, ELLIPSE and SPLINE are loops by themselves; LINE, ARC,
-    open polylines, elliptic arcs and open splines are joined end to end (geometry.loops.JOIN_TOLERANCE).
+    Closed LWPOLYLINE/POLYLINE (bulges become arcs), CIRCLE, ELLIPSE and SPLINE are loops by themselves; LINE,
+    ARC, open polylines, elliptic arcs and open splines are joined end to end (geometry.loops.JOIN_TOLERANCE).
     """
     import ezdxf
     from ezdxf import bbox
@@ -55,8 +62,8 @@ def read_dxf(path: str | Path) -> np.ndarray:
     what = _counts(found) if found else "no entities"
     if not usable:
         raise ShapeError(
-            f"{path} holds no outline (found {what}); a shape DXF needs one closed LWPOLYLINE, POLYLINE, SPLINE, "
-            "CIRCLE or ELLIPSE, or LINE/ARC pieces joined end to end into one closed loop"
+            f"{path} holds no outline (found {what}); a shape DXF needs one closed LWPOLYLINE, POLYLINE, "
+            "SPLINE, CIRCLE or ELLIPSE, or LINE/ARC pieces joined end to end into one closed loop"
         )
     box = bbox.extents(usable, fast=True)
     size = max(box.size.x, box.size.y, 1e-300) if box.has_data else 1.0
@@ -68,11 +75,11 @@ def read_dxf(path: str | Path) -> np.ndarray:
     return one_loop(pieces, str(path), what)
 
 
-def _is_mesh(entity) -> bool:
+def _is_mesh(entity: Any) -> bool:  # an ezdxf entity
     return entity.dxftype() == "POLYLINE" and (entity.is_poly_face_mesh or entity.is_polygon_mesh)
 
 
-def _dxf_points(entity, sagitta: float) -> np.ndarray:
+def _dxf_points(entity: Any, sagitta: float) -> np.ndarray:
     """An entity flattened to (n, 2) points in drawing order (closed ones end on their first point)."""
     kind = entity.dxftype()
     if kind == "LINE":
@@ -105,9 +112,9 @@ def _gap(point: np.ndarray, piece: np.ndarray) -> float:
 def read_svg(path: str | Path) -> np.ndarray:
     """The one closed outline among an SVG's path, polygon, polyline, rect, circle, ellipse and line elements.
 
-    Coordinates are the SVG's user units (the viewBox's; the width and height are ignored) with transforms applied.
-    SVG's y axis points down; y is negated so the shape looks as it does in the picture (export negates it too, so
-    a round trip gives the same numbers).
+    Coordinates are the SVG's user units (the viewBox's; the width and height are ignored) with transforms
+    applied. SVG's y axis points down; y is negated so the shape looks as it does in the picture (export
+    negates it too, so a round trip gives the same numbers).
     """
     from xml.etree.ElementTree import ParseError
 
@@ -124,12 +131,12 @@ def read_svg(path: str | Path) -> np.ndarray:
     except Exception as exc:  # xml ParseError, bad path data, bad transforms in a foreign file
         raise ShapeError(f"cannot read {path} as SVG: {_first_line(exc)}") from None
     subpaths = [s for s in subpaths if len(s) > 0]
-    found = Counter(getattr(p, "element", None).tag.rsplit("}", 1)[-1] for p in paths if len(p) > 0)
+    found = Counter(_element_name(p) for p in paths if len(p) > 0)
     what = _counts(found) if found else "no drawing elements"
     if not subpaths:
         raise ShapeError(
-            f"{path} holds no outline (found {what}); a shape SVG needs one closed path, polygon, rect, circle or "
-            "ellipse"
+            f"{path} holds no outline (found {what}); a shape SVG needs one closed path, polygon, rect, "
+            "circle or ellipse"
         )
     box = np.array([s.bbox() for s in subpaths])  # xmin, xmax, ymin, ymax
     size = max(box[:, 1].max() - box[:, 0].min(), box[:, 3].max() - box[:, 2].min(), 1e-300)
@@ -138,7 +145,7 @@ def read_svg(path: str | Path) -> np.ndarray:
     chord = 2.0 * size * np.sqrt(FLATTEN_TOLERANCE)
     pieces = []
     for s in subpaths:
-        pts = []
+        pts: list[complex] = []
         for seg in s:
             if isinstance(seg, Line):
                 pts.append(seg.start)
@@ -151,11 +158,17 @@ def read_svg(path: str | Path) -> np.ndarray:
     return one_loop(pieces, str(path), what)
 
 
+def _element_name(path: Any) -> str:
+    """The SVG element (path, rect, circle...) an svgpathtools path was read from, without its namespace."""
+    element = getattr(path, "element", None)
+    return "element" if element is None else str(element.tag).rsplit("}", 1)[-1]
+
+
 # ---------------------------------------------------------------------------------------------- meshes
 
 
 def read_mesh_section(path: str | Path) -> np.ndarray:
-    """The section at mid-height of a prism along z in an STL, OBJ or GLB file (see geometry.mesh.prism_section)."""
+    """The section at mid-height of a prism along z in an STL, OBJ or GLB file (mesh.prism_section)."""
     import trimesh
 
     from geometry.mesh import prism_section
@@ -172,7 +185,7 @@ def read_mesh_section(path: str | Path) -> np.ndarray:
     return prism_section(mesh, str(path))
 
 
-READERS = {
+READERS: dict[str, Callable[[str | Path], np.ndarray]] = {
     ".csv": read_csv,
     ".txt": read_csv,
     ".dxf": read_dxf,
@@ -183,7 +196,7 @@ READERS = {
 }
 
 
-def _counts(found: Counter) -> str:
+def _counts(found: Counter[str]) -> str:
     return ", ".join(f"{n} {kind}" for kind, n in found.most_common())
 
 
@@ -195,8 +208,8 @@ def _first_line(exc: BaseException) -> str:
 UPLOAD_LIMIT = 5 * 1024 * 1024  # bytes: an upload (the app) is a shape file, not a CAD assembly
 
 
-def shape_from_upload(name: str, data: bytes, limit: int = UPLOAD_LIMIT):
-    """A Shape from an uploaded file's name and bytes (read by its extension); ShapeError names what is wrong."""
+def shape_from_upload(name: str, data: bytes, limit: int = UPLOAD_LIMIT) -> Shape:
+    """A Shape from an uploaded file's name and bytes (read by its extension); ShapeError says why not."""
     import tempfile
 
     from geometry.shape import Shape

@@ -1,9 +1,9 @@
 """Pieces of outline (polylines read from a DXF or SVG file) joined end to end into closed loops.
 
-Drawings hold an outline as one closed polyline or as many open pieces (LINEs and ARCs, path segments) whose ends
-meet within the drawing's precision. The readers flatten every piece to points, then ask `one_loop` for the single
-closed outline a shape needs; anything else (several loops, an open chain, nothing) is a ShapeError naming what was
-found, so a user knows what to fix in the drawing.
+Drawings hold an outline as one closed polyline or as many open pieces (LINEs and ARCs, path segments) whose
+ends meet within the drawing's precision. The readers flatten every piece to points, then ask `one_loop` for
+the single closed outline a shape needs; anything else (several loops, an open chain, nothing) is a ShapeError
+naming what was found, so a user knows what to fix in the drawing.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ def drawing_size(pieces: list[np.ndarray]) -> float:
 
 
 def join(pieces: list[np.ndarray], tolerance: float) -> Chains:
-    """Join (n_i, 2) polylines whose ends meet within `tolerance` into chains; chains whose two ends meet are loops.
+    """Join (n_i, 2) polylines whose ends meet within `tolerance` into chains; chains whose two ends meet are
+    loops.
 
     Greedy: each chain grows at its end, then at its start, by the unused piece whose nearer end is closest.
     """
@@ -67,7 +68,8 @@ def join(pieces: list[np.ndarray], tolerance: float) -> Chains:
         if not _meets(points[0], points[-1], tolerance):  # grow the other way too, keeping the direction
             points = np.concatenate(grow([points[::-1]]))[::-1]
         if len(points) >= 4 and _meets(points[0], points[-1], tolerance):
-            # zero-length segments are dropped; points closer than the joining tolerance are kept (dense outlines)
+            # zero-length segments are dropped; points closer than the joining tolerance are kept
+            # (dense outlines)
             loops.append(_drop_repeats(points[:-1], tolerance * 1e-4))
         else:
             chains.append(points)
@@ -88,8 +90,8 @@ def one_loop(pieces: list[np.ndarray], source: str, what: str) -> np.ndarray:
     if len(found.loops) > 1:
         extra = f" and {len(found.open)} open chain(s)" if found.open else ""
         raise ShapeError(
-            f"{source} holds {len(found.loops)} closed loops{extra} (from {what}); a shape file must hold exactly "
-            "one closed outline: delete the others or put them in another file"
+            f"{source} holds {len(found.loops)} closed loops{extra} (from {what}); a shape file must hold "
+            "exactly one closed outline: delete the others or put them in another file"
         )
     a, b = found.open[0][0] + 0.0, found.open[0][-1] + 0.0  # + 0.0: no '-0' in the message
     gap = float(np.linalg.norm(b - a))

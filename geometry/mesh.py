@@ -1,9 +1,9 @@
-"""Closed 3D meshes of a section (trimesh): a prism by extrusion, a body of revolution about the flow axis, and the
-section of a prism read back.
+"""Closed 3D meshes of a section (trimesh): a prism by extrusion, a body of revolution about the flow axis,
+and the section of a prism read back.
 
-Every mesh made here is checked: watertight, consistently wound, outward normals (positive volume). Coordinates are
-the section's (user units): the prism stands on the plane z = 0 and reaches z = length; the body of revolution has
-its axis along x through y = axis_y, z = 0.
+Every mesh made here is checked: watertight, consistently wound, outward normals (positive volume).
+Coordinates are the section's (user units): the prism stands on the plane z = 0 and reaches z = length; the
+body of revolution has its axis along x through y = axis_y, z = 0.
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ from shapely import affinity
 
 from geometry.errors import ShapeError
 
-REVOLVE_SECTIONS = (
-    128  # facets around the axis: the volume is N sin(2 pi / N) / (2 pi) = 0.9996 of the smooth body
-)
+# facets around the axis: the volume is N sin(2 pi / N) / (2 pi) = 0.9996 of the smooth body
+REVOLVE_SECTIONS = 128
 ASYMMETRY_WARNING = 1e-3  # revolve warns when mirroring changes this fraction of the section's area or more
 
 
@@ -37,8 +36,8 @@ def extrude(points: np.ndarray, length: float) -> trimesh.Trimesh:
 def revolve(points: np.ndarray, axis_y: float, sections: int = REVOLVE_SECTIONS) -> trimesh.Trimesh:
     """The body of revolution of the section's upper half (y >= axis_y) about the line y = axis_y along x.
 
-    A section that is not symmetric about the axis still revolves its upper half, with a warning: the lower half
-    of, say, a cambered airfoil is dropped, which is what "revolve" means for a half-section in CAD.
+    A section that is not symmetric about the axis still revolves its upper half, with a warning: the lower
+    half of, say, a cambered airfoil is dropped, which is what "revolve" means for a half-section in CAD.
     """
     poly = shapely.Polygon(points)
     size = max(np.ptp(points[:, 0]), np.ptp(points[:, 1]))
@@ -49,8 +48,8 @@ def revolve(points: np.ndarray, axis_y: float, sections: int = REVOLVE_SECTIONS)
     asym = poly.symmetric_difference(mirrored).area / poly.area
     if asym >= ASYMMETRY_WARNING:
         warnings.warn(
-            f"the section is not symmetric about its flow axis (mirroring changes {100 * asym:.2g}% of its area); "
-            "the body of revolution is made from its upper half",
+            f"the section is not symmetric about its flow axis (mirroring changes {100 * asym:.2g}% of its "
+            "area); the body of revolution is made from its upper half",
             UserWarning,
             stacklevel=2,
         )
@@ -67,7 +66,8 @@ def revolve(points: np.ndarray, axis_y: float, sections: int = REVOLVE_SECTIONS)
     profile = _profile(np.column_stack([r, ring[:, 0]]), on_axis)  # (radius, x)
     k = _working_scale(size)
     mesh = trimesh.creation.revolve(profile * k, sections=int(sections))
-    # trimesh revolves (r, h) about z: (r cos t, r sin t, h); send h to x, r cos t to y (+ axis_y), r sin t to z
+    # trimesh revolves (r, h) about z: (r cos t, r sin t, h); send h to x, r cos t to y (+ axis_y),
+    # r sin t to z
     to_flow_axis = np.array([[0, 0, 1, 0], [1, 0, 0, axis_y], [0, 1, 0, 0], [0, 0, 0, 1]], dtype=float)
     to_flow_axis[:3, :3] /= k
     mesh.apply_transform(to_flow_axis)
@@ -75,15 +75,15 @@ def revolve(points: np.ndarray, axis_y: float, sections: int = REVOLVE_SECTIONS)
 
 
 def _working_scale(size: float) -> float:
-    """A power of two (so scaling is exact) that brings `size` to about 1e4: trimesh drops triangles of area below
-    an absolute 1e-8 and merges vertices within 1e-8, which would hole a body drawn in metres or a fine leading
-    edge."""
+    """A power of two (so scaling is exact) that brings `size` to about 1e4: trimesh drops triangles of area
+    below an absolute 1e-8 and merges vertices within 1e-8, which would hole a body drawn in metres or a fine
+    leading edge."""
     return float(2.0 ** np.round(np.log2(1e4 / size)))
 
 
 def _profile(rh: np.ndarray, on_axis: np.ndarray) -> np.ndarray:
-    """The part of the half-section's outline off the axis, from axis to axis (or the whole ring, closed, when it
-    does not touch the axis: the body is then a ring)."""
+    """The part of the half-section's outline off the axis, from axis to axis (or the whole ring, closed, when
+    it does not touch the axis: the body is then a ring)."""
     if not on_axis.any():
         return np.concatenate([rh, rh[:1]])
     start = int(np.flatnonzero(on_axis)[0])
@@ -122,9 +122,10 @@ def _checked(mesh: trimesh.Trimesh, what: str) -> trimesh.Trimesh:
 def prism_section(mesh: trimesh.Trimesh, source: str) -> np.ndarray:
     """The section (n, 2) of a prism extruded along z, cut at mid-height; `source` names the file in messages.
 
-    A prism has all its vertices on two planes z = z0 and z = z1. The side faces are triangles, so the cut also
-    crosses their diagonals; those points lie on the section's edges and are dropped, keeping the section's
-    corners (the xy of the mesh's vertices), so a prism made by `extrude` gives back its polygon exactly.
+    A prism has all its vertices on two planes z = z0 and z = z1. The side faces are triangles, so the cut
+    also crosses their diagonals; those points lie on the section's edges and are dropped, keeping the
+    section's corners (the xy of the mesh's vertices), so a prism made by `extrude` gives back its polygon
+    exactly.
     """
     if len(mesh.faces) == 0:
         raise ShapeError(f"{source} holds no triangles")

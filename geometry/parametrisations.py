@@ -21,7 +21,8 @@ _BSPLINE = (
 
 
 def bspline_points(control: torch.Tensor, per_segment: int = 16) -> torch.Tensor:
-    """Closed cubic B-spline of (n, 2) control points, sampled `per_segment` times per segment: (n*per_segment, 2)."""
+    """Closed cubic B-spline of (n, 2) control points, sampled `per_segment` times per segment:
+    (n*per_segment, 2)."""
     n = control.shape[0]
     t = torch.arange(per_segment, dtype=control.dtype) / per_segment
     powers = torch.stack([t**3, t**2, t, torch.ones_like(t)], dim=1)  # (s, 4)
@@ -33,7 +34,8 @@ def bspline_points(control: torch.Tensor, per_segment: int = 16) -> torch.Tensor
 
 
 def circle_control_points(n: int, radius: float = 0.5) -> torch.Tensor:
-    """Control points whose B-spline is close to a circle of the given radius (scaled for the spline's shrinkage)."""
+    """Control points whose B-spline is close to a circle of the given radius (scaled for the spline's
+    shrinkage)."""
     phi = 2 * math.pi * torch.arange(n, dtype=torch.float64) / n
     shrink = (4 + 2 * math.cos(2 * math.pi / n)) / 6  # the spline of a regular n-gon at its control points
     r = radius / shrink

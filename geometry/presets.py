@@ -1,5 +1,5 @@
-"""Preset shapes and the SHAPE argument of the CLI: `circle`, `ellipse:AR`, `naca:XXXX`, `rect:AR:R`, or a shape file
-(CSV, DXF, SVG, or an STL/OBJ/GLB prism; geometry.importers)."""
+"""Preset shapes and the SHAPE argument of the CLI: `circle`, `ellipse:AR`, `naca:XXXX`, `rect:AR:R`, or a
+shape file (CSV, DXF, SVG, or an STL/OBJ/GLB prism; geometry.importers)."""
 
 from __future__ import annotations
 
@@ -51,7 +51,8 @@ def naca4_points(code: str, n: int = 201) -> np.ndarray:
 
 
 def rounded_rect_points(aspect: float, radius: float, n: int = 256) -> np.ndarray:
-    """Rectangle aspect x 1 with corners rounded by radius * min(aspect, 1), sampled evenly along its outline."""
+    """Rectangle aspect x 1 with corners rounded by radius * min(aspect, 1), sampled evenly along its
+    outline."""
     import shapely
 
     w, h = aspect, 1.0

@@ -1,43 +1,46 @@
-"""Area, centroid, perimeter and thickness of a closed polygon, for numpy arrays and torch tensors alike; and how sharply
-it turns (sharpest_turn, numpy only).
+"""Area, centroid, perimeter and thickness of a closed polygon, for numpy arrays and torch tensors alike; and
+how sharply it turns (sharpest_turn, numpy only).
 
-Polygons are (n, 2) arrays, counter-clockwise, last point not repeated. Tensors give tensors, so gradients flow to
-the points (the optimiser, the adjoint); numpy input gives numpy float64 and never imports torch (geometry.arrays).
+Polygons are (n, 2) arrays, counter-clockwise, last point not repeated. Tensors give tensors, so gradients
+flow to the points (the optimiser, the adjoint); numpy input gives numpy float64 and never imports torch
+(geometry.arrays).
 """
 
 from __future__ import annotations
 
 import math
+from types import ModuleType
 
 import numpy as np
 
-from geometry.arrays import amax, amin, asarray, namespace, norm_rows
+from geometry.arrays import Array, amax, amin, asarray, namespace, norm_rows
 
 
-def as_tensor(points):
+def as_tensor(points: Array) -> Array:
     """A float64 tensor of array-like input; tensors pass through untouched (their gradients kept)."""
     import torch
 
     return asarray(points, torch)
 
 
-def _points(points):
+def _points(points: Array) -> tuple[ModuleType, Array]:
     xp = namespace(points)
     return xp, asarray(points, xp)
 
 
-def signed_area(points):
+def signed_area(points: Array) -> Array:
     """Shoelace area, positive for counter-clockwise polygons."""
     xp, p = _points(points)
     x, y = p[:, 0], p[:, 1]
     return 0.5 * xp.sum(x * xp.roll(y, -1) - xp.roll(x, -1) * y)
 
 
-def area(points):
+def area(points: Array) -> Array:
+    """Enclosed area, whatever the orientation."""
     return abs(signed_area(points))
 
 
-def centroid(points):
+def centroid(points: Array) -> Array:
     """Area centroid (not the mean of the vertices, which depends on the point spacing)."""
     xp, p = _points(points)
     x, y = p[:, 0], p[:, 1]
@@ -49,26 +52,28 @@ def centroid(points):
     return xp.stack([cx, cy])
 
 
-def perimeter(points):
+def perimeter(points: Array) -> Array:
+    """Length of the closed outline."""
     xp, p = _points(points)
     return xp.sum(norm_rows(xp.roll(p, -1, 0) - p))
 
 
-def equivalent_diameter(points):
-    """D = 2 sqrt(A / pi), the reference length of DESIGN.md section 1."""
+def equivalent_diameter(points: Array) -> Array:
+    """D = 2 sqrt(A / pi), the diameter of the circle of equal area: the reference length of every coefficient
+    and Reynolds number."""
     return 2.0 * (area(points) / math.pi) ** 0.5
 
 
-def own_scale(points, re):
+def own_scale(points: Array, re: Array) -> tuple[Array, Array]:
     """A design drawn in start-shape units (the start's D = 1) -> (its own D, the Re on that D).
 
-    Same speed and viscosity, so Re_own = Re * D; a coefficient per own D times D is the coefficient per start D.
-    Numpy or torch alike (gradients flow to the points)."""
+    Same speed and viscosity, so Re_own = Re * D; a coefficient per own D times D is the coefficient per start
+    D. Numpy or torch alike (gradients flow to the points)."""
     d = equivalent_diameter(points)
     return d, re * d
 
 
-def thickness(points, n_stations: int = 400):
+def thickness(points: Array, n_stations: int = 400) -> Array:
     """Largest extent in y of a cross-section x = const (the flow is along x): the maximum thickness.
 
     Edges crossing each station are intersected exactly, so the result is differentiable in the points.
@@ -90,14 +95,13 @@ def thickness(points, n_stations: int = 400):
     return (top - bottom).max()
 
 
-def sharpest_turn(points, length: float) -> float:
+def sharpest_turn(points: Array, length: float) -> float:
     """The largest turn of the outline's direction, in degrees, within any stretch of it `length` long.
 
-    A smooth outline turns by length / radius (a circle of diameter 1 turns 7 degrees in 1/16; 8 measured
-    on 256 points, since the stretch's end vertices count); a corner turns
-    180 minus its interior angle in any stretch that holds it (a sharp trailing edge about 160-170 degrees, a
-    square's corner 90). sim.setups uses it with one grid cell to find the bodies whose pressure/viscous
-    split converges slowly. Numpy only (not differentiable)."""
+    A smooth outline turns by length / radius (a circle of diameter 1 turns about 7 degrees in 1/16, a little
+    more on a polygon, since the stretch's end vertices count); a corner turns 180 minus its interior angle in
+    any stretch that holds it (a square's corner 90). sim.setups uses it with one grid cell to find the bodies
+    whose pressure/viscous split converges slowly. Numpy only (not differentiable)."""
     p = np.asarray(points, dtype=float)
     edge = np.roll(p, -1, 0) - p
     heading = np.arctan2(edge[:, 1], edge[:, 0])

@@ -1,7 +1,7 @@
 """Differentiable rasterisation of a polygon: signed distance and volume fraction of axis-aligned cells.
 
-The signed distance takes numpy arrays (the full simulation's body) or torch tensors (gradients: the adjoint, the
-surrogate's input); see geometry.arrays. The rest is torch.
+The signed distance takes numpy arrays (the full simulation's body) or torch tensors (gradients: the adjoint,
+the surrogate's input); see geometry.arrays. The rest is torch.
 
 The volume fraction of a cell is the mean over sub x sub sample points of a linear ramp of the signed distance
 of width one sample spacing measured along the outline's normal n (sqrt((nx dx)^2 + (ny dy)^2) for samples dx
@@ -15,21 +15,23 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from geometry.arrays import asarray, like, namespace, to_numpy
+from geometry.arrays import Array, asarray, like, namespace, to_numpy
 
 if TYPE_CHECKING:
     import torch
 
 
-def nearest_vector(poly, q, chunk: int | None = None):
-    """Vector from the nearest point of the closed polyline (n, 2) to each query point (Q, 2): shape (Q, 2)."""
+def nearest_vector(poly: Array, q: Array, chunk: int | None = None) -> Array:
+    """Vector from the nearest point of the closed polyline (n, 2) to each query point (Q, 2): shape (Q, 2).
+
+    `chunk` query points are handled at a time; by default the (chunk, n, 2) temporaries hold about 2**21
+    pairs, whatever the number of points."""
     xp = namespace(poly, q)
     poly, q = asarray(poly, xp), asarray(q, xp)
     a = poly
-    if (
-        chunk is None
-    ):  # bound the (chunk, n, 2) temporaries to about 2**21 pairs, whatever the number of points
+    if chunk is None:
         chunk = max(1, 2**21 // max(len(poly), 1))
     ab = xp.roll(poly, -1, 0) - a
     ab2 = (ab * ab).sum(1)
@@ -44,28 +46,30 @@ def nearest_vector(poly, q, chunk: int | None = None):
     return xp.concatenate(out) if out else xp.zeros_like(q[:0])
 
 
-def segment_distance(poly, q, chunk: int | None = None):
+def segment_distance(poly: Array, q: Array, chunk: int | None = None) -> Array:
     """Unsigned distance from each query point (Q, 2) to the closed polyline (n, 2)."""
     v = nearest_vector(poly, q, chunk)
     return namespace(v).sqrt((v * v).sum(1) + 1e-300)
 
 
-def inside(poly, q):
-    """Boolean mask of query points strictly inside the polygon (no gradient needed: the sign is piecewise constant)."""
+def inside(poly: Array, q: Array) -> Array:
+    """Boolean mask of query points strictly inside the polygon (no gradient needed: the sign is piecewise
+    constant)."""
     import shapely
 
     qn = to_numpy(q)
     return like(shapely.contains_xy(shapely.Polygon(to_numpy(poly)), qn[:, 0], qn[:, 1]), poly, q)
 
 
-def signed_distance(poly, q):
+def signed_distance(poly: Array, q: Array) -> Array:
     """Signed distance, negative inside the body."""
     d = segment_distance(poly, q)
     return namespace(d).where(inside(poly, q), -d, d)
 
 
-def cell_fractions(poly, x0, x1, y0, y1, sub: int = 8) -> torch.Tensor:
-    """Volume fraction of the rectangles [x0, x1] x [y0, y1] (1D arrays of equal length) covered by the polygon."""
+def cell_fractions(poly: Array, x0: Array, x1: Array, y0: Array, y1: Array, sub: int = 8) -> torch.Tensor:
+    """Volume fraction of the rectangles [x0, x1] x [y0, y1] (array-likes of equal length) covered by the
+    polygon."""
     import torch
 
     poly = poly if isinstance(poly, torch.Tensor) else torch.as_tensor(np.asarray(poly), dtype=torch.float64)
@@ -107,35 +111,39 @@ def cell_fractions(poly, x0, x1, y0, y1, sub: int = 8) -> torch.Tensor:
     return frac
 
 
-def grid_fractions(poly, xf, yf, sub: int = 8) -> torch.Tensor:
-    """Volume fraction of every cell of a (possibly stretched) grid with face coordinates xf, yf: shape (nx, ny)."""
-    xf, yf = np.asarray(xf), np.asarray(yf)
-    X0, Y0 = np.meshgrid(xf[:-1], yf[:-1], indexing="ij")
-    X1, Y1 = np.meshgrid(xf[1:], yf[1:], indexing="ij")
+def grid_fractions(poly: Array, xf: ArrayLike, yf: ArrayLike, sub: int = 8) -> torch.Tensor:
+    """Volume fraction of every cell of a (possibly stretched) grid with face coordinates xf, yf: shape
+    (nx, ny)."""
+    x, y = np.asarray(xf), np.asarray(yf)
+    X0, Y0 = np.meshgrid(x[:-1], y[:-1], indexing="ij")
+    X1, Y1 = np.meshgrid(x[1:], y[1:], indexing="ij")
     f = cell_fractions(poly, X0.ravel(), X1.ravel(), Y0.ravel(), Y1.ravel(), sub)
-    return f.reshape(len(xf) - 1, len(yf) - 1)
+    return f.reshape(len(x) - 1, len(y) - 1)
 
 
 def signed_distance_fast(poly: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-    """signed_distance for many query points and a finely sampled outline (the surrogate's input, every design step).
+    """signed_distance for many query points and a finely sampled outline (the surrogate's input, every design
+    step).
 
-    The nearest vertex is found without gradient (torch.cdist), then the exact distance to the two edges meeting
-    there is taken with gradient: exact whenever the nearest point of the outline lies on an edge next to the
-    nearest vertex, which holds for outlines sampled finer than the distance to them (256 points on a body of
-    D = 1 and a grid of D/16: everywhere outside the body's first cell). About 20 times faster than signed_distance.
+    The nearest vertex is found without gradient (torch.cdist), then the exact distance to the two edges
+    meeting there is taken with gradient: exact whenever the nearest point of the outline lies on an edge next
+    to the nearest vertex, which holds for outlines sampled finer than the distance to them (256 points on a
+    body of D = 1 and a grid of D/16: everywhere outside the body's first cell). Much faster than
+    signed_distance (docs/validation.md, measurements behind the code).
     """
     import torch
 
     with torch.no_grad():
         k = torch.cdist(q.detach().float(), poly.detach().float()).argmin(1)
     n = poly.shape[0]
-    best = None
-    for a, b in ((k - 1) % n, k), (k, (k + 1) % n):
+
+    def squared_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:  # to the edges a -> b
         pa, pb = poly[a], poly[b]
         ab = pb - pa
         t = torch.clamp(((q - pa) * ab).sum(1) / (ab * ab).sum(1), 0.0, 1.0)
         v = q - pa - t[:, None] * ab
-        d2 = (v * v).sum(1)
-        best = d2 if best is None else torch.minimum(best, d2)
+        return (v * v).sum(1)
+
+    best = torch.minimum(squared_distance((k - 1) % n, k), squared_distance(k, (k + 1) % n))
     d = torch.sqrt(best + 1e-300 if best.dtype == torch.float64 else best + 1e-30)
     return torch.where(inside(poly, q), -d, d)

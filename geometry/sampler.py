@@ -1,14 +1,15 @@
 """Random smooth closed bodies for datasets, normalised to D = 1 with the area centroid at the origin.
 
-The main family is CCHT21's recipe, a closed curve through random points in angular sectors (here a closed cubic
-B-spline of random control points, optionally with a repeated control point, which gives a pointed tail or nose);
-beside it ellipses, NACA 4-digit sections, rounded rectangles, Fourier-radius bodies and lenses, so that the data
-covers what the optimiser produces: pointed tails and fronts, lenses, slender bodies, mild concavity. Every family
-is stretched, turned and mirrored at random within limits.
+The main family is CCHT21's recipe, a closed curve through random points in angular sectors (here a closed
+cubic B-spline of random control points, optionally with a repeated control point, which gives a pointed tail
+or nose); beside it ellipses, NACA 4-digit sections, rounded rectangles, Fourier-radius bodies and lenses, so
+that the data covers what the optimiser produces: pointed tails and fronts, lenses, slender bodies, mild
+concavity. Every family is stretched, turned and mirrored at random within limits.
 
-A sample depends only on (seed, index): samples can be drawn in any order, in parallel, and again after a kill.
-Every sample is valid (geometry.validity), resampled to a fixed number of points, thick enough, and passes the
-caller's `accept` test (the surrogate's window). A rejected draw is drawn again from the same generator.
+A sample depends only on (seed, index): samples can be drawn in any order, in parallel, and again after a
+kill. Every sample is valid (geometry.validity), resampled to a fixed number of points, thick enough, and
+passes the caller's `accept` test (the surrogate's window). A rejected draw is drawn again from the same
+generator.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,24 +36,26 @@ MAX_TRIES = 200
 
 @dataclass(frozen=True)
 class Sample:
+    """One drawn body: its place in the stream, its family and the parameters it was drawn with."""
+
     index: int
     family: str
-    params: dict
-    points: (
-        np.ndarray
-    )  # (POINTS, 2), counter-clockwise, D = 1, centroid at the origin, first point at the nose
+    params: dict[str, Any]
+    # (POINTS, 2), counter-clockwise, D = 1, centroid at the origin, first point at the nose
+    points: np.ndarray
 
 
 def canonical(points: np.ndarray, n: int = POINTS) -> np.ndarray:
-    """A body as a dataset stores it: n points evenly spaced, D = 1, centroid at the origin, first point at the
-    nose (ShapeError for an invalid outline). The sampler's bodies and dragopt refine's designs both go through it."""
+    """A body as a dataset stores it: n points evenly spaced, D = 1, centroid at the origin, first point at
+    the nose (ShapeError for an invalid outline). The sampler's bodies and dragopt refine's designs both go
+    through it."""
     p = Shape.from_points(resample(Shape.from_points(points).points, n)).points
     return np.roll(p, -int(np.argmin(p[:, 0])), axis=0)
 
 
 def resample(points: np.ndarray, n: int = POINTS) -> np.ndarray:
-    """n points evenly spaced in arc length along the closed outline, the first at the smallest x; the sharpest
-    vertex of the input is kept exactly (a pointed tail stays pointed)."""
+    """n points evenly spaced in arc length along the closed outline, the first at the smallest x; the
+    sharpest vertex of the input is kept exactly (a pointed tail stays pointed)."""
     p = np.asarray(points, dtype=float)
     d = p - np.roll(p, 1, axis=0)
     e = np.roll(p, -1, axis=0) - p
@@ -75,10 +79,9 @@ def _bspline(rng: np.random.Generator) -> tuple[np.ndarray, dict]:
     phi = 2 * np.pi * (np.arange(n) + rng.uniform(-0.3, 0.3, n)) / n
     r = rng.uniform(0.35, 1.0, n)
     ctrl = np.stack([r * np.cos(phi), r * np.sin(phi)], 1)
-    sharp = []
-    if (
-        rng.random() < 0.4
-    ):  # a pointed tail (or nose, if mirrored below): a control point repeated three times
+    sharp: list[int] = []
+    # a pointed tail (or nose, if mirrored below): a control point repeated three times
+    if rng.random() < 0.4:
         k = int(np.argmax(ctrl[:, 0]))
         sharp = [k]
         ctrl = np.concatenate([ctrl[:k], ctrl[k : k + 1].repeat(3, 0), ctrl[k + 1 :]])
@@ -86,12 +89,12 @@ def _bspline(rng: np.random.Generator) -> tuple[np.ndarray, dict]:
     return pts, {"control": ctrl.round(6).tolist(), "sharp": sharp}
 
 
-def _ellipse(rng) -> tuple[np.ndarray, dict]:
+def _ellipse(rng: np.random.Generator) -> tuple[np.ndarray, dict]:
     ar = float(np.exp(rng.uniform(np.log(0.4), np.log(5.0))))
     return presets.ellipse_points(ar, 512), {"aspect": ar}
 
 
-def _naca(rng) -> tuple[np.ndarray, dict]:
+def _naca(rng: np.random.Generator) -> tuple[np.ndarray, dict]:
     t = int(rng.integers(16, 41))
     if rng.random() < 0.5:
         code = f"00{t:02d}"
@@ -100,13 +103,13 @@ def _naca(rng) -> tuple[np.ndarray, dict]:
     return presets.naca4_points(code, 257), {"code": code}
 
 
-def _rect(rng) -> tuple[np.ndarray, dict]:
+def _rect(rng: np.random.Generator) -> tuple[np.ndarray, dict]:
     ar = float(np.exp(rng.uniform(np.log(0.4), np.log(3.0))))
     radius = float(rng.uniform(0.1, 0.5))
     return presets.rounded_rect_points(ar, radius, 512), {"aspect": ar, "radius": radius}
 
 
-def _fourier(rng) -> tuple[np.ndarray, dict]:
+def _fourier(rng: np.random.Generator) -> tuple[np.ndarray, dict]:
     k = int(rng.integers(2, 6))
     a = rng.normal(0, 0.12, k) / np.arange(1, k + 1)
     b = rng.normal(0, 0.12, k) / np.arange(1, k + 1)
@@ -115,13 +118,14 @@ def _fourier(rng) -> tuple[np.ndarray, dict]:
     return pts, {"a": a.round(6).tolist(), "b": b.round(6).tolist()}
 
 
-def _lens(rng) -> tuple[np.ndarray, dict]:
-    """Two circular arcs through (-1/2, 0) and (1/2, 0) with heights hu above and hl below: pointed at both ends."""
+def _lens(rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+    """Two circular arcs through (-1/2, 0) and (1/2, 0) with heights hu above and hl below: pointed at both
+    ends."""
     hu = float(rng.uniform(0.08, 0.45))
     hl = hu if rng.random() < 0.6 else float(rng.uniform(0.08, 0.45))
     x = 0.5 * (1 - np.cos(np.linspace(0, np.pi, 129)))[1:-1] - 0.5  # cosine spacing, ends excluded
 
-    def arc(h):  # circle through (+-1/2, 0) and (0, h)
+    def arc(h: float) -> np.ndarray:  # circle through (+-1/2, 0) and (0, h)
         rad = (0.25 + h * h) / (2 * h)
         return np.sqrt(rad * rad - x * x) - (rad - h)
 

@@ -1,24 +1,26 @@
-"""Validity checks of a polygon, each failure a ShapeError that names the problem (shapely does the topology)."""
+"""Validity checks of a polygon, each failure a ShapeError that names the problem (shapely does the
+topology)."""
 
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from geometry.errors import ShapeError
 
 # Outlines are checked and measured on coordinates moved near the origin and scaled to about unit size (see
-# `working_frame`), so their units and placement do not matter. Outside these limits double precision cannot hold
-# the outline: its size must be in [MIN_SIZE, MAX_SIZE], and its distance from the origin at most MAX_SPREAD sizes
-# (double precision resolves 2.2e-16 of the distance there: 1e-6 of the size at the limit).
+# `working_frame`), so their units and placement do not matter. Outside these limits double precision cannot
+# hold the outline: its size must be in [MIN_SIZE, MAX_SIZE], and its distance from the origin at most
+# MAX_SPREAD sizes (double precision resolves 2.2e-16 of the distance there: 1e-6 of the size at the limit).
 MIN_SIZE, MAX_SIZE = 1e-250, 1e250
 MAX_SPREAD = 2.0**32  # 4.3e9
 
 
 def working_frame(p: np.ndarray) -> tuple[np.ndarray, float]:
-    """(ref, s): the outline is handled as (p - ref) / s. For an outline of size 1/1000 to 1000 within 16 sizes of
-    the origin, ref = 0 and s = 1 (the numbers are used as they are, bit for bit as before); otherwise ref is the
-    bounding-box centre and s the power of two nearest the size (exact), or ShapeError when double precision
-    cannot represent the outline there."""
+    """(ref, s): the outline is handled as (p - ref) / s. For an outline of size 1/1000 to 1000 within 16
+    sizes of the origin, ref = 0 and s = 1 (the numbers are used as they are, bit for bit as before);
+    otherwise ref is the bounding-box centre and s the power of two nearest the size (exact), or ShapeError
+    when double precision cannot represent the outline there."""
     lo, hi = p.min(0), p.max(0)
     half = float(np.max(0.5 * hi - 0.5 * lo))  # halves first: hi - lo may overflow
     far = float(np.max(np.abs(p)))
@@ -39,7 +41,7 @@ def working_frame(p: np.ndarray) -> tuple[np.ndarray, float]:
     return centre, float(2.0 ** np.round(np.log2(half)))
 
 
-def as_points(points) -> np.ndarray:
+def as_points(points: ArrayLike) -> np.ndarray:
     """Coerce to a float (n, 2) array, dropping a repeated closing point."""
     try:
         p = np.asarray(points, dtype=float)
@@ -52,7 +54,7 @@ def as_points(points) -> np.ndarray:
     return p
 
 
-def validate_points(points) -> np.ndarray:
+def validate_points(points: ArrayLike) -> np.ndarray:
     """Return the points as an (n, 2) counter-clockwise array, or raise ShapeError saying what is wrong.
 
     The checks run in the working frame (`working_frame`), so they do not depend on units or placement."""

@@ -1,6 +1,6 @@
-"""Export and import of shapes (issue 15) against independent truths: round trips, trimesh volumes against
-area x length and Pappus' theorem, closed forms of drawn curves, units written where the formats hold them, and
-clear errors for files that are not shapes."""
+"""Export and import of shapes against independent truths: round trips, trimesh volumes against
+area x length and Pappus' theorem, closed forms of drawn curves, units written where the formats hold them,
+and clear errors for files that are not shapes."""
 
 from __future__ import annotations
 
@@ -170,7 +170,7 @@ def test_units_are_honoured(tmp_path):
     np.testing.assert_allclose(read_shape_file(tmp_path / "out.dxf"), pts, rtol=0, atol=1e-12)
 
 
-# ---------------------------------------------------------------------------------------------- reading drawings
+# ------------------------------------------------------------------------------------------- reading drawings
 
 
 def _stadium(doc, r: float = 5.0, length: float = 20.0) -> None:

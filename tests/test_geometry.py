@@ -280,6 +280,54 @@ def test_failed_write_keeps_the_old_file_and_no_temp(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == ["shape.csv"]
 
 
+def test_atomic_write_round_trips_text_bytes_and_a_library_writer(tmp_path):
+    io.atomic_write_text(tmp_path / "a" / "card.json", '{"cd": 1.5}\n')
+    assert (tmp_path / "a" / "card.json").read_text() == '{"cd": 1.5}\n'
+    data = bytes(range(256)) * 3
+    io.atomic_write_bytes(tmp_path / "a" / "mesh.glb", data)
+    assert (tmp_path / "a" / "mesh.glb").read_bytes() == data
+    # a writer that adds a missing extension (numpy.savez) writes where it is told: the temp keeps the suffix
+    x = np.arange(5.0)
+    io.atomic_write(tmp_path / "a" / "arrays.npz", lambda tmp: np.savez(tmp, x=x))
+    with np.load(tmp_path / "a" / "arrays.npz") as f:
+        assert np.array_equal(f["x"], x)
+    assert sorted(os.listdir(tmp_path / "a")) == ["arrays.npz", "card.json", "mesh.glb"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_atomic_write_gives_the_permissions_of_a_plain_open(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        with open(tmp_path / "plain.txt", "w") as f:
+            f.write("x")
+        io.atomic_write_text(tmp_path / "text.txt", "x")
+        io.atomic_write(tmp_path / "lib.bin", lambda tmp: tmp.write_bytes(b"x"))
+    finally:
+        os.umask(old)
+    plain = (tmp_path / "plain.txt").stat().st_mode & 0o777
+    assert plain == 0o666 & ~umask
+    assert (tmp_path / "text.txt").stat().st_mode & 0o777 == plain
+    assert (tmp_path / "lib.bin").stat().st_mode & 0o777 == plain
+
+
+def test_atomic_write_after_a_failing_writer_keeps_the_old_file_and_no_temp(tmp_path):
+    path = tmp_path / "model.safetensors"
+    io.atomic_write_bytes(path, b"old weights")
+
+    def half_then_fail(tmp):
+        tmp.write_bytes(b"new wei")
+        raise RuntimeError("writer crashed")
+
+    with pytest.raises(RuntimeError, match="writer crashed"):
+        io.atomic_write(path, half_then_fail)
+    assert path.read_bytes() == b"old weights"
+    assert os.listdir(tmp_path) == ["model.safetensors"]
+    # a first write that fails leaves nothing at all
+    with pytest.raises(RuntimeError, match="writer crashed"):
+        io.atomic_write(tmp_path / "new.safetensors", half_then_fail)
+    assert os.listdir(tmp_path) == ["model.safetensors"]
+
+
 def test_read_csv_accepts_semicolons_comments_and_no_header(tmp_path):
     path = tmp_path / "pts.csv"
     path.write_text("# a triangle\n0;0\n\n2, 0\n0 ,1\n")
@@ -424,8 +472,8 @@ def _grid_cells(n: int = 32):
 def test_raster_gradient_matches_finite_differences(stretched):
     # The weighted sum of fractions is piecewise smooth: it has a kink wherever a sub-sample leaves the linear
     # part of its ramp or changes its nearest segment, and with h = 1/16 and 8 x 8 sub-samples those kinks lie
-    # about 1e-5 apart for a moving point (a step of 1e-5 straddles one for a few coordinates in fifty). A step
-    # of 1e-7 avoids them and leaves the round-off at about 1e-9.
+    # about 1e-5 apart for a moving point (a step of 1e-5 straddles one for a few coordinates in fifty). A
+    # step of 1e-7 avoids them and leaves the round-off at about 1e-9.
     p = _bumpy_shape(24, seed=3)
     if stretched:
         xf, yf = _stretched(24, 1.5), _stretched(40, 0.5)  # cells up to 3:1 in both directions
@@ -461,7 +509,7 @@ def test_raster_area_gradient_approaches_the_polygon_area_gradient():
     assert errs[1] < 0.5 * errs[0], errs
 
 
-# ---------------------------------------------------------------------------------------------- parametrisations
+# ------------------------------------------------------------------------------------------- parametrisations
 
 
 @pytest.mark.parametrize(("n", "tol"), [(16, 2e-3), (32, 2e-4)])
@@ -544,3 +592,63 @@ def test_mirrored_and_rotated_keep_the_users_units():
     assert np.allclose(
         np.asarray(properties.centroid(rotated.user_points())), np.asarray(properties.centroid(user))
     )
+
+
+# ---------- units and placement, sharp corners ----------
+
+
+@pytest.mark.parametrize("scale", [1e-200, 1e-160, 1e-9, 1e-3, 1.0, 1e3, 1e9, 1e200])
+@pytest.mark.parametrize("offset", [0.0, 1e5, 1e9])
+def test_shape_does_not_depend_on_units_or_placement(scale, offset):
+    """Before: 1e200 raised OverflowError, 1e-160 and offsets with small bodies failed as 'duplicate points',
+    a unit body at 1e5 moved its centroid by 0.04 D (catastrophic cancellation in the shoelace sums)."""
+    from tests.helpers import pitched_naca_body
+
+    ref = Shape.from_points(pitched_naca_body())
+    shift = offset * scale  # in the body's own units: up to 1e9 sizes from the origin
+    s = Shape.from_points(pitched_naca_body() * scale + shift)
+    # the input itself is only known to the spacing of doubles at `shift`, relative to the body's size
+    tol = 1e-12 + 8 * np.spacing(shift) / scale
+    np.testing.assert_allclose(s.points, ref.points, rtol=0, atol=tol)
+    assert s.scale == pytest.approx(ref.scale * scale, rel=1e-12 + tol)
+    np.testing.assert_allclose(s.offset, ref.offset * scale + shift, rtol=1e-12, atol=tol * s.scale)
+    np.testing.assert_allclose(
+        s.user_points(), pitched_naca_body()[::-1] * scale + shift, rtol=1e-9, atol=tol * s.scale
+    )
+
+
+@pytest.mark.parametrize(
+    "scale, offset, match",
+    [
+        (1e-9, 1e5, "double precision resolves"),
+        (1e-3, 1e9, "double precision resolves"),
+        (1e-300, 0.0, "size"),
+    ],
+)
+def test_shape_beyond_double_precision_is_a_clear_error(scale, offset, match):
+    from tests.helpers import pitched_naca_body
+
+    with pytest.raises(ShapeError, match=match):
+        Shape.from_points(pitched_naca_body() * scale + offset)
+
+
+def test_sharpest_turn_is_the_geometry_of_the_corner():
+    """Analytic truths: a square's corner turns by 90 degrees, the tip of a lens of two arcs of radius R
+    through the chord's ends (chord 1, interior angle 2 asin(1 / (2R))) by 180 degrees minus that, and a
+    circle of radius r by L / r radians within a stretch L."""
+    from geometry.properties import sharpest_turn
+
+    square = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
+    assert sharpest_turn(square, 0.1) == pytest.approx(90.0)
+    assert sharpest_turn(square, 1.5) == pytest.approx(180.0)  # a stretch that holds two corners
+    h = 0.12
+    radius = (0.25 + h * h) / (2 * h)
+    from tests.helpers import benchmark
+
+    lens_points = benchmark("split").lens_points
+
+    tip = 2 * np.degrees(np.arcsin(0.5 / radius))
+    assert sharpest_turn(lens_points(h), 1e-3) == pytest.approx(180 - tip, rel=1e-3)
+    t = np.linspace(0, 2 * np.pi, 2001)[:-1]
+    circle = 0.5 * np.stack([np.cos(t), np.sin(t)], 1)
+    assert sharpest_turn(circle, 0.1) == pytest.approx(np.degrees(0.1 / 0.5), rel=0.01)
