@@ -1,9 +1,9 @@
 """Exact shape gradients of Cd and Cl by the discrete adjoint.
 
-The body enters the equations only through the diagonal coefficients c(points) of sim.body (R += c * q), and the
-coefficient is C(q, c) = k * sum c * q over the u (drag) or v (lift) unknowns. One transposed solve with the
-converged Jacobian's factorisation, J^T psi = dC/dq, gives dC/dc = dC/dc|_q - psi * q, and torch carries that
-through c(points) to the points and whatever parameters made them.
+The body enters the equations only through the diagonal coefficients c(points) of sim.body (R += c * q), and
+the coefficient is C(q, c) = k * sum c * q over the u (drag) or v (lift) unknowns. One transposed solve with
+the converged Jacobian's factorisation, J^T psi = dC/dq, gives dC/dc = dC/dc|_q - psi * q, and torch carries
+that through c(points) to the points and whatever parameters made them.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ def coefficient_gradients(
     dc_dq = np.zeros(eq.n)
     dc_dq[L.iu[1:]] = w["cd"] * k * pen[L.iu[1:]]
     dc_dq[L.iv[:, 1:-1]] = w["cl"] * k * pen[L.iv[:, 1:-1]]
+    if result.newton is None:
+        raise ValueError("the result keeps no Newton state, so it has no factorisation for the adjoint")
     psi = result.newton.solve_transposed(dc_dq)
     u, v, _ = eq.fields(q)
     g_u = w["cd"] * k * u
@@ -50,10 +52,11 @@ def gradient(
     points: torch.Tensor,
     wrt: torch.Tensor | None = None,
     objective: str | dict[str, float] = "cd",
-):
+) -> torch.Tensor:
     """d objective / d wrt, where `points` (n, 2, domain units) was computed from `wrt` by torch operations
     (wrt defaults to the points themselves). `points` must equal the polygon that `result` was solved for.
-    The objective is "cd", "cl" or weights {"cd": 1, "cl": w}: one call, one backward through `points`' graph."""
+    The objective is "cd", "cl" or weights {"cd": 1, "cl": w}: one call, one backward through `points`'
+    graph."""
     p = points.detach().numpy()
     if p.shape != result.points.shape or np.max(np.abs(p - result.points)) > 1e-12 * max(
         1.0, np.abs(p).max()

@@ -1,7 +1,7 @@
 """The body as an immersed boundary, as diagonal coefficients c on the velocity unknowns: R += c * q.
 
-Two parts, continuous in the outline and differentiable almost everywhere (on torch tensors, for the adjoint; numpy
-points give the same coefficients without torch, geometry.arrays):
+Two parts, continuous in the outline and differentiable almost everywhere (on torch tensors, for the adjoint;
+numpy points give the same coefficients without torch, geometry.arrays):
 - penalisation lambda * V of the nodes inside the body, which holds them at rest;
 - cut links (Shortley-Weller): a fluid node P whose viscous link to a neighbour N crosses the outline at the
   fraction theta of the link sees the wall at theta * L instead of N at L, so its viscous coupling
@@ -11,10 +11,11 @@ points give the same coefficients without torch, geometry.arrays):
   is capped at lambda * V, which it reaches as the wall reaches the node, so a node entering the body changes
   nothing abruptly.
 
-A volume-fraction penalisation alone (chi = covered fraction of each control volume) was measured first: with a
-penalty strong enough to stop the flow, any control volume the body touches is solid, so drag moves in steps
-as the outline crosses nodes and its shape gradient is almost zero between them (docs/validation.md).
-The force on the body is the momentum the coefficients remove: F = sum c * velocity.
+Why cut links and not a volume-fraction penalisation alone (chi = covered fraction of each control volume,
+kept as `fraction_coefficients`): with a penalty strong enough to stop the flow, any control volume the body
+touches is solid, so drag moves in steps as the outline crosses nodes and its shape gradient is almost zero
+between them (docs/validation.md, immersed boundary). The force on the body is the momentum the coefficients
+remove: F = sum c * velocity.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from geometry.arrays import (
+    Array,
     amax,
     amin,
     asarray,
@@ -37,7 +39,11 @@ from geometry.raster import signed_distance
 from sim.grid import Grid
 
 
-def _node_coefficients(points, X, Y, WX, WY, nu: float, lam: float):
+def _node_coefficients(
+    points: Array, X: np.ndarray, Y: np.ndarray, WX: np.ndarray, WY: np.ndarray, nu: float, lam: float
+) -> Array:
+    """Coefficients on the nodes X x Y with control volumes WX x WY: penalty inside, cut-link terms
+    outside."""
     xp = namespace(points)
     c = xp.zeros((len(X), len(Y)), dtype=xp.float64)
     pn = to_numpy(points)
@@ -86,15 +92,27 @@ def _node_coefficients(points, X, Y, WX, WY, nu: float, lam: float):
     return pad(cw + extra, ((i0, len(X) - i1), (j0, len(Y) - j1)))
 
 
-def _wall_links(points, ax, ay, bx, by, sa, sb, coeff, cap_a, cap_b):
+def _wall_links(
+    points: Array,
+    ax: np.ndarray,
+    ay: np.ndarray,
+    bx: np.ndarray,
+    by: np.ndarray,
+    sa: Array,
+    sb: Array,
+    coeff: Array,
+    cap_a: Array,
+    cap_b: Array,
+) -> tuple[Array, Array]:
     """Extra diagonals (on a, on b) from the links a -> b that meet the outline.
 
     A fluid node whose link meets the wall at the fraction theta of the link gets nu A / L * (1 / theta - 1).
-    theta is where the link first meets the outline from that node's side, by exact segment intersection: smooth in
-    the outline (a signed-distance interpolation has kinks on the medial axis of thin features). Links with one node
-    inside (cut links) and links that pass through a feature thinner than the link with both nodes in the fluid (a
-    sharp trailing edge) are both handled; for the latter the direct coupling of the two nodes is kept, which is
-    right where they move alike (flow along a thin trailing edge) and all a diagonal body model can do.
+    theta is where the link first meets the outline from that node's side, by exact segment intersection:
+    smooth in the outline (a signed-distance interpolation has kinks on the medial axis of thin features).
+    Links with one node inside (cut links) and links that pass through a feature thinner than the link with
+    both nodes in the fluid (a sharp trailing edge) are both handled; for the latter the direct coupling of
+    the two nodes is kept, which is right where they move alike (flow along a thin trailing edge) and all a
+    diagonal body model can do.
     """
     xp = namespace(points, sa)
     zero = xp.zeros_like(sa)
@@ -110,7 +128,7 @@ def _wall_links(points, ax, ay, bx, by, sa, sb, coeff, cap_a, cap_b):
     p = points
     e = xp.roll(points, -1, 0) - p
 
-    def cross(u, v):
+    def cross(u: Array, v: Array) -> Array:
         return u[..., 0] * v[..., 1] - u[..., 1] * v[..., 0]
 
     den = cross(d[:, None, :], e[None, :, :])  # (K, E)
@@ -125,15 +143,17 @@ def _wall_links(points, ax, ay, bx, by, sa, sb, coeff, cap_a, cap_b):
     found = hit.any(1)
     fa, fb = fluid_a.flatten()[cand], fluid_b.flatten()[cand]
     sa_c, sb_c = sa.flatten()[cand], sb.flatten()[cand]
-    # a cut link whose crossing was missed (the outline through a node, to round-off): signed-distance estimate
+    # a cut link whose crossing was missed (the outline through a node, to round-off): signed-distance
+    # estimate
     lin = sa_c / xp.where(sa_c != sb_c, sa_c - sb_c, xp.ones_like(sa_c))
     th_a = xp.clip(xp.where(found, t_first, lin), 1e-12, None)
     th_b = xp.clip(xp.where(found, 1 - t_last, 1 - lin), 1e-12, None)
     keep_a = fa & (found | ~fb)  # a in the fluid: a cut link, or a through link that was confirmed
     keep_b = fb & (found | ~fa)
     c = xp.broadcast_to(coeff, sa.shape).flatten()[cand]
-    # capped at the coefficient of a node held at rest: as the wall reaches a fluid node (theta -> 0) its wall term
-    # grows continuously into the penalty it gets once inside, so drag does not jump when the outline crosses a node
+    # capped at the coefficient of a node held at rest: as the wall reaches a fluid node (theta -> 0) its wall
+    # term grows continuously into the penalty it gets once inside, so drag does not jump when the outline
+    # crosses a node
     add_a = xp.where(keep_a, xp.minimum(c * (1 / th_a - 1), cap_a.flatten()[cand]), xp.zeros_like(c))
     add_b = xp.where(keep_b, xp.minimum(c * (1 / th_b - 1), cap_b.flatten()[cand]), xp.zeros_like(c))
     ea = put(zero.flatten(), cand, add_a).reshape(sa.shape)
@@ -141,9 +161,9 @@ def _wall_links(points, ax, ay, bx, by, sa, sb, coeff, cap_a, cap_b):
     return ea, eb
 
 
-def body_coefficients(points, grid: Grid, nu: float, lam: float):
-    """c_u (nx+1, ny) on the u nodes and c_v (nx, ny+1) on the v nodes, differentiable in `points` (n, 2) when it is a
-    tensor (numpy points give numpy coefficients, without torch)."""
+def body_coefficients(points: Array, grid: Grid, nu: float, lam: float) -> tuple[Array, Array]:
+    """c_u (nx+1, ny) on the u nodes and c_v (nx, ny+1) on the v nodes, differentiable in `points` (n, 2) when
+    it is a tensor (numpy points give numpy coefficients, without torch)."""
     points = asarray(points, namespace(points))
     x0, x1 = grid.u_cv
     y0, y1 = grid.v_cv
@@ -152,9 +172,9 @@ def body_coefficients(points, grid: Grid, nu: float, lam: float):
     return c_u, c_v
 
 
-def fraction_coefficients(points, grid: Grid, lam: float, sub: int = 8):
-    """The plain volume-fraction penalisation lambda * V * (covered fraction of the control volume), kept for the
-    comparison in docs/validation.md."""
+def fraction_coefficients(points: Array, grid: Grid, lam: float, sub: int = 8) -> tuple[Array, Array]:
+    """The plain volume-fraction penalisation lambda * V * (covered fraction of the control volume), kept for
+    the comparison in docs/validation.md."""
     import torch
 
     from geometry.properties import as_tensor
@@ -173,7 +193,9 @@ def fraction_coefficients(points, grid: Grid, lam: float, sub: int = 8):
     return out[0], out[1]
 
 
-def coefficients(points, grid: Grid, nu: float, lam: float, method: str = "cutlink"):
+def coefficients(
+    points: Array, grid: Grid, nu: float, lam: float, method: str = "cutlink"
+) -> tuple[Array, Array]:
     """Dispatch on the immersed-boundary method: `cutlink` (default) or `fraction`."""
     if method == "cutlink":
         return body_coefficients(points, grid, nu, lam)

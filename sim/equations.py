@@ -1,13 +1,14 @@
 """The discrete steady Navier-Stokes equations on a staggered grid, as a sum of bilinear terms.
 
-Finite volumes, central differences, conservative (mass-consistent) convective fluxes. Every term of the residual is
+Finite volumes, central differences, conservative (mass-consistent) convective fluxes. Every term of the
+residual is
 
     R[row] += coef * (w1 . q[i1]) * (w2 . q[i2])
 
 with two-entry linear combinations of unknowns. A constant is the extra slot q[ONE] = 1, so linear terms,
 Dirichlet values and boundary ghosts are the same kind of term. The residual, its exact Jacobian (the product
-rule) and its transpose (for the adjoint) then follow from one small set of index arrays, with a sparsity pattern
-that is fixed for a grid: the sparse factorisation's analysis is done once and reused.
+rule) and its transpose (for the adjoint) then follow from one small set of index arrays, with a sparsity
+pattern that is fixed for a grid: the sparse factorisation's analysis is done once and reused.
 
 Boundaries: inflow on the left (u given, v = 0), pressure outlet on the right (p = 0, zero-gradient velocity),
 walls at the bottom and top (v = 0; `slip`: zero shear, `noslip`: u = 0). The body is volume penalisation,
@@ -18,16 +19,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TypeAlias
 
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import ArrayLike
 
 from sim.grid import Grid
+
+# A linear combination of unknowns: (indices into q, weights), each a list of broadcastable arrays
+Linear: TypeAlias = tuple[list[ArrayLike], list[ArrayLike]]
 
 
 @dataclass(frozen=True, eq=False)
 class Layout:
-    """Numbering of the unknowns: u on faces i = 1..nx (i = 0 is the inlet), v on faces j = 1..ny-1, p everywhere.
+    """Numbering of the unknowns: u on faces i = 1..nx (i = 0 is the inlet), v on faces j = 1..ny-1, p
+    everywhere.
 
     Unknowns are interleaved cell by cell (u east face, v north face, p), which keeps the bandwidth small.
     """
@@ -36,7 +43,7 @@ class Layout:
     ny: int
 
     @cached_property
-    def _numbering(self):
+    def _numbering(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
         nx, ny = self.nx, self.ny
         iu = -np.ones((nx + 1, ny), dtype=np.int64)
         iv = -np.ones((nx, ny + 1), dtype=np.int64)
@@ -80,15 +87,22 @@ class Layout:
 class _Terms:
     """Collects bilinear terms as flat arrays."""
 
-    def __init__(self, one: int):
+    def __init__(self, one: int) -> None:
         self.one = one
-        self.rows, self.coef, self.i1, self.w1, self.i2, self.w2 = [], [], [], [], [], []
+        self.rows: list[np.ndarray] = []
+        self.coef: list[np.ndarray] = []
+        self.i1: list[np.ndarray] = []
+        self.w1: list[np.ndarray] = []
+        self.i2: list[np.ndarray] = []
+        self.w2: list[np.ndarray] = []
 
-    def add(self, rows, coef, lin1, lin2=None):
+    def add(self, rows: ArrayLike, coef: ArrayLike, lin1: Linear, lin2: Linear | None = None) -> None:
+        """R[rows] += coef * (lin1 . q) * (lin2 . q), elementwise over broadcast arrays (lin2 = 1 if
+        omitted)."""
         shape = np.shape(rows)
         n = int(np.prod(shape))
 
-        def flat(a, dtype=None):
+        def flat(a: ArrayLike, dtype: type | None = None) -> np.ndarray:
             return np.broadcast_to(np.asarray(a, dtype=dtype), shape).ravel()
 
         if lin2 is None:
@@ -104,7 +118,8 @@ class _Terms:
         self.rows.append(flat(rows))
         self.coef.append(flat(coef, float))
 
-    def arrays(self):
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        """rows, coef, i1, w1, i2, w2 of all terms, concatenated."""
         cat = np.concatenate
         return cat(self.rows), cat(self.coef), cat(self.i1), cat(self.w1), cat(self.i2), cat(self.w2)
 
@@ -128,7 +143,7 @@ class Equations:
 
     # ----- the discretisation -----
     @cached_property
-    def _terms(self):
+    def _terms(self) -> tuple[np.ndarray, ...]:
         g, L = self.grid, self.layout
         nx, ny, nu = g.nx, g.ny, self.nu
         one = L.one
@@ -233,7 +248,7 @@ class Equations:
         return T.arrays()
 
     @cached_property
-    def _pattern(self):
+    def _pattern(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, np.ndarray]:
         """Fixed CSR pattern of the Jacobian and the slot of every (term, factor entry) in it."""
         rows, coef, i1, w1, i2, w2 = self._terms
         n, one = self.n, self.layout.one
@@ -249,7 +264,7 @@ class Equations:
         return keep, inv[: len(inv) - n], indptr.astype(np.int32), indices, len(uniq), diag_slot
 
     # ----- evaluation -----
-    def _factors(self, q):
+    def _factors(self, q: np.ndarray) -> tuple[np.ndarray, ...]:
         rows, coef, i1, w1, i2, w2 = self._terms
         qe = np.append(q, 1.0)
         a = (w1 * qe[i1]).sum(1)
@@ -292,7 +307,8 @@ class Equations:
         return u, v, p
 
     def state(self, u: np.ndarray, v: np.ndarray, p: np.ndarray) -> np.ndarray:
-        """The state vector of fields shaped as `fields` returns them (inlet and wall values are not unknowns)."""
+        """The state vector of fields shaped as `fields` returns them (inlet and wall values are not
+        unknowns)."""
         L = self.layout
         q = np.zeros(self.n)
         q[L.iu[1:]] = u[1:]

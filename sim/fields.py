@@ -1,11 +1,13 @@
 """The solution on a uniform grid around the body (the surrogate's grid and the plots), and as PhiFlow fields.
 
 The solver's staggered, stretched grid is resampled bilinearly (torch, so it is differentiable in the fields).
-PhiFlow needs uniform grids; `to_phiflow` wraps the resampled arrays as CenteredGrids (torch backend), the form in
-which the surrogate side uses them.
+PhiFlow needs uniform grids; `to_phiflow` wraps the resampled arrays as CenteredGrids (torch backend), the
+form in which the surrogate side uses them.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import torch
@@ -13,7 +15,7 @@ import torch
 from sim.forces import interp2
 from sim.solver import SimResult
 
-SURROGATE_EXTENT = 1.27  # half-width in D, as CCHT21's 128 x 128 sampling window (reference/validation.md)
+SURROGATE_EXTENT = 1.27  # half-width in D, as CCHT21's 128 x 128 sampling window
 SURROGATE_CELLS = 128
 
 
@@ -25,8 +27,8 @@ def uniform_centres(n: int = SURROGATE_CELLS, extent: float = SURROGATE_EXTENT) 
 def sample(
     result: SimResult, n: int = SURROGATE_CELLS, extent: float = SURROGATE_EXTENT
 ) -> dict[str, np.ndarray]:
-    """u, v, p (n, n) at the cell centres of a uniform n x n grid on [-extent, extent]^2 (in D) around the body's
-    centroid (indexing [x, y]; x, y are those centres in domain units); `mask` is 1 inside the body."""
+    """u, v, p (n, n) at the cell centres of a uniform n x n grid on [-extent, extent]^2 (in D) around the
+    body's centroid (indexing [x, y]; x, y are those centres in domain units); `mask` is 1 inside the body."""
     import shapely
 
     from geometry.properties import centroid
@@ -50,8 +52,8 @@ def sample(
     return out
 
 
-def to_phiflow(sampled: dict[str, np.ndarray]):
-    """(velocity, pressure) as PhiFlow CenteredGrids on the torch backend."""
+def to_phiflow(sampled: dict[str, np.ndarray]) -> tuple[Any, Any]:
+    """(velocity, pressure) as PhiFlow CenteredGrids on the torch backend, from the arrays of `sample`."""
     from phi.torch import flow
 
     x, y = sampled["x"], sampled["y"]

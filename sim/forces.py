@@ -1,27 +1,51 @@
-"""Forces on the body from a flow state. numpy fields give numpy forces (the solver, without torch); torch tensors give
-differentiable tensors (the surrogate reuses them on predicted states, DESIGN.md section 3; geometry.arrays).
+"""Forces on the body from a flow state. numpy fields give numpy forces (the solver, without torch); torch
+tensors give differentiable tensors (the surrogate reuses them on predicted states; geometry.arrays).
 
 - `body_force`: the total force, the momentum the immersed boundary's coefficients remove from the fluid (what
   the solver's discrete momentum balance puts on the body).
-- `pressure_force`: -closed integral of p n ds over the outline (bilinear pressure at the edge midpoints). The viscous
-  part of the drag is the total minus this.
-- `momentum_balance`: an independent estimate of the total force, from momentum flux, pressure and viscous stress
-  through a rectangle around the body, with the fields interpolated onto it (no use of the penalisation).
+- `pressure_force`: -closed integral of p n ds over the outline (bilinear pressure at the edge midpoints). The
+  viscous part of the drag is the total minus this.
+- `momentum_balance`: an independent estimate of the total force, from momentum flux, pressure and viscous
+  stress through a rectangle around the body, with the fields interpolated onto it (no use of the
+  penalisation).
 - `surface_cp`: pressure coefficient at M stations evenly spaced in arc length, starting at the leading edge.
 """
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
 
-from geometry.arrays import asarray, detach, like, namespace, norm_rows, searchsorted, to_numpy
+from geometry.arrays import Array, asarray, detach, like, namespace, norm_rows, searchsorted, to_numpy
 from sim.grid import Grid
 
 
-def interp2(values, xs, ys, pts):
-    """Bilinear interpolation of values (len(xs), len(ys)) given at the tensor-product nodes xs, ys, at pts (M, 2).
+class StressGrid(Protocol):
+    """What the wall-stress evaluation needs of a grid: the MAC grid's node coordinates and its finest spacing
+    (sim.grid.Grid, or the surrogate's uniform window)."""
 
-    Batched too: values (B, len(xs), len(ys)) and pts (B, M, 2) give (B, M) (one node set for the whole batch).
+    @property
+    def xc(self) -> np.ndarray: ...
+
+    @property
+    def yc(self) -> np.ndarray: ...
+
+    @property
+    def xf(self) -> np.ndarray: ...
+
+    @property
+    def yf(self) -> np.ndarray: ...
+
+    def h_min(self) -> float: ...
+
+
+def interp2(values: Array, xs: Array, ys: Array, pts: Array) -> Array:
+    """Bilinear interpolation of values (len(xs), len(ys)) given at the tensor-product nodes xs, ys, at pts
+    (M, 2).
+
+    Batched too: values (B, len(xs), len(ys)) and pts (B, M, 2) give (B, M) (one node set for the whole
+    batch).
     """
     xp = namespace(values, pts)
     values, pts = asarray(values, xp), asarray(pts, xp)
@@ -49,7 +73,7 @@ def interp2(values, xs, ys, pts):
     )
 
 
-def _bilinear_weights(xs, ys, pts):
+def _bilinear_weights(xs: Array, ys: Array, pts: Array) -> tuple[Array, Array, Array, Array]:
     """Lower-left node indices (i, j) of the cell holding each point, and its local coordinates (tx, ty)."""
     xp = namespace(pts)
     i = xp.clip(searchsorted(xs, detach(pts[:, 0])) - 1, 0, len(xs) - 2)
@@ -59,23 +83,24 @@ def _bilinear_weights(xs, ys, pts):
     return i, j, tx, ty
 
 
-def body_force(u, v, c_u, c_v):
-    """Force on the body (Fx, Fy) = sum c * velocity: the momentum the immersed boundary (sim.body) removes."""
+def body_force(u: Array, v: Array, c_u: Array, c_v: Array) -> tuple[Array, Array]:
+    """Force on the body (Fx, Fy) = sum c * velocity: the momentum the immersed boundary (sim.body)
+    removes."""
     xp = namespace(u, v, c_u, c_v)
     u, v, c_u, c_v = (asarray(a, xp) for a in (u, v, c_u, c_v))
     return xp.sum(c_u * u), xp.sum(c_v * v)
 
 
-def _cell_p(p, grid: Grid, pts):
+def _cell_p(p: Array, grid: StressGrid, pts: Array) -> Array:
     return interp2(p, grid.xc, grid.yc, pts)
 
 
-def pressure_force(p, poly, grid: Grid):
+def pressure_force(p: Array, poly: Array, grid: Grid) -> tuple[Array, Array]:
     """-closed integral of p n ds over the counter-clockwise outline (outward normal ds = (dy, -dx))."""
     return outline_pressure_force(p, poly, grid.xc, grid.yc)
 
 
-def outline_pressure_force(p, poly, xs, ys):
+def outline_pressure_force(p: Array, poly: Array, xs: Array, ys: Array) -> tuple[Array, Array]:
     """pressure_force with p given at the nodes xs, ys; batched as interp2 (p (B, nx, ny), poly (B, n, 2))."""
     xp = namespace(p, poly)
     poly = asarray(poly, xp)
@@ -86,7 +111,7 @@ def outline_pressure_force(p, poly, xs, ys):
     return -xp.sum(pm * d[..., 1], -1), xp.sum(pm * d[..., 0], -1)
 
 
-def surface_stations(poly, m: int):
+def surface_stations(poly: Array, m: int) -> Array:
     """M points evenly spaced in arc length along the outline, the first at the leading edge (smallest x)."""
     xp = namespace(poly)
     poly = asarray(poly, xp)
@@ -101,16 +126,21 @@ def surface_stations(poly, m: int):
     return ring[k] + t[:, None] * (ring[k + 1] - ring[k])
 
 
-def surface_cp(p, poly, grid: Grid, m: int = 64, u_ref: float = 1.0, p_ref: float = 0.0):
+def surface_cp(
+    p: Array, poly: Array, grid: Grid, m: int = 64, u_ref: float = 1.0, p_ref: float = 0.0
+) -> tuple[Array, Array]:
     """(stations (M, 2), Cp (M,)) with Cp = (p - p_ref) / (0.5 U^2), p_ref the outlet pressure."""
     st = surface_stations(poly, m)
     return st, (_cell_p(p, grid, st) - p_ref) / (0.5 * u_ref**2)
 
 
-def momentum_balance(u, v, p, grid: Grid, nu: float, box, n: int = 800):
+def momentum_balance(
+    u: Array, v: Array, p: Array, grid: Grid, nu: float, box: tuple[float, float, float, float], n: int = 800
+) -> tuple[Array, Array]:
     """Force on what the rectangle box = (x0, y0, x1, y1) encloses, from the fluxes through its sides:
 
-    F_i = -closed integral of (u_i u_n + p n_i - nu (d_j u_i + d_i u_j) n_j) ds   (midpoint rule, n points a side).
+    F_i = -closed integral of (u_i u_n + p n_i - nu (d_j u_i + d_i u_j) n_j) ds   (midpoint rule, n points a
+    side).
     """
     xp = namespace(u, v, p)
     u, v, p = asarray(u, xp), asarray(v, xp), asarray(p, xp)
@@ -119,10 +149,10 @@ def momentum_balance(u, v, p, grid: Grid, nu: float, box, n: int = 800):
     x0, y0, x1, y1 = box
     h = 0.5 * grid.h_min()
 
-    def U(pts):
+    def U(pts: Array) -> Array:
         return interp2(u, xu, yu, pts)
 
-    def V(pts):
+    def V(pts: Array) -> Array:
         return interp2(v, xv, yv, pts)
 
     fx = fy = 0.0
@@ -146,12 +176,20 @@ def momentum_balance(u, v, p, grid: Grid, nu: float, box, n: int = 800):
     return fx, fy
 
 
-def flux_density(u, v, p, grads, nx, ny, nu):
+def flux_density(
+    u: Array,
+    v: Array,
+    p: Array,
+    grads: tuple[Array, Array, Array, Array],
+    nx: Array,
+    ny: Array,
+    nu: Array,
+) -> tuple[Array, Array]:
     """Force density on what a contour encloses, per unit length of contour with outward normal (nx, ny):
 
     -(u_i u_n + p n_i - nu (d_j u_i + d_i u_j) n_j), i = x, y; grads = (du/dx, du/dy, dv/dx, dv/dy).
-    Every argument broadcasts, so (nx, ny) may be weights n ds on grid nodes (the surrogate's window, surrogate.physics)
-    and nu one viscosity per sample.
+    Every argument broadcasts, so (nx, ny) may be weights n ds on grid nodes (the surrogate's window,
+    surrogate.physics) and nu one viscosity per sample.
     """
     dudx, dudy, dvdx, dvdy = grads
     un = u * nx + v * ny
@@ -160,15 +198,24 @@ def flux_density(u, v, p, grads, nx, ny, nu):
     return -(u * un + p * nx - nu * txn), -(v * un + p * ny - nu * tyn)
 
 
-def surface_stress_forces(u, v, p, poly, grid: Grid, nu: float, offsets=(1.0, 2.0)):
+def surface_stress_forces(
+    u: Array,
+    v: Array,
+    p: Array,
+    poly: Array,
+    grid: StressGrid,
+    nu: float,
+    offsets: tuple[float, float] = (1.0, 2.0),
+) -> tuple[Array, Array, Array, Array]:
     """Pressure and viscous forces on the body from the stress on its outline, evaluated from the fluid side.
 
-    At stations at most h/2 apart along the outline (_stations) the fields are sampled along the outward normal at
-    offsets[0] and offsets[1] core cells (h = grid.h_min()) from the wall: the wall pressure is their linear
-    extrapolation to the wall, and the wall shear nu du/dn that of the quadratic through the no-slip value 0 at the
-    wall and the two samples (at a rigid no-slip wall the viscous traction nu (grad u + grad u^T) n is nu du/dn). Unlike `pressure_force`, whose
-    interpolation at the outline mixes in the pressure inside the body (half its stencil at any resolution),
-    this converges to the wall values: docs/validation.md, pressure/viscous split.
+    At stations at most h/2 apart along the outline (_stations) the fields are sampled along the outward
+    normal at offsets[0] and offsets[1] core cells (h = grid.h_min()) from the wall: the wall pressure is
+    their linear extrapolation to the wall, and the wall shear nu du/dn that of the quadratic through the
+    no-slip value 0 at the wall and the two samples (at a rigid no-slip wall the viscous traction nu (grad u +
+    grad u^T) n is nu du/dn). Unlike `pressure_force`, whose interpolation at the outline mixes in the
+    pressure inside the body (half its stencil at any resolution), this converges to the wall values:
+    docs/validation.md, pressure/viscous split.
 
     Returns (Px, Py, Vx, Vy)."""
     xp = namespace(u, v, p, poly)
@@ -189,10 +236,11 @@ def surface_stress_forces(u, v, p, poly, grid: Grid, nu: float, offsets=(1.0, 2.
     return pressure[0], pressure[1], viscous[0], viscous[1]
 
 
-def _stations(poly, spacing: float):
-    """Midpoints, outward normals and lengths of the outline's edges, each edge cut into equal pieces no longer than
-    `spacing`: a polygon of a few long edges (a rectangle given by its 4 corners) is integrated as finely as a
-    smooth outline of many points (one sample per edge missed 14% of the stress on rect:2:0)."""
+def _stations(poly: Array, spacing: float) -> tuple[Array, Array, Array]:
+    """Midpoints, outward normals and lengths of the outline's edges, each edge cut into equal pieces no
+    longer than `spacing`: a polygon of a few long edges (a rectangle given by its 4 corners) is integrated as
+    finely as a smooth outline of many points (one sample per edge misses much of the stress on a rectangle
+    given by its corners: docs/validation.md, pressure/viscous split)."""
     xp = namespace(poly)
     d = xp.roll(poly, -1, 0) - poly
     ds = norm_rows(d)
@@ -206,18 +254,23 @@ def _stations(poly, spacing: float):
     return poly[edge] + t[:, None] * d[edge], n[edge], ds[edge] / count
 
 
-CLOSURE_RANGE = (
-    0.8,
-    1.25,
-)  # (pressure + viscous stress integrals) / body force where the scaled split is used
+# (pressure + viscous stress integrals) / body force where the scaled split is used
+CLOSURE_RANGE = (0.8, 1.25)
 
 
-def pressure_part(u, v, p, poly, grid, nu: float, fx: float, fy: float):
-    """The pressure part (Px, Py) of a body force (fx, fy): the fluid-side stress integrals of surface_stress_forces
-    give the ratio, scaled by the one factor that makes pressure + viscous add up to the body force (their own sum
-    closes within about 1.5% at 16 cells per D). Where the closure is poor (outside [0.8, 1.25], not seen in the
-    validation) the plain outline integral `pressure_force` is used. Returns (Px, Py, closure). The solver and the
-    surrogate's physics operator both split this way; `grid` needs xc, yc, xf, yf and h_min()."""
+def pressure_part(
+    u: Array, v: Array, p: Array, poly: Array, grid: StressGrid, nu: float, fx: float, fy: float
+) -> tuple[float, float, float]:
+    """The pressure part (Px, Py) of a body force (fx, fy), and the closure.
+
+    The fluid-side stress integrals of surface_stress_forces give the ratio, scaled by the one factor that
+    makes pressure + viscous add up to the body force (the closure; their own sum closes within a few percent:
+    docs/validation.md, pressure/viscous split). Where the closure is outside CLOSURE_RANGE the plain outline
+    integral `pressure_force` is used. The solver and the surrogate's physics operator both split this way.
+
+    Returns:
+        (Px, Py, closure).
+    """
     px, py, sx, sy = (float(f) for f in surface_stress_forces(u, v, p, poly, grid, nu))
     closure = (px + sx) / fx if fx != 0 else float("nan")
     if CLOSURE_RANGE[0] <= closure <= CLOSURE_RANGE[1]:

@@ -13,19 +13,29 @@ def _stretch(distance: float, h: float, ratio: float, h_max: float) -> np.ndarra
     """Cell sizes growing from h by `ratio` (capped at h_max) that exactly fill `distance`."""
     if distance <= 1e-12:
         return np.zeros(0)
-    sizes, total, s = [], 0.0, h
+    grown: list[float] = []
+    total, s = 0.0, h
     while total < distance:
         s = min(s * ratio, h_max)
-        sizes.append(s)
+        grown.append(s)
         total += s
-    sizes = np.array(sizes)
+    sizes = np.array(grown)
     if len(sizes) > 1 and total - distance > 0.5 * sizes[-1]:  # drop a last cell that overshoots by over half
         sizes = sizes[:-1]
     return sizes * (distance / sizes.sum())
 
 
-def stretched_faces(lo, hi, core_lo, core_hi, h, ratio=1.08, h_max=math.inf) -> np.ndarray:
-    """Face coordinates: spacing h on [core_lo, core_hi] (snapped outward to multiples of h), stretched to lo and hi."""
+def stretched_faces(
+    lo: float,
+    hi: float,
+    core_lo: float,
+    core_hi: float,
+    h: float,
+    ratio: float = 1.08,
+    h_max: float = math.inf,
+) -> np.ndarray:
+    """Face coordinates on [lo, hi]: spacing h on [core_lo, core_hi] (snapped outward to multiples of h),
+    cells growing by `ratio` (up to h_max) from there to lo and hi."""
     c0 = math.floor(core_lo / h + 1e-9) * h
     c1 = math.ceil(core_hi / h - 1e-9) * h
     c0, c1 = max(c0, lo), min(c1, hi)
@@ -47,26 +57,32 @@ class Grid:
 
     @property
     def nx(self) -> int:
+        """Cells along x."""
         return len(self.xf) - 1
 
     @property
     def ny(self) -> int:
+        """Cells along y."""
         return len(self.yf) - 1
 
     @cached_property
     def xc(self) -> np.ndarray:
+        """Cell-centre x coordinates (nx,)."""
         return 0.5 * (self.xf[1:] + self.xf[:-1])
 
     @cached_property
     def yc(self) -> np.ndarray:
+        """Cell-centre y coordinates (ny,)."""
         return 0.5 * (self.yf[1:] + self.yf[:-1])
 
     @cached_property
     def dx(self) -> np.ndarray:
+        """Cell widths (nx,)."""
         return np.diff(self.xf)
 
     @cached_property
     def dy(self) -> np.ndarray:
+        """Cell heights (ny,)."""
         return np.diff(self.yf)
 
     @cached_property
@@ -78,13 +94,16 @@ class Grid:
 
     @cached_property
     def v_cv(self) -> tuple[np.ndarray, np.ndarray]:
+        """y-extent [y0, y1] of the control volume of each y-face (half cells at the two ends)."""
         y0 = np.concatenate([[self.yf[0]], self.yc])
         y1 = np.concatenate([self.yc, [self.yf[-1]]])
         return y0, y1
 
     @property
     def cells(self) -> int:
+        """Number of cells."""
         return self.nx * self.ny
 
     def h_min(self) -> float:
+        """The smallest cell size, in x or y (the core spacing)."""
         return float(min(self.dx.min(), self.dy.min()))

@@ -1,4 +1,5 @@
-"""Sparse direct solves with a fixed sparsity pattern: MKL PARDISO when it installs (x86-64), scipy's SuperLU else.
+"""Sparse direct solves with a fixed sparsity pattern: MKL PARDISO when it installs (x86-64), else scipy's
+SuperLU.
 
 PARDISO's symbolic analysis (METIS ordering) is done once per pattern and reused for every Newton step; the
 factorisation of the last Jacobian is kept for the transposed (adjoint) solve. PARDISO needs weighted matching
@@ -10,6 +11,7 @@ from __future__ import annotations
 import glob
 import os
 import sys
+from typing import Protocol
 
 import numpy as np
 import scipy.sparse as sp
@@ -18,10 +20,20 @@ import scipy.sparse.linalg as spla
 from sim.errors import SimulationError
 
 
+class Factorisation(Protocol):
+    """A reusable sparse factorisation: factor a matrix, then solve with it (or its transpose) any number of
+    times."""
+
+    def factor(self, A: sp.csr_matrix) -> None: ...
+
+    def solve(self, b: np.ndarray, transpose: bool = False) -> np.ndarray: ...
+
+
 def _point_pypardiso_at_mkl() -> None:
-    """Tell pypardiso where libmkl_rt is when the environment holds it in the usual place. Unless told, pypardiso
-    asks ctypes.util.find_library and then searches the whole environment recursively, twice (once when the
-    package is imported, once per solver): about 1 s of a 2-3 s solve in a fresh process."""
+    """Tell pypardiso where libmkl_rt is when the environment holds it in the usual place. Unless told,
+    pypardiso asks ctypes.util.find_library and then searches the whole environment recursively, twice (once
+    when the package is imported, once per solver), a large part of a fresh process's time
+    (docs/validation.md, start-up)."""
     if os.environ.get("PYPARDISO_MKL_RT"):
         return
     for pattern in ("lib/libmkl_rt.so*", "lib/libmkl_rt*.dylib", "Library/bin/mkl_rt*.dll"):
@@ -41,31 +53,32 @@ except Exception:  # ImportError, or the MKL library missing
 
 
 def available_backends() -> list[str]:
+    """The linear solvers that work here, the preferred first."""
     return (["pardiso"] if _PARDISO_OK else []) + ["splu"]
 
 
 class _Pardiso:
     """Phases 11 (analysis) once, 22 (factorise) per matrix, 33 (solve), with iparm[11] = 2 for A^T x = b."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._s = _pw.PyPardisoSolver(mtype=11)
-        # pypardiso searches the whole environment for libmkl_rt (about 0.5 s) unless told where it is
+        # pypardiso searches the whole environment for libmkl_rt (slow) unless told where it is
         os.environ.setdefault("PYPARDISO_MKL_RT", self._s.libmkl._name)
         ip = self._s.iparm
         ip[:] = 0
         ip[0] = 1  # we set the parameters ourselves
         ip[1] = 2  # METIS nested dissection
         ip[7] = 2  # iterative refinement steps
-        # pivot perturbation 1e-6: with PARDISO's default 1e-13 the perturbed pivots left 3 of 27 benchmark cases
-        # (and 2 of 4 Schaefer-Turek resolutions) with a diverging iterative refinement and a SuperLU fallback;
-        # with 1e-6 refinement reaches round-off in 1-2 steps in all of them (and the solves are refined anyway)
+        # pivot perturbation 1e-6, not PARDISO's default 1e-13: with the default, iterative refinement
+        # diverged on some benchmark cases and fell back to SuperLU; with 1e-6 it reaches round-off in 1-2
+        # steps (and the solves are refined anyway; docs/validation.md, performance)
         ip[9] = 6
         ip[10] = 1  # scaling
         ip[12] = 1  # weighted matching: required for the zero diagonal of the pressure rows
-        self._pattern = None
-        self._A = None
+        self._pattern: tuple[bytes, bytes] | None = None
+        self._A: sp.csr_matrix | None = None
 
-    def _call(self, phase: int, A, b, transpose: bool = False):
+    def _call(self, phase: int, A: sp.csr_matrix, b: np.ndarray, transpose: bool = False) -> np.ndarray:
         self._s.iparm[11] = 2 if transpose else 0
         self._s.set_phase(phase)
         try:
@@ -74,6 +87,7 @@ class _Pardiso:
             raise SimulationError(f"the sparse solver PARDISO failed in phase {phase}: {exc}") from None
 
     def factor(self, A: sp.csr_matrix) -> None:
+        """Factorise A; the symbolic analysis is redone only when its sparsity pattern changed."""
         key = (A.indptr.tobytes(), A.indices.tobytes())
         b = np.zeros((A.shape[0], 1))
         if key != self._pattern:
@@ -83,16 +97,20 @@ class _Pardiso:
         self._A = A
 
     def solve(self, b: np.ndarray, transpose: bool = False) -> np.ndarray:
+        """x with A x = b, or A^T x = b, for the last factorised A."""
+        if self._A is None:
+            raise SimulationError("PARDISO solve before any factorisation")
         x = self._call(33, self._A, np.asfortranarray(b.reshape(-1, 1)), transpose)
         return x.ravel()
 
     def release(self) -> None:
-        if self._pattern is not None:
+        """Free PARDISO's memory for this handle."""
+        if self._pattern is not None and self._A is not None:
             self._s.set_phase(-1)
             self._s._call_pardiso(self._A, np.zeros((self._A.shape[0], 1)))
             self._pattern = None
 
-    def __del__(self):
+    def __del__(self) -> None:
         try:
             self.release()
         except Exception:
@@ -100,17 +118,21 @@ class _Pardiso:
 
 
 class _SuperLU:
-    def __init__(self):
-        self._lu = None
+    """scipy's SuperLU with COLAMD ordering: the fallback where MKL is missing or PARDISO fails."""
+
+    def __init__(self) -> None:
+        self._lu: spla.SuperLU | None = None
 
     def factor(self, A: sp.csr_matrix) -> None:
         self._lu = spla.splu(A.tocsc(), permc_spec="COLAMD")
 
     def solve(self, b: np.ndarray, transpose: bool = False) -> np.ndarray:
+        if self._lu is None:
+            raise SimulationError("SuperLU solve before any factorisation")
         return self._lu.solve(b, trans="T" if transpose else "N")
 
 
-def make_solver(backend: str = "auto"):
+def make_solver(backend: str = "auto") -> Factorisation:
     """A reusable factorisation object: `auto` picks PARDISO when available."""
     if backend == "auto":
         backend = available_backends()[0]

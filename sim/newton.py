@@ -1,11 +1,14 @@
-"""Newton's method for R(q) = 0 with the exact Jacobian, a sparse direct solver and a backtracking line search.
+"""Newton's method for R(q) = 0 with the exact Jacobian, a sparse direct solver and a backtracking line
+search.
 
-Chord steps: once Newton is in its asymptotic range (a step cut the residual tenfold), the next step reuses the
-last factorisation (one cheap solve instead of a factorisation); a chord step that does not cut the residual
-tenfold sends the next step back to a fresh factorisation. The factorisation kept at the end serves the adjoint:
-transposed solves are refined against the exact Jacobian at the converged state, so the adjoint stays exact.
+Chord steps: once Newton is in its asymptotic range (a step cut the residual tenfold), the next step reuses
+the last factorisation (one cheap solve instead of a factorisation); a chord step that does not cut the
+residual tenfold sends the next step back to a fresh factorisation. The factorisation kept at the end serves
+the adjoint: transposed solves are refined against the exact Jacobian at the converged state, so the adjoint
+stays exact.
 
-Divergence is detected and reported with the step and the cause (NaN, growth, no convergence), never as a NaN drag.
+Divergence is detected and reported with the step and the cause (NaN, growth, no convergence), never as a NaN
+drag.
 """
 
 from __future__ import annotations
@@ -15,15 +18,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
 
 from sim.errors import SimulationError
-from sim.linsolve import make_solver
+from sim.linsolve import Factorisation, make_solver
 
 
-def refined_solve(solver, A, b: np.ndarray, transpose: bool = False, rtol: float = 1e-10, max_iter: int = 8):
+def refined_solve(
+    solver: Factorisation,
+    A: sp.csr_matrix,
+    b: np.ndarray,
+    transpose: bool = False,
+    rtol: float = 1e-10,
+    max_iter: int = 8,
+) -> tuple[np.ndarray, bool]:
     """Solve A x = b (or A^T x = b) with a factorisation of A or of a nearby matrix, by iterative refinement.
 
-    Returns (x, converged)."""
+    Returns (x, converged): converged when max|b - A x| <= rtol max|b| within max_iter refinements."""
     op = A.T if transpose else A
     x = solver.solve(b, transpose=transpose)
     scale = float(np.max(np.abs(b))) or 1.0
@@ -40,12 +51,15 @@ def refined_solve(solver, A, b: np.ndarray, transpose: bool = False, rtol: float
 
 @dataclass
 class NewtonResult:
+    """The converged state, the convergence history, and what the adjoint needs: the Jacobian and a
+    factorisation of it near the state."""
+
     q: np.ndarray
     steps: int  # Newton iterations (exact and chord)
     factorisations: int
     residuals: list[float]
-    solver: object = field(repr=False)  # a factorisation of the Jacobian near q
-    jacobian: Callable = field(repr=False)
+    solver: Factorisation = field(repr=False)  # a factorisation of the Jacobian near q
+    jacobian: Callable[[np.ndarray], sp.csr_matrix] = field(repr=False)
     wall_s: float = 0.0
 
     def solve_transposed(self, b: np.ndarray) -> np.ndarray:
@@ -65,7 +79,7 @@ class NewtonResult:
 
 def solve(
     residual: Callable[[np.ndarray], np.ndarray],
-    jacobian: Callable[[np.ndarray], object],
+    jacobian: Callable[[np.ndarray], sp.csr_matrix],
     q0: np.ndarray,
     tol: float = 1e-9,
     max_steps: int = 25,
@@ -73,7 +87,18 @@ def solve(
     chord: bool = True,
     progress: Callable[[int, float], None] | None = None,
 ) -> NewtonResult:
-    """Iterate until max|R| <= tol."""
+    """Iterate from q0 until max|R| <= tol; SimulationError names the step and the cause when it diverges or
+    has not converged after max_steps.
+
+    Args:
+        residual, jacobian: R(q) and its exact Jacobian dR/dq (a sparse matrix of a fixed pattern).
+        q0: the start.
+        tol: on max|R|.
+        max_steps: Newton steps allowed (exact and chord together).
+        backend: the sparse solver (sim.linsolve.make_solver).
+        chord: reuse the last factorisation once Newton is in its asymptotic range.
+        progress: called with (step, max|R|) after every step.
+    """
     t0 = time.perf_counter()
     solver = make_solver(backend)
     q = q0.copy()

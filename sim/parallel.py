@@ -1,12 +1,12 @@
-"""Many cases in parallel: the executors `run_local` (one process a core on this machine) and `run_ray` (a local
-Ray instance or a cluster), and `simulate_many(shapes, re_values, workers=K)` on top of the local one.
+"""Many cases in parallel: the executors `run_local` (one process a core on this machine) and `run_ray` (a
+local Ray instance or a cluster), and `simulate_many(shapes, re_values, workers=K)` on top of the local one.
 
-Both executors take a function and its tasks and yield (task, result) as cases finish; a case whose worker dies
-(out of memory, a crash in the solver library, a kill) comes back as a RuntimeError naming that, and the batch goes
-on. The local executor is concurrent.futures' process pool with three additions: its workers end when the driver
-dies (no orphans holding 0.6 GB each), they ignore Ctrl+C (the driver stops them), and a pool broken by a dying
-worker is restarted, the cases that were in flight then run one at a time so that only the one that kills its
-worker is recorded as failed.
+Both executors take a function and its tasks and yield (task, result) as cases finish; a case whose worker
+dies (out of memory, a crash in the solver library, a kill) comes back as a RuntimeError naming that, and the
+batch goes on. The local executor is concurrent.futures' process pool with three additions: its workers end
+when the driver dies (no orphans holding their memory), they ignore Ctrl+C (the driver stops them), and a pool
+broken by a dying worker is restarted, the cases that were in flight then run one at a time so that only the
+one that kills its worker is recorded as failed.
 
 With `results_path`, simulate_many appends each finished case to a JSON-lines file (flushed and synced), and a
 rerun skips the cases already there: a killed batch loses only the cases in flight.
@@ -85,9 +85,8 @@ def run_local(
                 while suspects:
                     task = suspects.pop()
                     fut = pool.submit(fn, task)
-                    procs = list(
-                        getattr(pool, "_processes", {}).values()
-                    )  # the pool forgets them when it breaks
+                    # the pool forgets its processes when it breaks
+                    procs = list(getattr(pool, "_processes", {}).values())
                     try:
                         yield task, fut.result()
                     except BrokenProcessPool:
@@ -96,7 +95,7 @@ def run_local(
                         pool = new_pool(1)
                 pool.shutdown(wait=True)
                 pool = new_pool(workers)
-            pending = {}
+            pending: dict[Any, Any] = {}  # future -> task
             try:
                 while todo and len(pending) < 2 * workers:
                     t = todo.pop()
@@ -108,9 +107,8 @@ def run_local(
                             res = fut.result()
                         except BrokenProcessPool:
                             raise
-                        except (
-                            Exception
-                        ) as exc:  # the function raised: that case's result, not the batch's end
+                        # the function raised: that case's result, not the batch's end
+                        except Exception as exc:
                             res = exc
                         yield pending.pop(fut), res
                         if todo:
@@ -146,7 +144,11 @@ def run_ray(
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     started = not ray.is_initialized()
     if started:
-        kwargs = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+        kwargs: dict[str, Any] = {
+            "include_dashboard": False,
+            "log_to_driver": False,
+            "configure_logging": False,
+        }
         if address:
             ray.init(address=address, **kwargs)
         else:
@@ -185,9 +187,8 @@ def _run_one(index: int, points: np.ndarray, re: float, options: dict) -> dict:
     try:
         result = simulate(Shape.from_points(points), re, **options)
         return {**head, "ok": True, **result.to_dict()}
-    except (
-        Exception
-    ) as exc:  # ShapeError, SetupError, SimulationError, or anything else: one case, not the batch
+    # ShapeError, SetupError, SimulationError, or anything else: one case, not the batch
+    except Exception as exc:
         return {**head, "ok": False, "error": f"{type(exc).__name__}: {exc}"}
 
 
@@ -222,11 +223,12 @@ def simulate_many(
     workers: int = 2,
     results_path: str | Path | None = None,
     threads_per_worker: int = 1,
-    **options,
-) -> Iterator[dict]:
+    **options: Any,
+) -> Iterator[dict[str, Any]]:
     """Yield one record per case (index, re, ok, coefficients or error), in completion order.
 
-    shapes: Shape objects or (n, 2) point arrays (normalised to D = 1 here). options go to sim.solver.simulate.
+    shapes: Shape objects or (n, 2) point arrays (normalised to D = 1 here). options go to
+    sim.solver.simulate.
     """
     if len(shapes) != len(re_values):
         raise ValueError(
@@ -239,7 +241,8 @@ def simulate_many(
     for i, rec in done.items():
         if i >= len(shapes) or rec.get("case") != case_key(pts[i], float(re_values[i]), options):
             raise ValueError(
-                f"{results_path} holds results of a different batch (case {i} differs); use a new results file"
+                f"{results_path} holds results of a different batch (case {i} differs); "
+                "use a new results file"
             )
     todo = [i for i in range(len(shapes)) if i not in done]
     out = None
