@@ -49,7 +49,7 @@ def _decode(blob: bytes, scale: np.ndarray, shape: tuple) -> np.ndarray:
 
 
 def pack(src: str, dst: str, bits: int = BITS) -> None:
-    from surrogate import data as dataset
+    from surrogate.datasets import data as dataset
 
     d = dataset.load(src)
     rows = np.sort(np.concatenate([dataset.indices(d, "train"), dataset.indices(d, "val")]))
@@ -78,8 +78,8 @@ def pack(src: str, dst: str, bits: int = BITS) -> None:
 
 
 def unpack(src: str, out: str) -> None:
-    from surrogate import data as dataset
-    from surrogate import generate, store
+    from surrogate.datasets import data as dataset
+    from surrogate.datasets import generate, store
 
     z = np.load(src)
     meta = json.loads(str(z["meta"]))

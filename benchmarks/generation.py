@@ -1,8 +1,8 @@
 """Throughput of dataset generation (issue 12): samples per minute with K local workers and with Ray, and the cost
 of storage against the solve.
 
-Usage: python benchmarks/generation.py [--workers 1 2] [--ray 2] [--n 24] [--name generation]
-       -> benchmarks/out/<name>.json
+Usage: python benchmarks/generation.py [--workers 1 2] [--ray 2] [--n 24] [--out PATH]
+       -> docs/benchmarks/generation_<cpus>cores.json (the 2-core one: docs/datasets.md)
 Each configuration makes a fresh dataset of n samples (seed 1000, the dataset resolution) in a temporary folder;
 the rate counts the whole command (worker start-up included), as a user sees it. Run on a quiet machine.
 """
@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import write_json
+from common import add_out, write_json
 
-from surrogate import store
-from surrogate.generate import generate
+from surrogate.datasets import store
+from surrogate.datasets.generate import generate
 
 
 def run(n: int, workers: int, executor: str) -> dict:
@@ -60,7 +60,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, nargs="*", default=[1, 2])
     ap.add_argument("--ray", type=int, nargs="*", default=[2], help="Ray worker counts (none: skip Ray)")
     ap.add_argument("--n", type=int, default=24)
-    ap.add_argument("--name", default="generation")
+    add_out(ap, "generation")
     args = ap.parse_args()
     rows = []
     configs = [("local", k) for k in args.workers] + [("ray", k) for k in args.ray]
@@ -75,7 +75,7 @@ def main() -> None:
             f"of a solve, {row['bytes_per_sample'] / 1e3:.0f} kB a sample)",
             flush=True,
         )
-    write_json(args.name, {"machine": platform.node(), "cpus": os.cpu_count(), "rows": rows})
+    write_json(args.out, {"machine": platform.node(), "cpus": os.cpu_count(), "rows": rows})
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Speed of the surrogate on CPU (issue 13 goals, 2 cores): one shape's forward (rasterised input, network, P) at
 most 10 ms; forward plus backward to the shape's points at most 25 ms. Also a training update per method.
 
-Usage: python benchmarks/surrogate_speed.py [--base 16] [--model DIR]  -> benchmarks/out/surrogate_speed.json
+Usage: python benchmarks/surrogate_speed.py [--base 16] [--model DIR] [--out PATH]
+       -> docs/benchmarks/surrogate_speed.json
 Run on a quiet machine.
 """
 
@@ -11,9 +12,10 @@ import argparse
 import time
 
 import torch
-from common import ROOT, write_json
+from common import ROOT, add_out, write_json
 
-from surrogate import data, physics
+from surrogate import physics
+from surrogate.datasets import data
 from surrogate.model import Config, Surrogate, count_parameters
 
 
@@ -31,10 +33,11 @@ def main() -> None:
     ap.add_argument("--base", type=int, default=16)
     ap.add_argument("--model", help="a trained model folder (default: an untrained network of --base)")
     ap.add_argument("--threads", type=int, default=2)
+    add_out(ap, "surrogate_speed")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     if args.model:
-        from surrogate.train import load_model
+        from surrogate.model_files import load_model
 
         model, _ = load_model(args.model)
     else:
@@ -64,7 +67,7 @@ def main() -> None:
         f"forward + backward to the points {row['forward_backward_ms']:.1f} ms (goal 25); input rasterisation "
         f"{row['input_ms']:.1f} ms"
     )
-    write_json("surrogate_speed", row)
+    write_json(args.out, row)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""`dragopt refine`: close the loop between the optimiser and the data (issue 17).
+"""`dragopt refine`: close the loop between the optimiser and the data.
 
 The optimiser drives a shape to where the surrogate is weakest: to the edge of its training data, where it errs in
 the design's favour. A round of refine therefore
@@ -7,7 +7,7 @@ the design's favour. A round of refine therefore
 3. appends them to the dataset as a new shard (family 'refine', the dataset's format, manifest rewritten atomically);
 4. fine-tunes the surrogate (DP by default), a share of every batch drawn from the refine samples, then polishes it
    on uniform batches; after the last round it settles it with a long run on uniform batches (the fine-tunes
-   leave the test set slightly worse; the settling brings it back below where it started: docs/design-notes.md).
+   leave the test set slightly worse; the settling brings it back below where it started).
 After the last round the final model optimises the same problems again: its error at these fresh designs, against
 the first model's at its own, is the before and after; the test set's error is measured for both.
 
@@ -18,18 +18,33 @@ last) and refine.json, the report.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from geometry.io import atomic_write_text
-from surrogate.defaults import portable
+from geometry.presets import parse_shape
+from optim.constraints import Limits
+from optim.design import Options, load_surrogate, prepare, run
+from sim.errors import SetupError
+from sim.setups import check_reynolds
+from surrogate import model_files
+from surrogate.datasets import store
+from surrogate.datasets.data import split_of
+from surrogate.datasets.generate import body_case, simulate_many
+from surrogate.devices import check_device
+from surrogate.evaluation import evaluate
+from surrogate.finetune import Stage
+from surrogate.finetune import fine_tune as fine_tune_stages
+from surrogate.paths import portable
+from surrogate.train import TrainConfig
 
 STARTS = (
     "circle",
@@ -63,8 +78,13 @@ class Plan:
     def check(self) -> None:
         if not self.starts:
             raise ValueError("refine needs at least one start shape")
-        if not self.re or any(not (math.isfinite(r) and r > 0) for r in self.re):
-            raise ValueError(f"--re must be positive numbers; got {self.re}")
+        if not self.re:
+            raise ValueError("refine needs at least one Reynolds number")
+        for r in self.re:
+            try:
+                check_reynolds(r)
+            except SetupError as exc:
+                raise ValueError(f"--re: {exc}") from None
         for name in ("polish", "settle"):
             v = getattr(self, name)
             if not (isinstance(v, int) and v >= 0):
@@ -82,7 +102,7 @@ class Plan:
 
     def problems(self) -> list[dict]:
         """Start x Re, the area held (D = 1); every second problem also symmetric about the flow axis."""
-        out = []
+        out: list[dict] = []
         for s in self.starts:
             for r in self.re:
                 out.append({"k": len(out), "start": s, "re": float(r), "symmetric": len(out) % 2 == 0})
@@ -101,10 +121,6 @@ def optimise_problems(model_dir: Path, plan: Plan, folder: Path, log: Callable[[
     """Stage 1: each problem optimised through the model; one JSON per problem, so a kill loses one at most."""
     import torch
 
-    from geometry.presets import parse_shape
-    from optim.constraints import Limits
-    from optim.design import Options, load_surrogate, run
-
     folder.mkdir(parents=True, exist_ok=True)
     surrogate = None
     out = []
@@ -116,25 +132,26 @@ def optimise_problems(model_dir: Path, plan: Plan, folder: Path, log: Callable[[
         surrogate = surrogate or load_surrogate(model_dir)
         torch.manual_seed(0)
         opts = Options(
-            re=[p["re"]],
-            model=str(model_dir),
-            steps=plan.opt_steps,
-            limits=Limits(keep_area=True, symmetric=p["symmetric"]),
+            re=[p["re"]], steps=plan.opt_steps, limits=Limits(keep_area=True, symmetric=p["symmetric"])
         )
-        res, full = run(parse_shape(p["start"]), opts, surrogate)
-        picks = _along([pts for _, pts in res["_snapshots"]], plan.trajectory)
+        done = run(parse_shape(p["start"]), opts, surrogate)
+        initial, final = done.predicted or (None, None)
+        history = done.result.history
         rec = {
             **p,
-            "cd_pred_initial": res["cd_pred_initial"],
-            "cd_pred_final": res["cd_pred_final"],
-            "status": res["status"],
-            "steps": res["history"][-1]["step"] if res["history"] else 0,
-            "final": np.asarray(full.final.points).tolist(),
-            "along": [np.asarray(q).tolist() for q in picks],
+            "cd_pred_initial": initial,
+            "cd_pred_final": final,
+            "status": done.result.status,
+            "steps": history[-1]["step"] if history else 0,
+            "final": np.asarray(done.result.final.points).tolist(),
+            "along": [
+                np.asarray(q).tolist() for q in _along([pts for _, pts in done.snapshots], plan.trajectory)
+            ],
         }
         atomic_write_text(path, json.dumps(rec) + "\n")
+        symmetric = " (symmetric)" if p["symmetric"] else ""
         log(
-            f"  {p['start']} at Re {p['re']:g}{' (symmetric)' if p['symmetric'] else ''}: predicted Cd "
+            f"  {p['start']} at Re {p['re']:g}{symmetric}: predicted Cd "
             f"{rec['cd_pred_initial'] or math.nan:.4f} -> {rec['cd_pred_final'] or math.nan:.4f}"
         )
         out.append(rec)
@@ -149,25 +166,11 @@ def _along(snapshots: list, n: int) -> list:
 
 
 def make_cases(designs: list[dict], settings: dict, first_index: int, round_: int) -> list[dict]:
-    """The samples to simulate: each design as the dataset stores a body (256 points, D = 1, centroid at the
-    origin, Re per its own D); bodies outside the dataset's window are left out (the surrogate cannot see them)."""
-    from geometry.errors import ShapeError
-    from geometry.sampler import canonical
-    from geometry.shape import Shape
-    from surrogate.window import Window
-
-    window = Window.from_dict(settings["window"])
-    n = settings["sampler"]["points"]
-    cases = []
+    """Stage 2's cases: each design as the dataset stores a body (surrogate.datasets.generate.body_case); bodies
+    outside the dataset's window are left out (the surrogate cannot see them)."""
+    cases: list[dict] = []
     for d in designs:
         for what, pts in [("final", d["final"]), *[(f"along-{j}", q) for j, q in enumerate(d["along"])]]:
-            try:
-                s = Shape.from_points(np.asarray(pts))
-                q = canonical(s.points, n)
-            except ShapeError:
-                continue
-            if not window.fits(q):
-                continue
             params = {
                 "round": round_,
                 "problem": d["k"],
@@ -175,16 +178,9 @@ def make_cases(designs: list[dict], settings: dict, first_index: int, round_: in
                 "re_start": d["re"],
                 "what": what,
             }
-            cases.append(
-                {
-                    "index": first_index + len(cases),
-                    "family": FAMILY,
-                    "params": json.dumps(params, sort_keys=True),
-                    "points": q,
-                    "re": float(d["re"] * s.scale),  # Re of the body's own D (the start's D is 1)
-                    "settings": settings,
-                }
-            )
+            case = body_case(np.asarray(pts), d["re"], settings, first_index + len(cases), FAMILY, params)
+            if case is not None:
+                cases.append(case)
     return cases
 
 
@@ -193,32 +189,14 @@ FIRST_INDEX = (
 )  # refine's sample numbers start here: `dragopt generate --n` may grow the sampler's below it
 
 
-def next_index(data_dir: Path) -> int:
-    """The first sample number from FIRST_INDEX on that no shard of the dataset uses."""
-    from surrogate import store
-
-    m = store.read_manifest(data_dir)
-    last = int(m["n"]) - 1
-    for e in m["shards"].values():
-        last = max(last, int(e["start"]) + int(e["count"]) - 1)
-    return max(last + 1, FIRST_INDEX)
-
-
 def simulate_cases(cases: list[dict], folder: Path, workers: int, log: Callable[[str], None]) -> list[dict]:
-    """Stage 2: the full simulation of every case; each finished record kept in folder/work (resumes after a kill)."""
-    from sim.parallel import run_local
-    from surrogate import store
-    from surrogate.generate import failed_record, simulate_case
-
+    """Stage 2: the full simulation of every case; a failure is tried again on a rerun."""
     done = store.read_work(folder)
-    todo = [c for c in cases if not done.get(c["index"], {}).get("ok")]  # a failure is tried again on a rerun
+    todo = [c for c in cases if not done.get(c["index"], {}).get("ok")]
     if todo:
         log(f"  simulating {len(todo)} designs ({len(cases) - len(todo)} done before) on {workers} workers")
     t0 = time.perf_counter()
-    for j, (case, rec) in enumerate(run_local(simulate_case, todo, workers), start=1):
-        if isinstance(rec, BaseException):  # its worker died: recorded as a failed case, with the reason
-            rec = failed_record(case, rec)
-        store.write_work(folder, rec)
+    for j, rec in enumerate(simulate_many(todo, folder, workers), start=1):
         done[int(rec["index"])] = rec
         if j % 8 == 0 or j == len(todo):
             log(f"    {j}/{len(todo)} simulated ({time.perf_counter() - t0:.0f} s)")
@@ -226,39 +204,18 @@ def simulate_cases(cases: list[dict], folder: Path, workers: int, log: Callable[
 
 
 def add_shard(data_dir: Path, name: str, records: list[dict], note: dict) -> None:
-    """Stage 3: the records as one shard of the dataset, then the manifest (both atomic). A rerun leaves a shard
-    that holds these records as they are, and rewrites it when more of them succeeded since."""
-    from surrogate import store
-    from surrogate.generate import _shape_of, _summarise
-
-    m = store.read_manifest(data_dir)
+    """Stage 3: the records as one shard of the dataset. A rerun leaves a shard that holds these records as they
+    are, and rewrites it when more of them succeeded since."""
+    entry = (store.read_manifest(data_dir) or {}).get("shards", {}).get(name)
     ok = sum(bool(r.get("ok")) for r in records)
-    entry = m["shards"].get(name)
     if entry and entry["count"] == len(records) and entry["ok"] == ok and (data_dir / name).is_file():
         return
-    arrays = store.pack(sorted(records, key=lambda r: int(r["index"])), _shape_of(m["settings"]))
-    digest = store.write_shard(data_dir / name, arrays, m["settings_hash"])
-    m = store.read_manifest(data_dir)  # as it is now: written last, so a kill before leaves it as it was
-    m["shards"][name] = {
-        "sha256": digest,
-        "start": int(arrays["index"].min()),
-        "count": len(records),
-        "ok": int(arrays["ok"].sum()),
-        "failed": int((~arrays["ok"]).sum()),
-        "families": {FAMILY: len(records)},
-        "re_min": float(np.nanmin(arrays["re"])),
-        "re_max": float(np.nanmax(arrays["re"])),
-        "source": note,
-    }
-    _summarise(m)
-    store.write_manifest(data_dir, m)
+    store.add_shard(data_dir, name, records, source=note)
 
 
 def errors(model_dir: Path, records: list[dict]) -> list[dict]:
     """The model's Cd at each simulated sample against the simulation: signed relative error."""
     import torch
-
-    from optim.design import load_surrogate
 
     surrogate = load_surrogate(model_dir)
     out = []
@@ -266,19 +223,23 @@ def errors(model_dir: Path, records: list[dict]) -> list[dict]:
         if not r.get("ok"):
             continue
         pred, std = surrogate.drag_and_spread(torch.as_tensor(np.asarray(r["points"])), float(r["re"]))
+        sim = float(r["cd"])
         p = json.loads(str(r["params"]))
-        out.append({**p, "re": float(r["re"]), "cd_pred": pred, "cd_sim": float(r["cd"]),
-                    "err": pred / float(r["cd"]) - 1, "cd_std": std})  # fmt: skip
+        out.append(
+            {**p, "re": float(r["re"]), "cd_pred": pred, "cd_sim": sim, "err": pred / sim - 1, "cd_std": std}
+        )
     return out
 
 
 def summarise_errors(errs: list[dict]) -> dict:
-    def s(sel):
+    """Median, max and mean signed error at the final designs and at those along the way."""
+
+    def s(sel: list[dict]) -> dict:
         e = np.abs([x["err"] for x in sel])
         if len(e) == 0:
             return {"n": 0}
-        return {"n": len(e), "median": float(np.median(e)), "max": float(e.max()),
-                "mean_signed": float(np.mean([x["err"] for x in sel]))}  # fmt: skip
+        mean = float(np.mean([x["err"] for x in sel]))
+        return {"n": len(e), "median": float(np.median(e)), "max": float(e.max()), "mean_signed": mean}
 
     return {
         "final": s([x for x in errs if x["what"] == "final"]),
@@ -287,74 +248,48 @@ def summarise_errors(errs: list[dict]) -> dict:
 
 
 def fine_tune(model_dir: Path, data_dir: Path, out: Path, plan: Plan, round_: int, device: str, log) -> Path:
-    """Stage 4: each member fine-tuned on the grown dataset, `plan.steps` with the refine samples in every batch,
-    then `plan.polish` on uniform batches at a third of the rate (they win back most of what the focus costs the
-    test set), and after the last round `plan.settle` on uniform batches at `plan.settle_lr` (a long cosine decay,
-    which wins back the rest). Each stage is its own folder; a killed training resumes; returns the new model's
-    folder."""
-    from surrogate import data as dataset
-    from surrogate import ensemble, store
-    from surrogate.train import TrainConfig, load_model
+    """Stage 4: each member fine-tuned on the grown dataset (surrogate.finetune): `plan.steps` with the refine
+    samples in every batch, then `plan.polish` on uniform batches at a third of the rate (they win back most of
+    what the focus costs the test set), and after the last round `plan.settle` on uniform batches at
+    `plan.settle_lr` (a long cosine decay, which wins back the rest). Returns the new model's folder."""
+    in_train = _refine_samples_train(data_dir)  # none may: the split is by shape
 
-    manifest = store.read_manifest(data_dir)  # the refine shards alone say whether any of their samples train
-    shards = [
-        store.read_shard(data_dir / n)
-        for n, e in manifest["shards"].items()
-        if FAMILY in e.get("families", {})
-    ]
-    in_train = any((dataset.split_of(a["points"][a["ok"]]) == "train").any() for a in shards)  # none may
-    members = ensemble.member_folders(model_dir)
-    many = len(members) > 1
-    outs = [out.parent / f"{out.name}-member-{k}" for k in range(len(members))] if many else [out]
-    for k, (m, o) in enumerate(zip(members, outs, strict=True)):
-        t = load_model(m)[1].get("train", {})
-        common = dict(
-            method=plan.method, batch=plan.batch, bootstrap=bool(t.get("bootstrap", False)), device=device
-        )
-        seed = 1000 * (round_ + 1) + int(t.get("seed", k))
-        who = f"member {k} of {len(members)}" if many else "the model"
-        focus = TrainConfig(**common, steps=plan.steps, lr=plan.lr, seed=seed, focus=FAMILY if in_train else None,
-                            focus_share=plan.share, eval_every=plan.steps)  # fmt: skip
+    def stages(k: int, own: dict) -> list[Stage]:
+        bootstrap = bool(own.get("bootstrap", False))
+        base = TrainConfig(method=plan.method, batch=plan.batch, bootstrap=bootstrap, device=device)
+        seed = 1000 * (round_ + 1) + int(own.get("seed", k))
         share = f"{int(100 * plan.share)}% of each batch from the refine samples"
-        stages = [("focus", focus, f"{plan.method}, {plan.steps} steps, {share}")]
+        focus = FAMILY if in_train else None
+        cfg = replace(base, steps=plan.steps, lr=plan.lr, seed=seed, focus=focus, focus_share=plan.share)
+        out = [
+            Stage("focus", replace(cfg, eval_every=plan.steps), f"{plan.method}, {plan.steps} steps, {share}")
+        ]
         if plan.polish:
-            cfg = TrainConfig(
-                **common, steps=plan.polish, lr=plan.lr / 3, seed=seed + 500, eval_every=plan.polish
-            )
-            stages.append(("polish", cfg, f"{plan.polish} steps on uniform batches"))
+            cfg = replace(base, steps=plan.polish, lr=plan.lr / 3, seed=seed + 500, eval_every=plan.polish)
+            out.append(Stage("polish", cfg, f"{plan.polish} steps on uniform batches"))
         if plan.settle and round_ == plan.rounds - 1:
-            cfg = TrainConfig(
-                **common, steps=plan.settle, lr=plan.settle_lr, seed=seed + 700, eval_every=plan.settle
+            cfg = replace(base, steps=plan.settle, lr=plan.settle_lr, seed=seed + 700, eval_every=plan.settle)
+            out.append(
+                Stage("settle", cfg, f"{plan.settle} steps on uniform batches at lr {plan.settle_lr:g}")
             )
-            stages.append(("settle", cfg, f"{plan.settle} steps on uniform batches at lr {plan.settle_lr:g}"))
-        init = m
-        for i, (name, cfg, what) in enumerate(stages):
-            dest = o if i == len(stages) - 1 else o.parent / f"{o.name}-{name}"
-            _train(init, dest, data_dir, cfg, f"{who}: {what}", log)
-            init = dest
-    if many and not ensemble.is_ensemble(out):
-        ensemble.assemble(outs, out)
-    return out
+        return out
+
+    return fine_tune_stages(model_dir, data_dir, out, stages, log)
 
 
-def _train(init: Path, out: Path, data_dir: Path, cfg, what: str, log) -> None:
-    """One fine-tuning, skipped when `out` already holds it complete."""
-    from surrogate.train import CARD, train
-
-    if (out / CARD).is_file() and int(json.loads((out / CARD).read_text()).get("step", 0)) >= cfg.steps:
-        return
-    t0 = time.perf_counter()
-    log(f"  fine-tuning {what}")
-    card = train(data_dir, out, cfg, init=init)
-    v = card.get("val_metrics") or {}
-    log(f"    done in {time.perf_counter() - t0:.0f} s; validation Cd error median "
-        f"{100 * v.get('cd_rel_err_median', math.nan):.3f}%")  # fmt: skip
+def _refine_samples_train(data_dir: Path) -> bool:
+    """Whether any refine sample of the dataset is in the training split (its shards alone say so)."""
+    manifest = store.read_manifest(data_dir) or {"shards": {}}
+    for name, entry in manifest["shards"].items():
+        if FAMILY in entry.get("families", {}):
+            a = store.read_shard(data_dir / name)
+            if (split_of(a["points"][a["ok"]]) == "train").any():
+                return True
+    return False
 
 
 def test_metrics(model_dir: Path, test_dir: Path) -> dict:
     """Cd error of the model (the members' mean for an ensemble) on a held-out dataset."""
-    from surrogate.train import evaluate
-
     m = evaluate(model_dir, test_dir)
     return {
         k: m[k]
@@ -390,33 +325,11 @@ def refine(
     log: Callable[[str], None] | None = None,
 ) -> dict:
     """Run (or continue) the rounds; write OUT's model and report; return the report."""
-    from surrogate import ensemble, store
-    from surrogate.train import check_compatible, check_device, load_model
-
     log = log or (lambda msg: None)
-    plan.check()
-    check_device(device)
     model, data, out, test = Path(model), Path(data), Path(out), Path(test)
-    manifest = store.read_manifest(data) if data.is_dir() else None
-    if manifest is None:
-        raise store.DatasetError(
-            f"--data {data} is not a dataset (no {store.MANIFEST}; make one with `dragopt generate`)"
-        )
-    for m in ensemble.member_folders(model):
-        check_compatible(load_model(m)[1], manifest)
-    _check_starts(model, plan)
-    if not (test / store.MANIFEST).is_file():
-        raise store.DatasetError(f"--test {test} is not a dataset (no {store.MANIFEST}); give a held-out one")
+    settings = _check(model, data, test, plan, device)
     work = out / "refine"
-    work.mkdir(parents=True, exist_ok=True)
-    saved = work / "plan.json"
-    if saved.is_file() and json.loads(saved.read_text()) != {**asdict(plan), "model": str(model)}:
-        raise ValueError(
-            f"{out} holds a refine run with another plan or start model ({saved}); give another --out, or the "
-            "same arguments to continue it"
-        )
-    atomic_write_text(saved, json.dumps({**asdict(plan), "model": str(model)}, indent=1) + "\n")
-    settings = store.read_manifest(data)["settings"]
+    _keep_plan(work, plan, model, out)
     tag = plan.tag()
     t_start = time.perf_counter()
     rounds = []
@@ -432,26 +345,22 @@ def refine(
         cases = [{**c, "points": np.asarray(c["points"]), "settings": settings} for c in cases]
         records = simulate_cases(cases, rd, workers, log)
         errs = errors(current, records)  # seconds: recomputed, so a case simulated on a rerun counts
-        add_shard(
-            data,
-            f"shard-{FAMILY}-{tag}-{r}.npz",
-            records,
-            {"refine": portable(out), "round": r, "model": portable(current)},
-        )
+        note = {"refine": portable(out), "round": r, "model": portable(current)}
+        add_shard(data, f"shard-{FAMILY}-{tag}-{r}.npz", records, note)
         tm = _cached(rd / "test.json", test_metrics, current, test)
         summary = summarise_errors(errs)
-        fin, along = summary["final"], summary["along"]
-        log(
-            f"  Cd error at the {fin['n']} optimised designs: median {percent(fin, 'median')}, max {percent(fin, 'max')} "
-            f"(along the way: median {percent(along, 'median')}); test set median "
-            f"{100 * tm['cd_rel_err_median']:.3f}%, p95 {100 * tm['cd_rel_err_p95']:.3f}%"
+        _log_round(log, summary, tm, len(records) - len(errs), len(records))
+        added = int(sum(bool(x.get("ok")) for x in records))
+        rounds.append(
+            {
+                "round": r,
+                "model": portable(current),
+                "designs": summary,
+                "test": tm,
+                "errors": errs,
+                "samples_added": added,
+            }
         )
-        if len(errs) < len(records):
-            log(
-                f"  warning: {len(records) - len(errs)} of {len(records)} designs failed to simulate (a rerun tries again)"
-            )
-        rounds.append({"round": r, "model": portable(current), "designs": summary, "test": tm, "errors": errs,
-                       "samples_added": int(sum(bool(x.get("ok")) for x in records))})  # fmt: skip
         if not last:
             current = fine_tune(current, data, work / f"model-{r + 1}", plan, r, device, log)
     report = {
@@ -469,23 +378,58 @@ def refine(
     return report
 
 
-def _check_starts(model: Path, plan: Plan) -> None:
-    """Every start shape must be one the model can optimise (inside its window): a ValueError before any work."""
-    from geometry.presets import parse_shape
-    from optim.constraints import Limits
-    from optim.design import Options, load_surrogate, prepare
+def _check(model: Path, data: Path, test: Path, plan: Plan, device: str) -> dict:
+    """Everything refine needs, checked before any work: a ValueError naming the problem.
 
+    Returns:
+        The dataset's settings.
+    """
+    plan.check()
+    check_device(device)
+    manifest = store.read_manifest(data) if data.is_dir() else None
+    if manifest is None:
+        raise store.DatasetError(
+            f"--data {data} is not a dataset (no {store.MANIFEST}; make one with `dragopt generate`)"
+        )
+    for m in model_files.member_folders(model):
+        model_files.check_compatible(model_files.load_model(m)[1], manifest)
     surrogate = load_surrogate(model)
-    for s in plan.starts:
+    for s in plan.starts:  # each start must be one the model can optimise (inside its window)
         try:
             prepare(parse_shape(s), Options(re=[plan.re[0]], limits=Limits(keep_area=True)), surrogate)
         except ValueError as exc:
             raise ValueError(f"start shape {s}: {exc}") from None
+    if not (test / store.MANIFEST).is_file():
+        raise store.DatasetError(f"--test {test} is not a dataset (no {store.MANIFEST}); give a held-out one")
+    return manifest["settings"]
+
+
+def _keep_plan(work: Path, plan: Plan, model: Path, out: Path) -> None:
+    """The plan and start model in work/plan.json; a rerun must bring the same ones."""
+    work.mkdir(parents=True, exist_ok=True)
+    saved, mine = work / "plan.json", {**asdict(plan), "model": str(model)}
+    if saved.is_file() and json.loads(saved.read_text()) != mine:
+        raise ValueError(
+            f"{out} holds a refine run with another plan or start model ({saved}); give another --out, or the "
+            "same arguments to continue it"
+        )
+    atomic_write_text(saved, json.dumps(mine, indent=1) + "\n")
+
+
+def _log_round(log: Callable[[str], None], summary: dict, tm: dict, failed: int, n: int) -> None:
+    fin, along = summary["final"], summary["along"]
+    log(
+        f"  Cd error at the {fin['n']} optimised designs: median {percent(fin, 'median')}, max "
+        f"{percent(fin, 'max')} (along the way: median {percent(along, 'median')}); test set median "
+        f"{100 * tm['cd_rel_err_median']:.3f}%, p95 {100 * tm['cd_rel_err_p95']:.3f}%"
+    )
+    if failed:
+        log(f"  warning: {failed} of {n} designs failed to simulate (a rerun tries again)")
 
 
 def _new_cases(designs: list[dict], settings: dict, data: Path, round_: int) -> list[dict]:
     """The round's cases, numbered after every sample the dataset holds, as JSON (kept: a rerun reuses them)."""
-    cases = make_cases(designs, settings, next_index(data), round_)
+    cases = make_cases(designs, settings, store.next_index(data, FIRST_INDEX), round_)
     return [
         {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in c.items() if k != "settings"}
         for c in cases
@@ -493,16 +437,19 @@ def _new_cases(designs: list[dict], settings: dict, data: Path, round_: int) -> 
 
 
 def _install(model: Path, out: Path) -> None:
-    """The final model's files into OUT, its card (model.json) last: OUT is a model only when
-    complete."""
-    from surrogate import ensemble
-    from surrogate.train import CARD, WEIGHTS
+    """The final model's files into OUT, its card (model.json) last: OUT is a model only when complete."""
 
-    if ensemble.is_ensemble(model):
-        ensemble.assemble(ensemble.member_folders(model), out)
+    from geometry.io import atomic_write
+    from surrogate import ensemble
+
+    if model_files.is_ensemble(model):
+        ensemble.assemble(model_files.member_folders(model), out)
         return
-    for f in (WEIGHTS, "coverage.npz", "metrics.jsonl", CARD):
-        if (model / f).is_file():
-            tmp = out / f".{f}.tmp"
-            shutil.copyfile(model / f, tmp)
-            tmp.replace(out / f)
+    for name in (model_files.WEIGHTS, "coverage.npz", model_files.METRICS, model_files.CARD):
+        src = model / name
+        if src.is_file():
+            atomic_write(out / name, functools.partial(_copy, src))
+
+
+def _copy(src: Path, dst: Path) -> None:
+    shutil.copyfile(src, dst)

@@ -1,4 +1,4 @@
-"""`dragopt compare-methods`: the four methods on one learning problem, side by side (DESIGN.md section 3).
+"""`dragopt compare-methods`: the four methods on one learning problem, side by side.
 
 Same network, same split, same supervised pre-training; then each method fine-tunes from it for the same number
 of updates and, separately, for the same training time. Each method keeps its own learning rate (DEFAULT_LR, the
@@ -21,51 +21,23 @@ import numpy as np
 import torch
 
 from geometry.io import atomic_write_text
-from surrogate import data as dataset
 from surrogate import gradients
-from surrogate.train import METHODS, METRICS, TrainConfig, load_model, make_split, metrics, train
+from surrogate.datasets import data as dataset
+from surrogate.evaluation import metrics
+from surrogate.model_files import METRICS, load_model
+from surrogate.paths import ROOT
+from surrogate.splits import make_split
+from surrogate.train import METHODS, TrainConfig, train
 
 SUMMARY = ("cd_rel_err_median", "cd_rel_err_p95", "cd_rel_err_max", "cl_abs_err_median", "field_rel_err")
 
 
 def measure_update(data_dir: str, method: str, base: int, batch: int, updates: int = 5) -> dict:
-    """Time and memory of one update, in a fresh process that reads only one shard: `update_mb` is the highest
-    resident memory during the timed updates (sampled every 2 ms) above the resident memory just before them,
-    i.e. what an update allocates on top of the model, optimiser and batch."""
+    """Time and memory of one update, in a fresh process that reads only one shard (surrogate.compare_worker)."""
     shard = sorted(Path(data_dir).glob("shard-*.npz"))[0]
-    code = f"""
-import json, resource, time, torch, numpy as np
-from surrogate import store
-from surrogate.model import Config, Surrogate
-from surrogate.train import TrainConfig, update
-a = store.read_shard({str(shard)!r}); r = np.flatnonzero(a["ok"])[:{batch}]
-m = Surrogate(Config(base={base}))
-re = torch.as_tensor(a["re"][r], dtype=torch.float32)
-inp = m.inputs(torch.as_tensor(a["points"][r], dtype=torch.float32), re)
-y = torch.as_tensor(np.stack([a["cd"][r], a["cl"][r]], 1), dtype=torch.float32)
-b = (inp, torch.as_tensor(a["fields"][r]), re, y)
-del a
-cfg = TrainConfig(method={method!r}, base={base})
-opt = torch.optim.Adam(m.net.parameters(), lr=1e-5)
-update(cfg.method, m, opt, cfg, b, 1e-5)
-import threading, os, gc
-gc.collect()
-page = os.sysconf("SC_PAGE_SIZE")
-rss = lambda: int(open("/proc/self/statm").read().split()[1]) * page
-before, high, running = rss(), [0], [True]
-def watch():
-    while running[0]:
-        high[0] = max(high[0], rss())
-        time.sleep(0.002)
-w = threading.Thread(target=watch); w.start()
-t = time.perf_counter()
-for _ in range({updates}):
-    update(cfg.method, m, opt, cfg, b, 1e-5)
-dt = (time.perf_counter() - t) / {updates}
-running[0] = False; w.join()
-print(json.dumps({{"update_s": dt, "peak_mb": high[0] / 2**20, "update_mb": (high[0] - before) / 2**20}}))
-"""
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    args = ["--shard", str(shard), "--method", method, "--base", str(base), "--batch", str(batch)]
+    cmd = [sys.executable, "-m", "surrogate.compare_worker", *args, "--updates", str(updates)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -123,6 +95,29 @@ def compare(
                 progress=progress,
             )
             runs[(method, budget)] = (folder, card)
+    rows = _test_rows(d, runs, gradient_shapes, log)
+    pre_model, pre_card = load_model(pre)
+    pm = metrics(pre_model, make_split(d, "test", pre_model), "cpu")
+    cost = {m: measure_update(str(data_dir), m, base, batch) for m in methods}
+    result = {
+        "pretrained": {k: pm[k] for k in SUMMARY},
+        "pretrain_steps": pretrain_steps,
+        "updates": updates,
+        "seconds": seconds,
+        "base": base,
+        "batch": batch,
+        "rows": rows,
+        "cost": cost,
+        "dataset": d.manifest["settings_hash"],
+    }
+    atomic_write_text(out / "metrics.json", json.dumps(result, indent=1) + "\n")
+    _plots(out, runs)
+    _report(out, result)
+    return result
+
+
+def _test_rows(d: dataset.Data, runs: dict, gradient_shapes: int, log) -> list[dict]:
+    """Each run's test metrics and the cosine of its shape gradient against the adjoint's on a few test shapes."""
     rows = []
     test_rows = dataset.indices(d, "test")
     pick = test_rows[np.linspace(0, len(test_rows) - 1, gradient_shapes).astype(int)]
@@ -148,24 +143,7 @@ def compare(
                 "grad_cosines": cos,
             }
         )
-    pre_model, pre_card = load_model(pre)
-    pm = metrics(pre_model, make_split(d, "test", pre_model), "cpu")
-    cost = {m: measure_update(str(data_dir), m, base, batch) for m in methods}
-    result = {
-        "pretrained": {k: pm[k] for k in SUMMARY},
-        "pretrain_steps": pretrain_steps,
-        "updates": updates,
-        "seconds": seconds,
-        "base": base,
-        "batch": batch,
-        "rows": rows,
-        "cost": cost,
-        "dataset": d.manifest["settings_hash"],
-    }
-    atomic_write_text(out / "metrics.json", json.dumps(result, indent=1) + "\n")
-    _plots(out, runs)
-    _report(out, result)
-    return result
+    return rows
 
 
 def _plots(out: Path, runs: dict) -> None:

@@ -10,13 +10,12 @@ over that reference: above 1 it is farther from every training shape than 95% of
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from geometry.io import atomic_write_bytes
 from geometry.raster import signed_distance_fast
 
 FILE = "coverage.npz"
@@ -63,14 +62,10 @@ def build(train_points: np.ndarray, val_points: np.ndarray) -> dict[str, np.ndar
 
 
 def save(folder: str | Path, cov: dict[str, np.ndarray]) -> None:
-    folder = Path(folder)
+    """The coverage data into the model folder (atomically)."""
     buf = io.BytesIO()
     np.savez_compressed(buf, **cov)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".coverage.", suffix=".tmp")
-    os.fchmod(fd, 0o644)  # mkstemp makes 0600; a model folder is for sharing
-    with os.fdopen(fd, "wb") as f:
-        f.write(buf.getvalue())
-    os.replace(tmp, folder / FILE)
+    atomic_write_bytes(Path(folder) / FILE, buf.getvalue())
 
 
 def load(folder: str | Path) -> dict[str, np.ndarray] | None:

@@ -3,7 +3,10 @@
 `dragopt train --ddp N` starts N processes here (torch.multiprocessing.spawn, a free local port); a job launched by
 `torchrun` is recognised by its RANK / WORLD_SIZE / LOCAL_RANK variables instead. Each process runs the same
 surrogate.train.train: it draws the same global batch, keeps every N-th sample, and DistributedDataParallel
-averages the gradients (HIG gathers the per-sample Jacobians instead; surrogate.train.update). Only rank 0 writes.
+averages the gradients (HIG gathers the per-sample Jacobians instead). Only rank 0 writes.
+
+The reductions below (world_size, rank, gather, everywhere, global_max, global_mean) are what the training loop
+needs from the process group; in a single process they return their input, so the loop reads the same either way.
 """
 
 from __future__ import annotations
@@ -65,3 +68,49 @@ def run_under_torchrun(fn: Callable, args: tuple, device: str) -> None:
         fn(*args)
     finally:
         dist.destroy_process_group()
+
+
+def world_size() -> int:
+    """The number of training processes (1 without a process group)."""
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def rank() -> int:
+    """This process's rank (0 without a process group): rank 0 writes."""
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+def gather(t: torch.Tensor) -> torch.Tensor:
+    """Every process's tensor concatenated along dim 0, in rank order."""
+    if world_size() == 1:
+        return t
+    parts = [torch.empty_like(t) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, t.contiguous())
+    return torch.cat(parts)
+
+
+def everywhere(flag: bool) -> bool:
+    """Whether flag holds in every process (so that the processes stop together)."""
+    if world_size() == 1:
+        return bool(flag)
+    t = torch.tensor([1 if flag else 0])
+    dist.all_reduce(t, op=dist.ReduceOp.MIN)
+    return bool(t.item())
+
+
+def _reduce(v: float, op: str) -> float:
+    if world_size() == 1:
+        return v
+    t = torch.tensor([v], dtype=torch.float64)
+    dist.all_reduce(t, op=getattr(dist.ReduceOp, op))
+    return float(t.item())
+
+
+def global_max(v: float) -> float:
+    """The largest v over the processes."""
+    return _reduce(v, "MAX")
+
+
+def global_mean(v: float) -> float:
+    """v averaged over the processes (a reported loss: the whole batch's)."""
+    return _reduce(v, "SUM") / world_size()

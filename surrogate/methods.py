@@ -1,6 +1,6 @@
 """The physics-aware update rules shared by the surrogate's training loop and the toy problems.
 
-DESIGN.md section 3. Four methods turn a mini-batch into an update:
+Four methods turn a mini-batch into an update:
 
 - ``supervised``: a field loss |x - x*| with Adam (the training loop does it).
 - ``dp``: Adam on ``physics_loss(P(f(s)), y*)``, gradients by autograd through P and the network.
@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 from torch.func import jacrev, vmap
 
-METHODS = ("supervised", "dp", "sip", "hig")
+from surrogate.train_config import METHODS as METHODS  # the methods' names, defined once
 
 # Relative accuracy of the float64 eigenvalues of a Gram matrix of k rows: eigenvalues below about
 # k * eps64 * lambda_max are rounding noise, i.e. singular values below sqrt(k * eps64) * s_max (about 1e-7 for

@@ -1,11 +1,9 @@
-"""Dataset defaults that the command line shows in --help: kept free of heavy imports (dragopt --help stays fast)."""
+"""Where the repository and its shipped model and test set are, and how a card records a folder. Light: the CLI's
+--help reads it."""
 
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository
-
-RE_MIN, RE_MAX = 0.8, 50.0  # the design range [1, 40] with a margin at both ends
-SHARD_SIZE = 256
 
 DEFAULT_MODEL = ROOT / "data" / "models" / "default"  # the shipped model (make model)
 DEFAULT_TEST = ROOT / "data" / "datasets" / "test"  # the committed test set

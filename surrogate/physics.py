@@ -1,9 +1,9 @@
-"""The physics operator P (DESIGN.md section 3): a flow state on the surrogate's window -> Cd, Cl, surface Cp and
+"""The physics operator P: a flow state on the surrogate's window -> Cd, Cl, surface Cp and
 the pressure part of the forces. Torch, batched over samples, differentiable in the state and in the shape's points.
 
 The forces come from sim/forces.py (no second force implementation): the total force by the momentum balance
-`forces.flux_density` over the window's contour (surrogate.window: cell-centre lines near the window's border; nodal values, central
-differences, trapezoid ends), written as weight maps n ds on the grid so that a whole batch is one sum;
+`forces.flux_density` over the window's contour (surrogate.window: cell-centre lines near the window's border;
+nodal values, central differences, trapezoid ends), written as weight maps n ds on the grid so that a whole batch is one sum;
 the pressure part by `forces.pressure_part` (the solver's split: fluid-side stress, scaled to the total) and Cp by
 `forces.interp2` at the surface stations.
 The contour does not depend on the shape: Cd and Cl depend on the shape through the state (the network's input),
@@ -25,7 +25,7 @@ STATIONS = 64  # surface Cp stations, as the solver's
 
 @dataclass
 class Probe:
-    """What P needs of a batch of shapes, fixed while the state changes (P_s of DESIGN.md section 3)."""
+    """What P needs of a batch of shapes, fixed while the state changes (P_s: P for the shapes s)."""
 
     points: torch.Tensor  # (B, K, 2) outline, D = 1, centroid at the origin
     stations: torch.Tensor  # (B, M, 2) Cp stations

@@ -1,10 +1,9 @@
-"""The surrogate's grid: a square window of uniform cells around the body's area centroid (DESIGN.md section 1).
+"""The surrogate's grid: a square window of uniform cells around the body's area centroid.
 
 The window is where the network predicts u, v, p and where the physics operator measures forces: a momentum
 contour on the cell-centre lines `edge` cells in from the window's border (one cell beyond it for the central
-differences). A body fits when its bounding box stays `margin` inside that contour. Measured (docs/design-notes.md):
-a contour far out, where the fields are smooth, reproduces the solver's drag within 0.05% at 64 cells, where one
-0.3 D outside the body was 0.25% low at Re 40.
+differences). A body fits when its bounding box stays `margin` inside that contour. A contour far out, where the
+fields are smooth, reproduces the solver's drag best (docs/design-notes.md, "The surrogate's window").
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ import numpy as np
 from geometry.errors import ShapeError
 
 # Chosen by measurement (docs/design-notes.md, "The surrogate's window"): +-2 D holds bodies of aspect ratio up to
-# about 4 with the contour; at 64 cells P is within 0.05% of the solver, at a quarter of 128 cells' training cost.
+# about 4 with the contour, and 64 cells keep P close to the solver at a quarter of 128 cells' training cost.
 CELLS = 64
 EXTENT = 2.0
 MARGIN = 0.3

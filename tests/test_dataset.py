@@ -18,8 +18,9 @@ import torch
 from app import cli
 from geometry import sampler
 from geometry.validity import validate_points
-from surrogate import data, physics, store
-from surrogate.generate import draw_re, generate, make_case
+from surrogate import physics
+from surrogate.datasets import data, store
+from surrogate.datasets.generate import draw_re, generate, make_case
 from surrogate.window import Window
 from tests.helpers import error_line
 

@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from app import cli
-from surrogate.train import WEIGHTS
+from surrogate.model_files import WEIGHTS
 
 TEST = str(Path(__file__).resolve().parents[1] / "data" / "datasets" / "test")
 

@@ -14,7 +14,7 @@ import torch
 from app import cli
 from geometry import parse_shape
 from optim.backends import SurrogateBackend
-from surrogate import ensemble
+from surrogate import ensemble, model_files
 
 TEST = str(Path(__file__).resolve().parents[1] / "data" / "datasets" / "test")
 
@@ -45,14 +45,14 @@ def test_ensemble_is_the_mean_of_its_members_and_reports_their_spread(members, t
     root, (a, b) = members
     out = tmp_path / "ens"
     assert cli.main(["ensemble", str(a), str(b), "--out", str(out), "--data", TEST, "-q"]) == 0
-    assert ensemble.is_ensemble(out)
+    assert model_files.is_ensemble(out)
     backend = SurrogateBackend.load(out)
     p = torch.as_tensor(parse_shape("ellipse:2").points)
     ya, yb = (SurrogateBackend.load(m)(p, 10.0)["cd"] for m in (a, b))
     y = backend(p, 10.0)["cd"]
     assert float(y) == pytest.approx(float(ya + yb) / 2, rel=1e-6)
     assert backend.spread(p, 10.0) == pytest.approx(abs(float(ya - yb)) / np.sqrt(2), rel=1e-5)  # std, ddof 1
-    cal = json.loads((out / ensemble.FILE).read_text())["calibration"]
+    cal = json.loads((out / model_files.CARD).read_text())["calibration"]
     assert cal["n"] == 500 and cal["members"] == 2 and -1 <= cal["spearman_spread_error"] <= 1
     assert len(cal["member_cd_rel_err_median"]) == 2
 
@@ -82,7 +82,7 @@ def test_float16_members_are_half_the_size_and_predict_as_the_float32_ones(membe
     assert cli.main(["ensemble", str(a), str(b), "--out", str(half), "--float16", "-q"]) == 0
     size = [(f / "member-0" / "model.safetensors").stat().st_size for f in (full, half)]
     assert 0.45 < size[1] / size[0] < 0.55
-    assert json.loads((half / ensemble.FILE).read_text())["weights"] == "float16"
+    assert json.loads((half / model_files.CARD).read_text())["weights"] == "float16"
     p = torch.as_tensor(parse_shape("ellipse:2").points)
     y32, y16 = (float(SurrogateBackend.load(f)(p, 10.0)["cd"]) for f in (full, half))
     assert y16 != y32 and y16 == pytest.approx(y32, rel=2e-3)  # rounding of the weights, nothing else
@@ -93,18 +93,18 @@ def test_evaluate_an_ensemble_is_its_members_mean_and_records_in_its_card(member
     out = tmp_path / "ens"
     ensemble.assemble([a, b], out)
     assert cli.main(["evaluate", "--model", str(out), "--data", TEST, "--record", "-q"]) == 0
-    m = json.loads((out / ensemble.FILE).read_text())["test_metrics"]
-    cal = ensemble.calibration(ensemble.load(out)[0], TEST)  # from each member's own predictions
+    m = json.loads((out / model_files.CARD).read_text())["test_metrics"]
+    cal = ensemble.calibration(model_files.load_ensemble(out)[0], TEST)  # from each member's own predictions
     assert m["n"] == cal["n"] == 500
     assert m["cd_rel_err_median"] == pytest.approx(cal["cd_rel_err_median"], rel=1e-6)
     assert m["cd_rel_err_max"] == pytest.approx(cal["cd_rel_err_max"], rel=1e-6)
 
 
 def test_the_shipped_model_is_an_ensemble_with_portable_cards():
-    from surrogate.defaults import DEFAULT_MODEL
-    from surrogate.train import ModelError, load_model
+    from surrogate.model_files import ModelError, load_model
+    from surrogate.paths import DEFAULT_MODEL
 
-    assert ensemble.is_ensemble(DEFAULT_MODEL) and (DEFAULT_MODEL / "model.json").is_file()
+    assert model_files.is_ensemble(DEFAULT_MODEL) and (DEFAULT_MODEL / "model.json").is_file()
     with pytest.raises(ModelError, match="is an ensemble"):
         load_model(DEFAULT_MODEL)  # one network is asked for: the message names a member
 
@@ -122,7 +122,7 @@ def test_the_shipped_model_is_an_ensemble_with_portable_cards():
 def test_a_fine_tune_records_its_whole_lineage_portably(tmp_path):
     """A start model whose card predates portable cards held absolute paths in its lineage; a fine-tune of it must
     not pass them on (the shipped cards held /tmp and /work paths that way)."""
-    from surrogate.train import lineage_of
+    from surrogate.model_files import lineage_of
 
     old = {
         "lineage": [{"model": "sup: dragopt train ..."}, {"model": str(tmp_path / "w" / "model-1")}],

@@ -1,11 +1,11 @@
-"""The training methods' update rules (surrogate.methods) on problems with known answers (surrogate.toys)."""
+"""The training methods' update rules (surrogate.methods) on problems with known answers (tests/toys.py)."""
 
 import pytest
 import torch
 from torch import nn
 from torch.func import functional_call
 
-from surrogate import methods, toys
+from surrogate import methods
 from surrogate.methods import (
     METHODS,
     apply_direction,
@@ -16,6 +16,7 @@ from surrogate.methods import (
     sip_targets,
     sip_targets_pinv,
 )
+from tests import toys
 
 
 @pytest.fixture(autouse=True)

@@ -14,9 +14,10 @@ import torch
 
 from app import cli
 from optim import refine as R
-from surrogate import data as dataset
-from surrogate import store
-from surrogate.train import TrainConfig, _batch, load_model
+from surrogate.datasets import data as dataset
+from surrogate.datasets import store
+from surrogate.model_files import load_model
+from surrogate.train import TrainConfig, batch_positions
 from tests.helpers import error_line
 
 TEST = (
@@ -153,10 +154,10 @@ def test_another_plan_in_the_same_folder_is_refused(run):
 def test_focus_batches_hold_the_share_and_plain_batches_are_unchanged():
     cfg = TrainConfig(batch=32)
     g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
-    assert torch.equal(_batch(1000, None, cfg, g1), torch.randint(1000, (32,), generator=g2))
+    assert torch.equal(batch_positions(1000, None, cfg, g1), torch.randint(1000, (32,), generator=g2))
     focus = torch.arange(990, 1000)
     cfg = TrainConfig(batch=32, focus=R.FAMILY, focus_share=0.25)
-    idx = _batch(1000, focus, cfg, torch.Generator().manual_seed(0))
+    idx = batch_positions(1000, focus, cfg, torch.Generator().manual_seed(0))
     assert len(idx) == 32 and set(idx[-8:].tolist()) <= set(range(990, 1000))
 
 

@@ -11,7 +11,8 @@ import torch
 from app import cli
 from surrogate import physics
 from surrogate.model import Config, Surrogate
-from surrogate.train import ModelError, TrainConfig, TrainingError, load_model, save_model, train
+from surrogate.model_files import ModelError, load_model, save_model
+from surrogate.train import TrainConfig, TrainingError, train
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_SET = ROOT / "data" / "datasets" / "test"
@@ -20,7 +21,7 @@ TINY = dict(base=4, depth=2, batch=4, eval_every=2, checkpoint_s=0.0)
 
 @pytest.fixture(scope="module")
 def shapes():
-    from surrogate import data
+    from surrogate.datasets import data
 
     d = data.load(TEST_SET)
     return torch.as_tensor(d.arrays["points"][:3]), torch.as_tensor(d.arrays["re"][:3], dtype=torch.float32)
@@ -163,8 +164,10 @@ def test_evaluate_refuses_a_model_for_another_window(tmp_path, capsys):
 @pytest.mark.parametrize("method,lr", [("dp", 1e-2), ("sip", 1e-2), ("hig", 0.3)])
 def test_each_physics_method_fits_one_batchs_drag(method, lr):
     """Repeated updates of dp, sip and hig on one batch lower its physics loss (the drag of P(f) towards y*)."""
-    from surrogate import data, methods
-    from surrogate.train import make_split, update
+    from surrogate import methods
+    from surrogate.datasets import data
+    from surrogate.splits import make_split
+    from surrogate.train import update
 
     torch.manual_seed(0)
     model = Surrogate(Config(base=4, depth=2))

@@ -18,7 +18,7 @@ from app.common import (
 
 
 def register(sub) -> None:
-    from surrogate.defaults import RE_MAX, RE_MIN
+    from surrogate.datasets.settings import RE_MAX, RE_MIN
 
     g = sub.add_parser(
         "generate",
@@ -83,7 +83,7 @@ def _progress_bar(quiet: bool, total_hint: str):
 
 
 def run_generate(args) -> int:
-    from surrogate.generate import generate
+    from surrogate.datasets.generate import generate
 
     n = positive_int(args.n, "--n")
     re_min, re_max = float_arg(args.re_min, "--re-min"), float_arg(args.re_max, "--re-max")
@@ -143,7 +143,7 @@ def run_generate(args) -> int:
 
 
 def run_info(args) -> int:
-    from surrogate import data, summary
+    from surrogate.datasets import data, summary
 
     check_output(args.json)
     d = data.load(args.folder)
@@ -167,7 +167,7 @@ def run_info(args) -> int:
 
 
 def run_show(args) -> int:
-    from surrogate import data, summary
+    from surrogate.datasets import data, summary
 
     try:
         index = int(args.index)

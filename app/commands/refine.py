@@ -18,7 +18,7 @@ from app.common import (
 
 
 def register(sub) -> None:
-    from surrogate.defaults import DEFAULT_MODEL, DEFAULT_TEST
+    from surrogate.paths import DEFAULT_MODEL, DEFAULT_TEST
 
     r = sub.add_parser(
         "refine",

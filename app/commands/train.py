@@ -102,13 +102,13 @@ def register_ensemble(sub) -> None:
 
 
 def run_ensemble(args) -> int:
-    from surrogate import ensemble
+    from surrogate import ensemble, model_files
 
     check_output(args.json)
     card = ensemble.assemble(args.members, args.out, args.float16)
     print(f"{args.out}: an ensemble of {len(card['members'])} members")
     if args.data:
-        models, _ = ensemble.load(args.out)
+        models, _ = model_files.load_ensemble(args.out)
         cal = ensemble.calibration(models, args.data)
         ensemble.record_calibration(args.out, cal)
         card["calibration"] = cal
@@ -238,7 +238,9 @@ def _run(args, cfg, progress) -> dict:
     from pathlib import Path
 
     from surrogate import distributed
-    from surrogate.train import CARD, check_device, train
+    from surrogate.devices import check_device
+    from surrogate.model_files import CARD
+    from surrogate.train import train
 
     if args.ddp is None and not distributed.under_torchrun():
         return train(args.data, args.out, cfg, args.init, progress)
@@ -281,12 +283,12 @@ def _seconds(text: str | None) -> float | None:
 
 
 def run_evaluate(args) -> int:
-    from surrogate.train import evaluate
+    from surrogate.evaluation import evaluate
 
     check_output(args.json)
     m = evaluate(args.model, args.data, args.split, args.device)
     if args.record:
-        from surrogate.train import record_metrics
+        from surrogate.model_files import record_metrics
 
         record_metrics(args.model, "test_metrics", m)
     print(f"{args.model} on {args.data} ({m['n']} samples, {m['method']}):")

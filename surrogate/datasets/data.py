@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from geometry.io import atomic_write_text
-from surrogate import store
+from surrogate.datasets import store
 
 SPLITS = {"train": (0.0, 0.8), "val": (0.8, 0.9), "test": (0.9, 1.0)}
 STATS = "stats.json"

@@ -3,7 +3,7 @@
 Sample i of a dataset is a pure function of (seed, i): its shape (geometry.sampler) and its Re (log-uniform), so
 shards can be made in any order, on any machine, and again after a kill. The driver runs the missing cases on an
 executor (sim.parallel), keeps each finished case in work/, and packs a shard as soon as all its cases are
-done (surrogate.store). A rerun with the same arguments continues where the last one stopped; a folder made with
+done (surrogate.datasets.store). A rerun with the same arguments continues where the last one stopped; a folder made with
 other settings is refused, naming the difference; shard files copied in from another run with the same settings
 are verified and adopted.
 """
@@ -13,16 +13,15 @@ from __future__ import annotations
 import math
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from geometry import sampler
-from surrogate import store
-from surrogate.defaults import RE_MAX, RE_MIN, SHARD_SIZE
+from surrogate.datasets import store
+from surrogate.datasets.settings import RE_MAX, RE_MIN, SHARD_SIZE
 from surrogate.physics import STATIONS
 from surrogate.window import Window
 
@@ -114,6 +113,60 @@ def make_case(settings: dict, index: int) -> dict:
     }
 
 
+def body_case(
+    points: np.ndarray, re: float, settings: dict, index: int, family: str, params: dict
+) -> dict | None:
+    """A body from elsewhere (e.g. an optimised design, in any units) as a case of this dataset: its outline
+    resampled as the dataset stores bodies (D = 1, centroid at the origin) and Re on its own D.
+
+    Returns:
+        The case, or None when the body is not a valid shape or does not fit the dataset's window.
+    """
+    import json
+
+    from geometry.errors import ShapeError
+    from geometry.properties import own_scale
+    from geometry.shape import Shape
+
+    try:
+        q = sampler.canonical(Shape.from_points(np.asarray(points)).points, settings["sampler"]["points"])
+    except ShapeError:
+        return None
+    if not Window.from_dict(settings["window"]).fits(q):
+        return None
+    _, re_own = own_scale(np.asarray(points, dtype=np.float64), re)
+    return {
+        "index": index,
+        "family": family,
+        "params": json.dumps(params, sort_keys=True),
+        "points": q,
+        "re": float(re_own),
+        "settings": settings,
+    }
+
+
+def simulate_many(
+    cases: list[dict], folder: Path, workers: int, executor: str = "local", address: str | None = None
+) -> Iterator[dict]:
+    """The full simulation of every case, on `workers` processes (or Ray tasks), in the order they finish.
+
+    Each record is kept in folder/work before it is yielded, so a killed run resumes without redoing it; a
+    case whose worker died yields a failed record with the reason.
+    """
+    from sim.parallel import run_local, run_ray
+
+    stream = (
+        run_ray(simulate_case, cases, workers, address)
+        if executor == "ray"
+        else run_local(simulate_case, cases, workers)
+    )
+    for case, rec in stream:
+        if isinstance(rec, BaseException):
+            rec = failed_record(case, rec)
+        store.write_work(folder, rec)
+        yield rec
+
+
 def case_key(case: dict) -> str:
     import hashlib
 
@@ -173,11 +226,6 @@ def simulate_case(case: dict) -> dict:
     return rec
 
 
-def _shape_of(settings: dict) -> dict[str, tuple]:
-    n, m = settings["window"]["cells"], settings["stations"]
-    return {"points": (settings["sampler"]["points"], 2), "fields": (3, n, n), "cp": (m,), "stations": (m, 2)}
-
-
 def _expected(k: int, n: int, size: int) -> list[int]:
     return list(range(k * size, min((k + 1) * size, n)))
 
@@ -207,12 +255,63 @@ def _check_folder(out: Path, settings: dict) -> dict | None:
     return manifest
 
 
-def _summarise(manifest: dict) -> None:
-    shards = manifest["shards"]
-    ok = sum(s["ok"] for s in shards.values())
-    failed = sum(s["failed"] for s in shards.values())
-    manifest["counts"] = {"samples": ok, "failures": failed, "stored": ok + failed}
-    manifest["updated"] = datetime.now(UTC).isoformat(timespec="seconds")
+def _open_shards(
+    out: Path,
+    manifest: dict,
+    settings: dict,
+    wanted: list[int],
+    retry_failed: bool,
+    commit: Callable[[int, list[dict]], None],
+) -> dict[int, list[int]]:
+    """The samples still to simulate, by shard. Complete shards on disk that the manifest does not list are
+    adopted (a kill between rename and manifest, or shards made elsewhere with the same settings); shards that
+    are short (n grew), or hold failures to retry, are reopened."""
+    n, shard_size, shash = int(manifest["n"]), int(settings["shard_size"]), manifest["settings_hash"]
+    work = store.read_work(out)
+    todo: dict[int, list[int]] = {}
+    for k in wanted:
+        name = store.shard_name(k)
+        exp = _expected(k, n, shard_size)
+        entry = manifest["shards"].get(name)
+        have: dict[int, dict] = {}
+        if (out / name).exists():
+            arrays = store.read_shard(out / name, entry["sha256"] if entry else None)
+            if str(arrays.get("settings_hash", "")) != shash:
+                raise store.DatasetError(
+                    f"{out / name} belongs to another dataset (settings hash differs); move it away"
+                )
+            have = {int(r["index"]): r for r in store.unpack(arrays)}
+            if entry is None:  # adopted below if complete, once every case is the one these settings draw
+                bad = [i for i, r in have.items() if not same_case(r, make_case(settings, i))]
+                if bad:
+                    raise store.DatasetError(
+                        f"{out / name} holds samples that these settings do not draw (e.g. sample {bad[0]}); "
+                        "it was made by another version of the sampler: move it away"
+                    )
+                manifest["shards"][name] = None
+        for i, r in work.items():
+            if i in exp:
+                have.setdefault(i, r)
+        if retry_failed:
+            have = {i: r for i, r in have.items() if r.get("ok")}
+        missing = [i for i in exp if i not in have]
+        entry = manifest["shards"].get(name)
+        if (
+            not missing
+            and entry is not None
+            and entry["count"] == len(exp)
+            and not (retry_failed and entry["failed"])
+        ):
+            store.drop_work(out, [i for i in exp if i in work])  # left by an interrupted retry
+            continue
+        if not missing:
+            commit(k, [have[i] for i in exp])
+            continue
+        for i, r in have.items():  # what is done stays done: in work/ until the shard is complete
+            if i not in work:
+                store.write_work(out, r)
+        todo[k] = missing
+    return todo
 
 
 def generate(
@@ -262,76 +361,14 @@ def generate(
     manifest["n"] = n = max(int(manifest["n"]), n)  # a smaller --n never shrinks a dataset
     n_shards = math.ceil(n / shard_size)
     wanted = [k for k in range(n_shards) if shards is None or k in shards]
-    work = store.read_work(out)
 
     def commit(k: int, records: list[dict]) -> None:
-        name = store.shard_name(k)
-        arrays = store.pack(sorted(records, key=lambda r: r["index"]), _shape_of(settings))
-        digest = store.write_shard(out / name, arrays, shash)
-        fam = {}
-        for f in arrays["family"]:
-            fam[str(f)] = fam.get(str(f), 0) + 1
-        manifest["shards"][name] = {
-            "sha256": digest,
-            "start": k * shard_size,
-            "count": len(records),
-            "ok": int(arrays["ok"].sum()),
-            "failed": int((~arrays["ok"]).sum()),
-            "families": fam,
-            "re_min": float(arrays["re"].min()),
-            "re_max": float(arrays["re"].max()),
-        }
-        _summarise(manifest)
-        store.write_manifest(out, manifest)
-        store.drop_work(out, arrays["index"])
+        store.add_shard(out, store.shard_name(k), records, manifest)
+        store.drop_work(out, [r["index"] for r in records])
 
-    # adopt complete shards on disk that the manifest does not list (a kill between rename and manifest, or
-    # shards made elsewhere with the same settings); reopen shards that are short (n grew) or to retry failures
-    todo: dict[int, list[int]] = {}
-    for k in wanted:
-        name = store.shard_name(k)
-        exp = _expected(k, n, shard_size)
-        entry = manifest["shards"].get(name)
-        have: dict[int, dict] = {}
-        if (out / name).exists():
-            arrays = store.read_shard(out / name, entry["sha256"] if entry else None)
-            if str(arrays.get("settings_hash", "")) != shash:
-                raise store.DatasetError(
-                    f"{out / name} belongs to another dataset (settings hash differs); move it away"
-                )
-            have = {int(r["index"]): r for r in store.unpack(arrays)}
-            if entry is None:  # adopted below if complete, once every case is the one these settings draw
-                bad = [i for i, r in have.items() if not same_case(r, make_case(settings, i))]
-                if bad:
-                    raise store.DatasetError(
-                        f"{out / name} holds samples that these settings do not draw (e.g. sample {bad[0]}); "
-                        "it was made by another version of the sampler: move it away"
-                    )
-                manifest["shards"][name] = None
-        for i, r in work.items():
-            if i in exp:
-                have.setdefault(i, r)
-        if retry_failed:
-            have = {i: r for i, r in have.items() if r.get("ok")}
-        missing = [i for i in exp if i not in have]
-        entry = manifest["shards"].get(name)
-        if (
-            not missing
-            and entry is not None
-            and entry["count"] == len(exp)
-            and not (retry_failed and entry["failed"])
-        ):
-            store.drop_work(out, [i for i in exp if i in work])  # left by an interrupted retry
-            continue
-        if not missing:
-            commit(k, [have[i] for i in exp])
-            continue
-        for i, r in have.items():  # what is done stays done: in work/ until the shard is complete
-            if i not in work:
-                store.write_work(out, r)
-        todo[k] = missing
+    todo = _open_shards(out, manifest, settings, wanted, retry_failed, commit)
     manifest["shards"] = {k: v for k, v in manifest["shards"].items() if v is not None}
-    _summarise(manifest)
+    store.update_counts(manifest)
     store.write_manifest(out, manifest)
 
     cases = [make_case(settings, i) for k in sorted(todo) for i in todo[k]]
@@ -341,19 +378,8 @@ def generate(
     t0 = time.perf_counter()
     failed = 0
     workers = workers or (os.cpu_count() or 1)
-    if executor == "ray":
-        from sim.parallel import run_ray
-
-        stream = run_ray(simulate_case, cases, workers, address)
-    else:
-        from sim.parallel import run_local
-
-        stream = run_local(simulate_case, cases, workers)
-    for done, (case, rec) in enumerate(stream, start=1):
-        if isinstance(rec, BaseException):  # the worker died: record the case as failed, with the reason
-            rec = failed_record(case, rec)
+    for done, rec in enumerate(simulate_many(cases, out, workers, executor, address), start=1):
         failed += not rec.get("ok")
-        store.write_work(out, rec)
         k = rec["index"] // shard_size
         remaining[k].discard(rec["index"])
         if not remaining[k]:

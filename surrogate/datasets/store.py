@@ -1,4 +1,4 @@
-"""A dataset on disk (DESIGN.md section 4): a folder of shards and `manifest.json`.
+"""A dataset on disk: a folder of shards and `manifest.json`.
 
 - A shard `shard-NNNNN.npz` (compressed numpy, no pickles) holds the samples with indices [k S, (k + 1) S) of the
   dataset, S the shard size: polygon, family and parameters, Re, u, v, p on the surrogate's window (float32),
@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
-from geometry.io import atomic_write_text
+from geometry.io import atomic_write, atomic_write_text
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -32,8 +31,6 @@ SCALARS = (
 )
 INTEGERS = ("index", "steps", "factorisations")
 STRINGS = ("family", "params", "case", "error")
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 ARRAYS = {"points": np.float64, "fields": np.float32, "cp": np.float32, "stations": np.float32}
 
 
@@ -58,17 +55,8 @@ def shard_name(k: int) -> str:
 
 
 def _atomic_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; a dataset is for sharing
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Compressed npz, written atomically (geometry.io's permission policy: a dataset is for sharing)."""
+    atomic_write(path, lambda tmp: np.savez_compressed(tmp, **arrays))
 
 
 def _stack(records: list[dict], key: str) -> np.ndarray:
@@ -82,7 +70,7 @@ def _stack(records: list[dict], key: str) -> np.ndarray:
 
 
 def pack(records: list[dict], shape_of: dict[str, tuple]) -> dict[str, np.ndarray]:
-    """Records (dicts from surrogate.generate) -> the shard's arrays. A failed record has NaN numbers and zero arrays."""
+    """Records (dicts from surrogate.datasets.generate) -> the shard's arrays. A failed record has NaN numbers and zero arrays."""
     full = []
     for r in records:
         r = {**r, "ok": bool(r.get("ok"))}
@@ -156,6 +144,58 @@ def write_manifest(folder: Path, manifest: dict) -> None:
     atomic_write_text(folder / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
 
 
+def array_shapes(settings: dict) -> dict[str, tuple]:
+    """The per-sample shapes of a dataset's arrays (what `pack` gives a failed record)."""
+    n, m = settings["window"]["cells"], settings["stations"]
+    return {"points": (settings["sampler"]["points"], 2), "fields": (3, n, n), "cp": (m,), "stations": (m, 2)}
+
+
+def update_counts(manifest: dict) -> None:
+    """The manifest's sample counts from its shard entries, and the time of the update."""
+    shards = manifest["shards"]
+    ok = sum(s["ok"] for s in shards.values())
+    failed = sum(s["failed"] for s in shards.values())
+    manifest["counts"] = {"samples": ok, "failures": failed, "stored": ok + failed}
+    manifest["updated"] = datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def add_shard(folder: Path, name: str, records: list[dict], manifest: dict | None = None, **extra) -> dict:
+    """Pack `records` into the shard `name` of the dataset in `folder`, then list it in the manifest.
+
+    The shard is written first and the manifest last (both atomically), so a kill in between leaves the dataset as
+    it was (a rerun adopts or rewrites the shard).
+
+    Args:
+        manifest: the manifest to update (the one writer's copy, e.g. generate's); None reads it from the folder.
+        extra: stored in the shard's manifest entry (e.g. where the samples came from).
+
+    Returns:
+        The manifest as written.
+    """
+    manifest = manifest if manifest is not None else read_manifest(folder)
+    if manifest is None:
+        raise DatasetError(f"{folder} has no {MANIFEST}: not a dataset (make one with `dragopt generate`)")
+    arrays = pack(sorted(records, key=lambda r: int(r["index"])), array_shapes(manifest["settings"]))
+    digest = write_shard(folder / name, arrays, manifest["settings_hash"])
+    families: dict[str, int] = {}
+    for f in arrays["family"]:
+        families[str(f)] = families.get(str(f), 0) + 1
+    manifest["shards"][name] = {
+        "sha256": digest,
+        "start": int(arrays["index"].min()),
+        "count": len(records),
+        "ok": int(arrays["ok"].sum()),
+        "failed": int((~arrays["ok"]).sum()),
+        "families": families,
+        "re_min": float(np.nanmin(arrays["re"])),
+        "re_max": float(np.nanmax(arrays["re"])),
+        **extra,
+    }
+    update_counts(manifest)
+    write_manifest(folder, manifest)
+    return manifest
+
+
 def settings_difference(old: dict, new: dict, prefix: str = "") -> list[str]:
     """Human-readable differences between two settings dicts: 'window.cells: 64 -> 128'."""
     out = []
@@ -192,7 +232,7 @@ def read_work(folder: Path) -> dict[int, dict]:
             out[int(r["index"])] = r
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError):
             f.unlink(missing_ok=True)
-    for f in w.glob(".*.tmp"):  # a write a kill interrupted
+    for f in w.glob(".*.tmp*"):  # a write a kill interrupted
         f.unlink(missing_ok=True)
     return out
 
@@ -200,3 +240,14 @@ def read_work(folder: Path) -> dict[int, dict]:
 def drop_work(folder: Path, indices) -> None:
     for i in indices:
         (folder / WORK / f"s-{int(i):08d}.npz").unlink(missing_ok=True)
+
+
+def next_index(folder: Path, first: int = 0) -> int:
+    """The first sample number from `first` on that no shard of the dataset (nor its sampler's n) uses."""
+    manifest = read_manifest(folder)
+    if manifest is None:
+        raise DatasetError(f"{folder} has no {MANIFEST}: not a dataset (make one with `dragopt generate`)")
+    last = int(manifest["n"]) - 1
+    for e in manifest["shards"].values():
+        last = max(last, int(e["start"]) + int(e["count"]) - 1)
+    return max(last + 1, first)

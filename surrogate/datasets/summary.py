@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from surrogate.data import Data, split_of
+from surrogate.datasets.data import Data, split_of
 from surrogate.window import Window
 
 

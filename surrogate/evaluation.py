@@ -1,0 +1,96 @@
+"""How good a surrogate is on a dataset: per-sample predictions, then Cd, Cl and field errors overall and per Re
+band, with the Navier-Stokes residuals of the predicted fields beside the solver's own (PhiFlow)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from surrogate import model_files, physics, residual
+from surrogate.datasets import data as dataset
+from surrogate.devices import check_device
+from surrogate.model import Surrogate
+from surrogate.paths import portable
+from surrogate.splits import Split, make_split
+
+RE_BANDS = ((0, 3), (3, 10), (10, 1e9))
+
+
+@torch.no_grad()
+def predict_split(
+    model: Surrogate, split: Split, device: str, batch: int = 64, members: list | None = None
+) -> dict[str, np.ndarray]:
+    """Cd, Cl, field error and PhiFlow residuals per sample.
+
+    Args:
+        members: an ensemble's networks: Cd and Cl are then the members' mean (as optim.backends predicts), the
+            fields their mean state.
+    """
+    models = members or [model]
+    out: dict[str, list] = {
+        k: [] for k in ("cd", "cl", "field_rel_err", "mom", "div", "mom_true", "div_true")
+    }
+    for i in range(0, len(split), batch):
+        inp, target, re, _ = split.batch(slice(i, i + batch), device)
+        xs = [m.forward_inputs(inp, re) for m in models]
+        y = torch.stack([physics.drag_lift(x.double(), re.double()) for x in xs]).mean(0)
+        x = torch.stack(xs).mean(0)
+        out["cd"].append(y[:, 0].cpu().numpy())
+        out["cl"].append(y[:, 1].cpu().numpy())
+        num = torch.linalg.vector_norm((x - target).flatten(1), dim=1)
+        out["field_rel_err"].append((num / torch.linalg.vector_norm(target.flatten(1), dim=1)).cpu().numpy())
+        for state, suffix in ((x, ""), (target, "_true")):  # PhiFlow on the CPU
+            c = residual.consistency(state.cpu(), re.cpu(), inp[:, 0].cpu(), model.window)
+            out["mom" + suffix].append(c["momentum_rms"].cpu().numpy())
+            out["div" + suffix].append(c["continuity_rms"].cpu().numpy())
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def metrics(model: Surrogate, split: Split, device: str, members: list | None = None) -> dict:
+    """Cd relative error (median, p95, max), Cl error relative to Cd, field error; overall and per Re band."""
+    pred = predict_split(model, split, device, members=members)
+    cd_true, cl_true = split.y[:, 0].double().numpy(), split.y[:, 1].double().numpy()
+    re = split.re.numpy()
+    err = np.abs(pred["cd"] / cd_true - 1)
+    cl_err = np.abs(pred["cl"] - cl_true)
+
+    def summary(sel: np.ndarray) -> dict:
+        if not sel.any():
+            return {"n": 0}
+        return {
+            "n": int(sel.sum()),
+            "cd_rel_err_median": float(np.median(err[sel])),
+            "cd_rel_err_p95": float(np.percentile(err[sel], 95)),
+            "cd_rel_err_max": float(err[sel].max()),
+            "cl_abs_err_median": float(np.median(cl_err[sel])),
+            "cl_err_rel_cd_median": float(np.median(cl_err[sel] / cd_true[sel])),
+            "field_rel_err": float(np.median(pred["field_rel_err"][sel])),
+            "ns_momentum_rms": float(np.median(pred["mom"][sel])),
+            "ns_continuity_rms": float(np.median(pred["div"][sel])),
+            "ns_momentum_rms_solver": float(np.median(pred["mom_true"][sel])),
+            "ns_continuity_rms_solver": float(np.median(pred["div_true"][sel])),
+        }
+
+    out = summary(np.ones(len(err), bool))
+    out["bands"] = {f"{lo:g}-{hi:g}": summary((re >= lo) & (re < hi)) for lo, hi in RE_BANDS}
+    return out
+
+
+def evaluate(
+    model_dir: str | Path, data_dir: str | Path, split: str | None = None, device: str = "cpu"
+) -> dict:
+    """Metrics of a model or an ensemble (its members' mean) on a dataset.
+
+    Args:
+        split: one split of the dataset; None (the default) takes all its usable samples: a held-out test set.
+    """
+    check_device(device)
+    members, card = model_files.load(model_dir, device)
+    d = dataset.load(data_dir)
+    model_files.check_compatible(card, d.manifest)
+    out = metrics(members[0], make_split(d, split, members[0]), device, members if len(members) > 1 else None)
+    out["model"], out["data"] = portable(model_dir), portable(data_dir)
+    out["method"] = card["train"]["method"]
+    return out

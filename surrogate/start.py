@@ -1,0 +1,142 @@
+"""Where a training starts: its own checkpoint (a resumed run), a model to fine-tune, or a new network; and the
+checkpoints it writes (surrogate.model_files' format plus the optimiser state, each written atomically)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from geometry.io import atomic_write
+from surrogate.datasets import data as dataset
+from surrogate.devices import hardware
+from surrogate.model import P_SCALE_RE, Config, Surrogate
+from surrogate.model_files import (
+    CARD,
+    FORMAT,
+    STATE,
+    ModelError,
+    check_compatible,
+    lineage_of,
+    load_model,
+    save_model,
+)
+from surrogate.paths import portable
+from surrogate.splits import Split, make_split
+from surrogate.train_config import TrainConfig
+
+
+@dataclass
+class Start:
+    """What the loop needs besides its config: the model, its card, splits and optimiser, and where it resumes."""
+
+    model: Surrogate
+    card: dict
+    train: Split
+    val: Split
+    focus: torch.Tensor | None
+    opt: torch.optim.Optimizer
+    step: int = 0
+    elapsed: float = 0.0
+
+
+def prepare(
+    d: dataset.Data, data_dir: str | Path, out: Path, cfg: TrainConfig, init: str | Path | None
+) -> Start:
+    """The model (resumed, fine-tuned from `init`, or new), its card, splits and optimiser."""
+    resume = (out / STATE).is_file() and (out / CARD).is_file()
+    saved: dict = {}
+    if resume:
+        model, saved = load_model(out, cfg.device)
+        if (
+            saved["train"]["method"] != cfg.method
+            or saved["dataset"]["settings_hash"] != d.manifest["settings_hash"]
+        ):
+            raise ModelError(
+                f"{out} holds a {saved['train']['method']} training on dataset {saved['dataset']['settings_hash']}; "
+                "give another --out to start a new one"
+            )
+    elif init is not None:
+        model, start = load_model(init, cfg.device)
+        check_compatible(start, d.manifest)
+        saved["lineage"] = lineage_of(start, init)
+    else:
+        model = _new_model(d, cfg)
+    check_compatible({"architecture": model.config.to_dict()}, d.manifest)
+    cfg.base, cfg.depth = model.config.base, model.config.depth  # a fine-tune keeps its start's network
+    model.train()
+    train_split, val_split = make_split(d, "train", model), make_split(d, "val", model)
+    if cfg.bootstrap:  # n draws with replacement from the n training samples, the same for every resume
+        gen = torch.Generator().manual_seed(cfg.seed)
+        train_split = train_split.take(torch.randint(len(train_split), (len(train_split),), generator=gen))
+    focus = _focus_rows(d, train_split, cfg)
+    if cfg.device != "cpu":
+        train_split = train_split.to(cfg.device)
+    run = Start(
+        model,
+        {},
+        train_split,
+        val_split,
+        focus,
+        torch.optim.Adam(model.net.parameters(), cfg.learning_rate()),
+    )
+    if resume:
+        state = torch.load(out / STATE, weights_only=True)
+        run.opt.load_state_dict(state["optimizer"])
+        run.step, run.elapsed = int(state["step"]), float(state["elapsed"])
+        torch.set_rng_state(state["rng"])
+    run.card = {
+        "format": FORMAT,
+        "architecture": model.config.to_dict(),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "train": asdict(cfg),
+        "init": portable(init) if init else None,
+        "dataset": {
+            "folder": portable(data_dir),
+            "settings_hash": d.manifest["settings_hash"],
+            "n_train": len(train_split),
+            "re": d.manifest["settings"].get("re"),  # the trained range (warnings outside it)
+        },
+        "lineage": saved.get("lineage", []),  # the trainings this one started from, oldest first
+        "hardware": hardware(cfg.device),
+    }
+    run.card.update({k: saved[k] for k in ("init", "step", "wall_s", "val_metrics") if k in saved})  # resumed
+    return run
+
+
+def _new_model(d: dataset.Data, cfg: TrainConfig) -> Surrogate:
+    """A fresh network for the dataset's window, its input and output scales from the training split."""
+    arch = Config(base=cfg.base, depth=cfg.depth, window=d.manifest["settings"]["window"])
+    stats = dataset.stats(d)
+    arch.log_re_mean, arch.log_re_std = stats["log_re_mean"], stats["log_re_std"]
+    rows = dataset.indices(d, "train")[
+        :1000
+    ]  # output scales: std of u - 1, v and p / (1 + 5/Re) outside bodies
+    f = d.arrays["fields"][rows].astype(np.float64)
+    re = d.arrays["re"][rows][:, None, None]
+    arch.s_u = float(np.std(f[:, 0] - 1))
+    arch.s_v = float(np.std(f[:, 1]))
+    arch.s_p = float(np.std(f[:, 2] / (1 + P_SCALE_RE / re)))
+    return Surrogate(arch).to(cfg.device)
+
+
+def _focus_rows(d: dataset.Data, split: Split, cfg: TrainConfig) -> torch.Tensor | None:
+    """Positions in the training split of the focus family's samples (None: no focus)."""
+    if cfg.focus is None:
+        return None
+    if not 0 < cfg.focus_share < 1:
+        raise ValueError(f"the focus share must be between 0 and 1; got {cfg.focus_share}")
+    rows = np.flatnonzero(d.arrays["family"][split.rows] == cfg.focus)
+    if len(rows) == 0:
+        raise ValueError(f"the training split holds no samples of family {cfg.focus!r} to focus on")
+    return torch.as_tensor(rows)
+
+
+def write_checkpoint(
+    out: Path, model: Surrogate, opt: torch.optim.Optimizer, card: dict, step: int, elapsed: float
+) -> None:
+    save_model(out, model, card)
+    state = {"optimizer": opt.state_dict(), "step": step, "elapsed": elapsed, "rng": torch.get_rng_state()}
+    atomic_write(out / STATE, lambda tmp: torch.save(state, tmp))

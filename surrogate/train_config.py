@@ -1,0 +1,38 @@
+"""How a training runs: the method, its budget and rates, the batch composition; and the errors it stops with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+METHODS = ("supervised", "dp", "sip", "hig")
+DEFAULT_LR = {"supervised": 1e-3, "dp": 1e-4, "sip": 1e-4, "hig": 0.3}  # swept: docs/method-comparison.md
+
+
+class TrainingError(RuntimeError):
+    """Training stopped (NaN or exploding loss): the message says where and what was kept."""
+
+
+@dataclass
+class TrainConfig:
+    method: str = "supervised"
+    steps: int = 10_000
+    batch: int = 32
+    lr: float | None = None  # default per method (DEFAULT_LR); cosine decay to 5% over `steps`
+    seed: int = 0
+    bootstrap: bool = False  # train on a seeded bootstrap resample of the training split: an ensemble member
+    base: int = 16
+    depth: int = 3
+    field_weight: float = 0.0  # supervised loss added to dp/sip/hig
+    focus: str | None = None  # a sample family (e.g. 'refine') that gets `focus_share` of every batch
+    focus_share: float = 0.25
+    residual_weight: float = 0.0  # PhiFlow Navier-Stokes residual (surrogate.residual) added to the Adam loss
+    sip_eta: float = 1.0
+    sip_eps: float = 1e-6
+    hig_tau: float = 1e-6
+    eval_every: int = 250
+    checkpoint_s: float = 60.0
+    device: str = "cpu"
+    max_seconds: float | None = None  # stop after this much training time; the learning rate decays over it
+
+    def learning_rate(self) -> float:
+        return self.lr if self.lr is not None else DEFAULT_LR[self.method]
