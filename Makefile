@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test app bench lint format slow clean data model browser-test
+.PHONY: install test app bench lint typecheck hooks format slow clean data model browser-test
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -18,10 +18,22 @@ install: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
-# pytest exits 5 when it collects no test: make treats that as a failure, as it should.
+# The typed library (mypy's settings: pyproject.toml).
+typecheck: $(STAMP)
+	$(BIN)/mypy geometry sim optim
+
+# The same checks before each commit (.pre-commit-config.yaml: ruff check --fix, ruff format).
+hooks: $(STAMP)
+	$(BIN)/pre-commit install
+
+# Lint, format check, types, then the tests. pytest exits 5 when it collects no test: make treats that as a
+# failure, as it should.
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy geometry sim optim
 	$(BIN)/pytest -q
 
 slow: $(STAMP)
@@ -34,8 +46,12 @@ browser-test: $(STAMP)
 	$(BIN)/pip install -e '.[browser]'
 	DRAGOPT_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q -m slow tests/test_browser.py
 
+# The benchmarks that fit 10 minutes on this machine; BENCH passes options or names: `make bench BENCH=--list`
+# (each one, what it measures, its time, what it needs), `make bench BENCH=--all`, `make bench BENCH="startup split"`.
+# Results go where the docs read them (docs/benchmarks/, benchmarks/out/: benchmarks/common.py).
+BENCH ?=
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/run_all.py $(BENCH)
 
 # The training set (out of git; resumable: rerun after a kill) and the committed held-out test set (made once;
 # a rerun checks it and does nothing).

@@ -3,11 +3,12 @@ both): the page usable within 10 s of starting the server; one optimisation step
 the step itself (the same optimisation timed in-process, without the page); the page responsive while a full
 simulation runs (another tab answers a click).
 
-Usage: python benchmarks/app_speed.py  -> benchmarks/out/app_speed.json. Run on a quiet machine.
+Usage: python benchmarks/app_speed.py [--out PATH]  -> docs/benchmarks/app_speed.json. Run on a quiet machine.
 """
 
 from __future__ import annotations
 
+import argparse
 import re as regex
 import shutil
 import socket
@@ -16,7 +17,7 @@ import sys
 import time
 import urllib.request
 
-from common import ROOT, write_json
+from common import ROOT, add_out, write_json
 
 STEPS = 40
 
@@ -41,6 +42,9 @@ def library_time() -> float:
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_out(ap, "app_speed")
+    args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -105,7 +109,7 @@ def main() -> None:
     }
     for k, v in out.items():
         print(f"{k}: {v:.3g}")
-    write_json("app_speed", out)
+    write_json(args.out, out)
 
 
 if __name__ == "__main__":

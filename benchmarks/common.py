@@ -1,23 +1,52 @@
-"""Shared helpers of the benchmark scripts: output folder, JSON writing, peak memory."""
+"""Shared helpers of the benchmark scripts: where each writes its JSON, JSON writing, peak memory."""
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import resource
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "benchmarks" / "out"
+DOCS = ROOT / "docs" / "benchmarks"  # committed results, quoted by the docs
+OUT = ROOT / "benchmarks" / "out"  # results docs/validation.md reads from here (not committed)
 sys.path.insert(0, str(ROOT))
 
+# Each benchmark's default output: the file the docs quote, so a rerun updates what they cite without hand copying.
+RESULTS = {
+    "validation": OUT / "validation.json",  # docs/validation.md (accuracy table)
+    "convergence": OUT / "convergence.json",  # docs/validation.md (grid convergence)
+    "performance": OUT / "performance.json",  # docs/validation.md (speed and memory)
+    "split": OUT / "split.json",  # docs/validation.md (pressure/viscous split)
+    "startup": DOCS / "startup_2cores_quiet.json",  # docs/validation.md (start-up)
+    "surrogate_speed": DOCS / "surrogate_speed.json",  # docs/surrogate.md
+    # docs/datasets.md: generation_2cores.json on the 2-core machine
+    "generation": DOCS / f"generation_{os.cpu_count()}cores.json",
+    "gradient_cosine": DOCS / "gradient_cosine.json",  # docs/surrogate.md (cosine row)
+    "inverse_design": DOCS / "inverse_design.json",  # docs/design-notes.md
+    "app_speed": DOCS / "app_speed.json",  # docs/design-notes.md
+}
 
-def write_json(name: str, data) -> Path:
+
+def add_out(ap: argparse.ArgumentParser, name: str) -> None:
+    """The --out option of benchmark `name`, defaulting to the file the docs quote."""
+    default = RESULTS[name]
+    ap.add_argument(
+        "--out", type=Path, default=default, help=f"JSON output (default: {default.relative_to(ROOT)})"
+    )
+
+
+def write_json(target: str | Path, data) -> Path:
+    """Write `data` to `target`: a path, or a benchmark's name (its default output, RESULTS)."""
     from geometry.io import atomic_write_text
 
-    path = OUT / f"{name}.json"
+    path = Path(target) if isinstance(target, Path) else RESULTS.get(target, OUT / f"{target}.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(data, indent=2, default=float) + "\n")
-    print(f"wrote {path.relative_to(ROOT)}")
+    shown = path.resolve()
+    print(f"wrote {shown.relative_to(ROOT) if shown.is_relative_to(ROOT) else shown}")
     return path
 
 

@@ -1,7 +1,7 @@
 """Grid convergence of Cd: the circle at Re 20 on N = 8, 16, 32, 64 cells per D (observed order), and shapes the
 solver was not tuned on (sharp corners, sharp trailing edge, non-convex, slender) at N = 16, 32, 48, to estimate
 the discretisation error at the default resolution where no independent reference is at hand.
-Usage: python benchmarks/convergence.py [--quick]   -> benchmarks/out/convergence.json
+Usage: python benchmarks/convergence.py [--quick] [--out PATH]   -> benchmarks/out/convergence.json
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import argparse
 import math
 
 import numpy as np
-from common import write_json
+from common import add_out, write_json
 
 from geometry import Shape, parse_shape
 from sim.solver import simulate
@@ -25,6 +25,7 @@ def star() -> Shape:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true")
+    add_out(ap, "convergence")
     args = ap.parse_args()
     out = {"circle_re20": [], "shapes": []}
     circle = parse_shape("circle")
@@ -60,7 +61,7 @@ def main() -> None:
                 + f"  (N16 vs N{finest}: {100 * row['err16_vs_finest']:+.2f}%)",
                 flush=True,
             )
-    write_json("convergence", out)
+    write_json(args.out, out)
 
 
 if __name__ == "__main__":

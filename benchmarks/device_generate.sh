@@ -9,8 +9,7 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --tar
 export PYTHONPATH=$PWD/.devrun/site:$PWD PYTHONUNBUFFERED=1
 nproc
 python3 -c "import torch, numpy, scipy, shapely; print('torch', torch.__version__, 'numpy', numpy.__version__, 'scipy', scipy.__version__)"
-(cd benchmarks && timeout 150 python3 generation.py --workers ${BENCH_WORKERS:-1} --ray --n ${BENCH_N:-8} --name device_generation)
-cp benchmarks/out/device_generation.json "$OUT"/ 2>/dev/null
+(cd benchmarks && timeout 150 python3 generation.py --workers ${BENCH_WORKERS:-1} --ray --n ${BENCH_N:-8} --out "$OUT/device_generation.json")
 T0=$(date +%s)
 timeout "${GEN_S:-400}" python3 -m app.cli generate --out .devrun/train --n 4096 --seed 0 --shards "${SHARDS:-12:16}" \
   --workers "${GEN_WORKERS:-16}" -q

@@ -2,7 +2,7 @@
 surrogate (SLSQP), through the full simulation with its adjoint (SLSQP), and by the trust region; every final
 design then simulated on the default grid, so the three answers are compared by the same judge.
 
-Usage: python benchmarks/inverse_design.py [--model DIR]  -> benchmarks/out/inverse_design.json
+Usage: python benchmarks/inverse_design.py [--model DIR] [--out PATH]  -> docs/benchmarks/inverse_design.json
 About 4 minutes on 2 cores.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from common import write_json
+from common import add_out, write_json
 
 from geometry import parse_shape
 from optim import constraints as C
@@ -32,6 +32,7 @@ MODES = [
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", help="surrogate model folder (default: the shipped model)")
+    add_out(ap, "inverse_design")
     args = ap.parse_args()
     surrogate = load_surrogate(args.model)
     rows = []
@@ -66,7 +67,7 @@ def main() -> None:
                 f"{res.final.cd:.4f} (own), simulated {judged:.4f}; active {', '.join(res.active)}",
                 flush=True,
             )
-    write_json("inverse_design", {"rows": rows})
+    write_json(args.out, {"rows": rows})
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@
 - the adjoint gradient's time relative to one solve;
 - throughput of simulate_many with 2 workers against 1;
 - peak memory of the process.
-Usage: python benchmarks/performance.py [--quick]   -> benchmarks/out/performance.json
+Usage: python benchmarks/performance.py [--quick] [--out PATH]   -> benchmarks/out/performance.json
 Run on a quiet machine: the timings are wall-clock.
 """
 
@@ -20,7 +20,7 @@ import argparse  # noqa: E402
 import time  # noqa: E402
 
 import torch  # noqa: E402
-from common import peak_rss_mb, write_json  # noqa: E402
+from common import add_out, peak_rss_mb, write_json  # noqa: E402
 
 from geometry import parse_shape  # noqa: E402
 from geometry.parametrisations import bspline_points, circle_control_points  # noqa: E402
@@ -39,6 +39,7 @@ def _case(r) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true")
+    add_out(ap, "performance")
     args = ap.parse_args()
     torch.set_num_threads(1)
     out: dict = {"threads": 1, "backends": available_backends(), "cases": []}
@@ -60,7 +61,7 @@ def main() -> None:
     domain = setups.unconfined(20.0, (-0.6, -0.6, 0.6, 0.6), setups.DEFAULT_RESOLUTION)
     for round_ in ("cold", "warm"):
         t0 = time.perf_counter()
-        base = run_case(bspline_points(ctrl).numpy(), domain, 20.0, setups.DEFAULT_RESOLUTION)
+        base = run_case(bspline_points(ctrl).numpy(), domain, setups.DEFAULT_RESOLUTION)
         solve_s = time.perf_counter() - t0
         theta = ctrl.clone().requires_grad_(True)
         t0 = time.perf_counter()
@@ -88,7 +89,7 @@ def main() -> None:
     out["speedup_2_workers"] = out["throughput_1_workers"]["wall_s"] / out["throughput_2_workers"]["wall_s"]
     out["peak_rss_mb"] = peak_rss_mb()
     print("peak RSS MB", out["peak_rss_mb"])
-    write_json("performance", out)
+    write_json(args.out, out)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ the extrapolated split at N = 16 (simulate(split="extrapolated"): a second solve
 reference: the unscaled pressure integral (`raw`) extrapolated from the two finest resolutions (order from the last
 three, clipped to [1, 2]; docs/validation.md says why), and against OpenFOAM where it was run. `sharp` is
 what simulate(split="auto") decides (sim.setups.sharp).
-Usage: python benchmarks/split.py [--quick] [--finest 128]   -> benchmarks/out/split.json
+Usage: python benchmarks/split.py [--quick] [--finest 128] [--out PATH]   -> benchmarks/out/split.json
 """
 
 import os
@@ -20,7 +20,7 @@ import argparse  # noqa: E402
 import math  # noqa: E402
 
 import numpy as np  # noqa: E402
-from common import write_json  # noqa: E402
+from common import add_out, write_json  # noqa: E402
 
 from geometry import parse_shape  # noqa: E402
 from geometry.shape import Shape  # noqa: E402
@@ -55,6 +55,7 @@ def main() -> None:
     ap.add_argument(
         "--finest", type=int, default=64, choices=(64, 128), help="finest resolution (default 64)"
     )
+    add_out(ap, "split")
     args = ap.parse_args()
     if args.finest > 64:
         setups.MAX_CELLS = 2_000_000  # a reference run beyond what the CLI allows: about 1-5 min and 10-16 GB
@@ -118,7 +119,7 @@ def main() -> None:
             }
         print(rec, flush=True)
         out.append(rec)
-    write_json("split", out)
+    write_json(args.out, out)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 `dragopt simulate` process at most 1 s more than its solve (wall_s, the solve as SimResult times it).
 
 Runs each command as a fresh process (median of --repeat runs; a busy machine inflates everything).
-Usage: python benchmarks/startup.py [--repeat 5]   -> benchmarks/out/startup.json
+Usage: python benchmarks/startup.py [--repeat 5] [--out PATH]   -> docs/benchmarks/startup_2cores_quiet.json
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, write_json
+from common import ROOT, add_out, write_json
 
 DRAGOPT = Path(sys.executable).with_name("dragopt")
 
@@ -30,6 +30,7 @@ def wall(cmd: list[str]) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--repeat", type=int, default=5)
+    add_out(ap, "startup")
     args = ap.parse_args()
     out: dict = {}
     out["help_s"] = statistics.median(wall([str(DRAGOPT), "--help"]) for _ in range(args.repeat))
@@ -52,7 +53,7 @@ def main() -> None:
     out["simulate_overhead_s"] = statistics.median(o["overhead_s"] for o in overheads)
     out["goals"] = {"help_s": 0.3, "simulate_overhead_s": 1.0}
     print(json.dumps(out, indent=2))
-    write_json("startup", out)
+    write_json(args.out, out)
 
 
 if __name__ == "__main__":

@@ -2,14 +2,14 @@
 
 Cases: Schaefer-Turek 2D-1 at several resolutions; the unconfined circle at Re 1, 10, 20, 40 (OpenFOAM on the same
 box, Dennis & Chang), at three resolutions and two box sizes; both immersed-boundary methods.
-Usage: python benchmarks/validation.py [--quick]   -> benchmarks/out/validation.json and a Markdown table.
+Usage: python benchmarks/validation.py [--quick] [--out PATH]   -> benchmarks/out/validation.json and a Markdown table.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from common import write_json
+from common import add_out, write_json
 
 from geometry import parse_shape
 from sim.solver import schaefer_turek, simulate
@@ -22,6 +22,7 @@ DENNIS_CHANG = {10: 2.846, 20: 2.045, 40: 1.522}
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="fewer resolutions")
+    add_out(ap, "validation")
     args = ap.parse_args()
     res_list = [16, 32] if args.quick else [16, 24, 32]
     rows = []
@@ -67,7 +68,7 @@ def main() -> None:
                         f"v {s.cd_viscous:.3f} mom {s.cd_momentum:.4f} {s.wall_s:.1f}s",
                         flush=True,
                     )
-    write_json("validation", rows)
+    write_json(args.out, rows)
 
 
 if __name__ == "__main__":
