@@ -1,7 +1,7 @@
-"""The app's speed goals (issue 16), measured in Debian's Chromium through Playwright (`make browser-test` installs
-both): the page usable within 10 s of starting the server; one optimisation step in the page at most 50 ms beyond
-the step itself (the same optimisation timed in-process, without the page); the page responsive while a full
-simulation runs (another tab answers a click).
+"""The app's speed goals, measured in Debian's Chromium through Playwright (`make browser-test` installs
+both): the page usable within 10 s of starting the server; one optimisation step in the page at most 50 ms
+beyond the step itself (the same optimisation timed in-process, without the page); the page responsive while a
+full simulation runs (another tab answers a click).
 
 Usage: python benchmarks/app_speed.py [--out PATH]  -> docs/benchmarks/app_speed.json. Run on a quiet machine.
 """
@@ -51,8 +51,8 @@ def main() -> None:
     lib_s, lib_steps = library_time()
     port = free_port()
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "app", "--headless", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)  # fmt: skip
+    cmd = [sys.executable, "-m", "app.cli", "app", "--headless", "--port", str(port)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
     try:
         url = f"http://localhost:{port}"
         while True:

@@ -14,7 +14,8 @@ DOCS = ROOT / "docs" / "benchmarks"  # committed results, quoted by the docs
 OUT = ROOT / "benchmarks" / "out"  # results docs/validation.md reads from here (not committed)
 sys.path.insert(0, str(ROOT))
 
-# Each benchmark's default output: the file the docs quote, so a rerun updates what they cite without hand copying.
+# Each benchmark's default output: the file the docs quote, so a rerun updates what they cite (no copying
+# by hand).
 RESULTS = {
     "validation": OUT / "validation.json",  # docs/validation.md (accuracy table)
     "convergence": OUT / "convergence.json",  # docs/validation.md (grid convergence)

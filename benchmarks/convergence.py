@@ -1,6 +1,6 @@
-"""Grid convergence of Cd: the circle at Re 20 on N = 8, 16, 32, 64 cells per D (observed order), and shapes the
-solver was not tuned on (sharp corners, sharp trailing edge, non-convex, slender) at N = 16, 32, 48, to estimate
-the discretisation error at the default resolution where no independent reference is at hand.
+"""Grid convergence of Cd: the circle at Re 20 on N = 8, 16, 32, 64 cells per D (observed order), and shapes
+the solver was not tuned on (sharp corners, sharp trailing edge, non-convex, slender) at N = 16, 32, 48, to
+estimate the discretisation error at the default resolution where no independent reference is at hand.
 Usage: python benchmarks/convergence.py [--quick] [--out PATH]   -> benchmarks/out/convergence.json
 """
 

@@ -1,13 +1,13 @@
 """Carry a training set to the lent GPU machine, which takes at most 64 MiB with the whole checkout (~25 MB).
 
 `pack` keeps what training reads (train and validation samples: u, v, p, Re, Cd, Cl and the scalars) and drops
-what the sampler regenerates (the polygons: `make_case(settings, index)` redraws them to 1e-15 D; the polygons of
-samples the sampler did not draw, such as `dragopt refine`'s designs, are carried). The fields are
-stored as 14-bit fixed point per sample and channel (error at most 6e-5 of the channel's largest value, well under
-float16's), second differences along x, bytes split, lzma: about 7.7 kB a sample instead of 48 kB.
+what the sampler regenerates (the polygons: `make_case(settings, index)` redraws them to 1e-15 D; the polygons
+of samples the sampler did not draw, such as `dragopt refine`'s designs, are carried). The fields are
+stored as 14-bit fixed point per sample and channel (error at most 6e-5 of the channel's largest value, well
+under float16's), second differences along x, bytes split, lzma: about 7.7 kB a sample instead of 48 kB.
 
 `unpack` rebuilds a dataset folder with the same settings (and settings hash) that `dragopt train` loads. The
-samples' Cp and stations are not carried and are stored as NaN; the folder is for training, not for evaluation.
+samples' Cp and stations are not carried (stored as NaN); the folder is for training, not for evaluation.
 
     python benchmarks/device_data.py pack data/datasets/train .devdata/train.pack
     python benchmarks/device_data.py unpack .devdata/train.pack .devrun/train
@@ -27,8 +27,22 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 BITS = 14
-SCALARS = ("re", "cd", "cd_pressure", "cd_viscous", "cl", "cl_pressure", "cl_viscous", "cd_momentum",
-           "cl_momentum", "residual", "wall_s", "steps", "factorisations", "index")  # fmt: skip
+SCALARS = (
+    "re",
+    "cd",
+    "cd_pressure",
+    "cd_viscous",
+    "cl",
+    "cl_pressure",
+    "cl_viscous",
+    "cd_momentum",
+    "cl_momentum",
+    "residual",
+    "wall_s",
+    "steps",
+    "factorisations",
+    "index",
+)
 
 
 def _encode(fields: np.ndarray, bits: int = BITS) -> tuple[bytes, np.ndarray]:
@@ -57,15 +71,20 @@ def pack(src: str, dst: str, bits: int = BITS) -> None:
     blob, scale = _encode(a["fields"][rows].astype(np.float64), bits)
     arrays = {k: a[k][rows] for k in SCALARS}
     arrays.update(family=a["family"][rows], fields_scale=scale, fields_lzma=np.frombuffer(blob, np.uint8))
-    own = ~np.isin(a["family"][rows], list(d.manifest["settings"]["sampler"]["mix"]))  # e.g. dragopt refine's
-    arrays.update(
-        own_index=a["index"][rows][own], own_points=a["points"][rows][own]
-    )  # not redrawable: carried
-    arrays["meta"] = np.array(json.dumps({
-        "settings": d.manifest["settings"], "settings_hash": d.manifest["settings_hash"],
-        "fingerprint": dataset.fingerprint(d.manifest), "fields_shape": list(a["fields"][rows].shape),
-        "cp_shape": list(a["cp"].shape[1:]), "stations_shape": list(a["stations"].shape[1:]), "source": src,
-    }))  # fmt: skip
+    # samples of families the sampler does not draw (e.g. dragopt refine's) cannot be redrawn: their outlines
+    # are carried
+    own = ~np.isin(a["family"][rows], list(d.manifest["settings"]["sampler"]["mix"]))
+    arrays.update(own_index=a["index"][rows][own], own_points=a["points"][rows][own])
+    meta = {
+        "settings": d.manifest["settings"],
+        "settings_hash": d.manifest["settings_hash"],
+        "fingerprint": dataset.fingerprint(d.manifest),
+        "fields_shape": list(a["fields"][rows].shape),
+        "cp_shape": list(a["cp"].shape[1:]),
+        "stations_shape": list(a["stations"].shape[1:]),
+        "source": src,
+    }
+    arrays["meta"] = np.array(json.dumps(meta))
     Path(dst).parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
@@ -73,7 +92,8 @@ def pack(src: str, dst: str, bits: int = BITS) -> None:
     err = np.abs(_decode(blob, scale, a["fields"][rows].shape) - a["fields"][rows]).max(axis=(2, 3))
     rel = float((err / np.abs(a["fields"][rows]).max(axis=(2, 3))).max())
     print(
-        f"{dst}: {len(rows)} samples, {len(buf.getvalue()) / 1e6:.1f} MB; field error at most {rel:.1e} of max"
+        f"{dst}: {len(rows)} samples, {len(buf.getvalue()) / 1e6:.1f} MB;"
+        f" field error at most {rel:.1e} of max"
     )
 
 
@@ -87,13 +107,23 @@ def unpack(src: str, out: str) -> None:
     fields = _decode(z["fields_lzma"].tobytes(), z["fields_scale"], tuple(meta["fields_shape"]))
     n = len(fields)
     own = dict(zip(z["own_index"].tolist(), z["own_points"], strict=True)) if "own_index" in z else {}
-    points = np.stack([own[int(i)] if int(i) in own else generate.make_case(settings, int(i))["points"]
-                       for i in z["index"]])  # fmt: skip
+
+    def outline(i: int) -> np.ndarray:
+        return own[i] if i in own else generate.make_case(settings, i)["points"]
+
+    points = np.stack([outline(int(i)) for i in z["index"]])
     arrays = {k: z[k] for k in SCALARS}
-    arrays.update(family=z["family"], params=np.array(["{}"] * n), points=points, fields=fields, ok=np.ones(n, bool),
-                  case=np.array([""] * n), error=np.array([""] * n),
-                  cp=np.full((n, *meta["cp_shape"]), np.nan, np.float32),
-                  stations=np.full((n, *meta["stations_shape"]), np.nan, np.float32))  # fmt: skip
+    arrays.update(
+        family=z["family"],
+        params=np.array(["{}"] * n),
+        points=points,
+        fields=fields,
+        ok=np.ones(n, bool),
+        case=np.array([""] * n),
+        error=np.array([""] * n),
+        cp=np.full((n, *meta["cp_shape"]), np.nan, np.float32),
+        stations=np.full((n, *meta["stations_shape"]), np.nan, np.float32),
+    )
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     shards = {}
@@ -101,13 +131,23 @@ def unpack(src: str, out: str) -> None:
         part = {key: v[k : k + 256] for key, v in arrays.items()}
         name = store.shard_name(k // 256)
         sha = store.write_shard(folder / name, part, meta["settings_hash"])
-        shards[name] = {"count": len(part["index"]), "ok": len(part["index"]), "failed": 0, "sha256": sha,
-                        "start": int(part["index"][0])}  # fmt: skip
-    store.write_manifest(
-        folder, {"format_version": store.FORMAT_VERSION, "settings": settings, "settings_hash": meta["settings_hash"],
-                 "n": n, "shards": shards, "counts": {"samples": n, "stored": n, "failures": 0},
-                 "carried_from": {"source": meta["source"], "fingerprint": meta["fingerprint"]}},
-    )  # fmt: skip
+        shards[name] = {
+            "count": len(part["index"]),
+            "ok": len(part["index"]),
+            "failed": 0,
+            "sha256": sha,
+            "start": int(part["index"][0]),
+        }
+    manifest = {
+        "format_version": store.FORMAT_VERSION,
+        "settings": settings,
+        "settings_hash": meta["settings_hash"],
+        "n": n,
+        "shards": shards,
+        "counts": {"samples": n, "stored": n, "failures": 0},
+        "carried_from": {"source": meta["source"], "fingerprint": meta["fingerprint"]},
+    }
+    store.write_manifest(folder, manifest)
     d = dataset.load(folder)
     counts = {s: len(dataset.indices(d, s)) for s in dataset.SPLITS}
     print(f"{out}: {n} samples, splits {counts} (the source's test split was not carried)")
@@ -122,8 +162,8 @@ if __name__ == "__main__":
         "--bits",
         type=int,
         default=BITS,
-        help="pack: fixed-point bits of the fields (default 14; 12 makes the pack 20%% smaller, 10 a third smaller, "
-        "for when the tracked tree leaves less of the 64 MiB the GPU machine takes)",
+        help="pack: fixed-point bits of the fields (default 14; 12 makes the pack 20%% smaller, "
+        "10 a third smaller, for when the tracked tree leaves less of the 64 MiB the GPU machine takes)",
     )
     args = p.parse_args()
     if args.what == "pack":

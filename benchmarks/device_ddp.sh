@@ -1,5 +1,5 @@
 #!/bin/bash
-# One prepared run on a lent GPU machine, issue 17 part 3: the CUDA path of data-parallel training (NCCL).
+# One prepared run on a lent GPU machine: the CUDA path of data-parallel training (NCCL).
 # NCCL refuses two ranks on one GPU, so on a 1-GPU machine the run is a torchrun job of one process: the DDP wrapper,
 # NCCL's all-reduces and HIG's Jacobian all-gather, all on CUDA. Its weights are compared with a plain CUDA run on the
 # same batches, as tests/test_ddp.py compares two gloo processes with one; with 2 or more GPUs `--ddp 2` (one rank a

@@ -1,5 +1,5 @@
 #!/bin/bash
-# One prepared run on the lent GPU machine, issue 17: the five members of an ensemble surrogate, side by side on
+# One prepared run on the lent GPU machine: the five members of an ensemble surrogate, side by side on
 # the GPU. Member k: supervised pre-training of the base-32 U-Net on a bootstrap resample (--bootstrap --seed k) for
 # P1_S seconds, then DP fine-tuning on the same resample for P2_S seconds (the shipped model's recipe,
 # docs/surrogate.md); then each evaluated on data/datasets/test. Each member comes back as $OUT/member-k.tgz.

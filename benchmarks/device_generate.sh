@@ -1,5 +1,5 @@
 #!/bin/bash
-# One prepared run on the lent GPU machine (16 cores, no MKL: the solver uses SuperLU there), issue 12:
+# One prepared run on the lent GPU machine (16 cores, no MKL: the solver uses SuperLU there):
 #  1. generation throughput with 1 worker (benchmarks/generation.py) on the same machine, for the scaling;
 #  2. shards 12-15 of the training set (seed 0, n 4096) with 16 workers; the finished shards and their
 #     manifest come back under $OUT, and a local `dragopt generate` rerun into the same folder adopts them.

@@ -1,5 +1,5 @@
 #!/bin/bash
-# One prepared run on the lent GPU machine, issue 13: candidates for the shipped model, and the four methods
+# One prepared run on the lent GPU machine: candidates for the shipped model, and the four methods
 # fine-tuning the same supervised model for the same wall time.
 #  0. wheels (shapely, phiflow, phiml) into .devrun/site; the training set from .devdata/train.pack
 #     (benchmarks/device_data.py: the checkout and the set must fit in 64 MiB);

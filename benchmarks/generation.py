@@ -1,10 +1,11 @@
-"""Throughput of dataset generation (issue 12): samples per minute with K local workers and with Ray, and the cost
-of storage against the solve.
+"""Throughput of dataset generation: samples per minute with K local workers and with Ray, and the cost of
+storage against the solve.
 
 Usage: python benchmarks/generation.py [--workers 1 2] [--ray 2] [--n 24] [--out PATH]
        -> docs/benchmarks/generation_<cpus>cores.json (the 2-core one: docs/datasets.md)
-Each configuration makes a fresh dataset of n samples (seed 1000, the dataset resolution) in a temporary folder;
-the rate counts the whole command (worker start-up included), as a user sees it. Run on a quiet machine.
+Each configuration makes a fresh dataset of n samples (seed 1000, the dataset resolution) in a temporary
+folder; the rate counts the whole command (worker start-up included), as a user sees it.
+Run on a quiet machine.
 """
 
 from __future__ import annotations
@@ -71,8 +72,9 @@ def main() -> None:
         print(
             f"{executor:5s} {k:2d} workers: {row['samples_per_min']:6.1f} samples/min "
             f"({n} samples in {row['wall_s']:.1f} s, median solve {row['solve_s_median']:.2f} s, "
-            f"storage {1000 * row['storage_s_per_sample']:.1f} ms a sample = {100 * row['storage_vs_solve']:.2f}% "
-            f"of a solve, {row['bytes_per_sample'] / 1e3:.0f} kB a sample)",
+            f"storage {1000 * row['storage_s_per_sample']:.1f} ms a sample = "
+            f"{100 * row['storage_vs_solve']:.2f}% of a solve, "
+            f"{row['bytes_per_sample'] / 1e3:.0f} kB a sample)",
             flush=True,
         )
     write_json(args.out, {"machine": platform.node(), "cpus": os.cpu_count(), "rows": rows})

@@ -1,6 +1,7 @@
-"""How well each model's shape gradient agrees with the full simulation's adjoint (issue 13's goal: cosine 0.95):
-dCd/d(16 normal modes) of 12 bodies spread over data/datasets/test, the surrogate's against the adjoint's. For an
-ensemble the gradient is the members' mean (that of its mean drag, which the optimiser follows).
+"""How well each model's shape gradient agrees with the full simulation's adjoint (the surrogate's goal:
+cosine 0.95, docs/surrogate.md): dCd/d(16 normal modes) of 12 bodies spread over data/datasets/test, the
+surrogate's against the adjoint's. For an ensemble the gradient is the members' mean (that of its mean drag,
+which the optimiser follows).
 
 Usage: python benchmarks/gradient_cosine.py MODEL [MODEL ...] [--out PATH]
        -> docs/benchmarks/gradient_cosine.json (about a minute)

@@ -1,4 +1,4 @@
-"""Inverse design held against the full simulation (issue 14): each problem optimised three ways, through the
+"""Inverse design held against the full simulation: each problem optimised three ways, through the
 surrogate (SLSQP), through the full simulation with its adjoint (SLSQP), and by the trust region; every final
 design then simulated on the default grid, so the three answers are compared by the same judge.
 
@@ -63,8 +63,9 @@ def main() -> None:
             }
             rows.append(row)
             print(
-                f"{spec} Re {re} {name:12s}: {row['steps']:3d} steps {wall:6.1f} s; Cd {res.initial.cd:.4f} -> "
-                f"{res.final.cd:.4f} (own), simulated {judged:.4f}; active {', '.join(res.active)}",
+                f"{spec} Re {re} {name:12s}: {row['steps']:3d} steps {wall:6.1f} s; "
+                f"Cd {res.initial.cd:.4f} -> {res.final.cd:.4f} (own), simulated {judged:.4f}; "
+                f"active {', '.join(res.active)}",
                 flush=True,
             )
     write_json(args.out, {"rows": rows})

@@ -1,21 +1,23 @@
 """Independent reference for the pressure/viscous split: body-fitted OpenFOAM (docs/validation.md).
 
-Builds a gmsh triangle mesh (extruded one cell) and an OpenFOAM v1912 simpleFoam case for the steady laminar flow
-around a body in the solver's unconfined set-up (box [-32, 32]^2, U = 1 inlet, p = 0 outlet, slip top and bottom,
-nu = 0.05: Re 20), runs it serially until the residuals of U and p reach 1e-8 (or Cd varies by under 5e-6 over
-500 iterations, which no run of docs/validation.md needed), and appends Cd, its pressure and viscous parts
-(the forces function object) to results.txt. Needs Debian's `openfoam` and `gmsh` packages (apt-get install
-openfoam gmsh; not installed by make: a validation tool, not a dependency of dragopt).
+Builds a gmsh triangle mesh (extruded one cell) and an OpenFOAM v1912 simpleFoam case for the steady laminar
+flow around a body in the solver's unconfined set-up (box [-32, 32]^2, U = 1 inlet, p = 0 outlet, slip top and
+bottom, nu = 0.05: Re 20), runs it serially until the residuals of U and p reach 1e-8 (or Cd varies by under
+5e-6 over 500 iterations, which no run of docs/validation.md needed), and appends Cd, its pressure and viscous
+parts (the forces function object) to results.txt. Needs Debian's `openfoam` and `gmsh` packages (apt-get
+install openfoam gmsh; not installed by make: a validation tool, not a dependency of dragopt).
 
 usage: python benchmarks/openfoam_split.py BODY LEVEL [max_iterations]
-  BODY  = circle | lens012 | naca0012 (the shapes of benchmarks/split.py; their outlines are written as BODY.csv)
+  BODY  = circle | lens012 | naca0012 (the shapes of benchmarks/split.py, whose outlines go to BODY.csv)
   LEVEL = 1 (surface cells 0.01 D, 0.0025 near tips and the NACA nose) | 2 (all refined sizes halved)
-The values in docs/validation.md: circle levels 1 and 2, lens012 and naca0012 level 1, and lens012 and naca0012
-level 2 with MESHALG=1 (gmsh's MeshAdapt; Frontal-Delaunay, the default 6, left degenerate triangles there).
-Environment: OPENFOAM_OUT (folder, default benchmarks/out/openfoam), MESHALG, H0 / HTIP / HWAKE (sizes), GEOFIX=0
-(keep outline points closer than half the tip size to their neighbour near a tip; they are dropped by default,
-moving the outline by under 1e-7), MESHONLY=1, TAG (case-name suffix), BL=1 (a quad boundary layer: gmsh 4.8.4
-crashed on it), RANDF (gmsh's Mesh.RandomFactor). A case folder is solved from scratch: remove it to rerun.
+The values in docs/validation.md: circle levels 1 and 2, lens012 and naca0012 level 1, and lens012 and
+naca0012 level 2 with MESHALG=1 (gmsh's MeshAdapt; Frontal-Delaunay, the default 6, left degenerate triangles
+there).
+Environment: OPENFOAM_OUT (folder, default benchmarks/out/openfoam), MESHALG, H0 / HTIP / HWAKE (sizes),
+GEOFIX=0 (keep outline points closer than half the tip size to their neighbour near a tip; they are dropped by
+default, moving the outline by under 1e-7), MESHONLY=1, TAG (case-name suffix), BL=1 (a quad boundary layer:
+gmsh 4.8.4 crashed on it), RANDF (gmsh's Mesh.RandomFactor). A case folder is solved from scratch: remove it
+to rerun.
 """
 
 import os
@@ -384,7 +386,8 @@ while proc.poll() is None:
         rel = (win.max() - win.min()) / abs(fx[-1])
         r = last_res()
         print(
-            f"  it {int(F[-1, 0])} Fx={fx[-1]:.8f} relvar500={rel:.2e} res Ux,Uy,p={r[:3]} t={time.time() - t0:.0f}s",
+            f"  it {int(F[-1, 0])} Fx={fx[-1]:.8f} relvar500={rel:.2e} res Ux,Uy,p={r[:3]}"
+            f" t={time.time() - t0:.0f}s",
             flush=True,
         )
         if rel < 5e-6 and not stopped_by_monitor:

@@ -55,8 +55,8 @@ def main() -> None:
     out["validation_resolution"] = _case(r)
     print(out["validation_resolution"], flush=True)
 
-    # adjoint: gradient w.r.t. 16 B-spline control points, relative to one solve (second of two rounds: the first
-    # pays one-off start-up costs of torch and PARDISO)
+    # adjoint: gradient w.r.t. 16 B-spline control points, relative to one solve (second of two rounds: the
+    # first pays one-off start-up costs of torch and PARDISO)
     ctrl = circle_control_points(16, 0.5)
     domain = setups.unconfined(20.0, (-0.6, -0.6, 0.6, 0.6), setups.DEFAULT_RESOLUTION)
     for round_ in ("cold", "warm"):

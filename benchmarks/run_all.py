@@ -1,17 +1,17 @@
 """Run the benchmarks (make bench): those that fit a time budget by default, all of them, or named ones.
 
-    python benchmarks/run_all.py --list              every benchmark: what it measures, its time, what it needs
-    python benchmarks/run_all.py                     those that fit the default budget (10 minutes) on this machine
-    python benchmarks/run_all.py --budget 30         ... a larger budget (minutes)
-    python benchmarks/run_all.py --all               every one this machine can run
-    python benchmarks/run_all.py startup split       the named ones (and nothing else)
-    python benchmarks/run_all.py --quick [...]       their --quick variants where they have one
+    python benchmarks/run_all.py --list          every benchmark: what it measures, its time, what it needs
+    python benchmarks/run_all.py                 those that fit the default budget (10 min) on this machine
+    python benchmarks/run_all.py --budget 30     ... a larger budget (minutes)
+    python benchmarks/run_all.py --all           every one this machine can run
+    python benchmarks/run_all.py startup split   the named ones (and nothing else)
+    python benchmarks/run_all.py --quick [...]   their --quick variants where they have one
 
 Each benchmark writes its JSON where the docs read it (benchmarks/common.py, RESULTS): the committed files in
-docs/benchmarks/, or benchmarks/out/ for the solver's accuracy and speed runs that docs/validation.md tabulates.
-Times are those of the 2-core machine (docs, or measured) and serve the budget; a busy machine takes longer.
-Benchmarks that need hardware or software not present (a GPU, OpenFOAM, a browser) are listed with that need and
-not run by default; named, they are refused with the reason.
+docs/benchmarks/, or benchmarks/out/ for the solver's accuracy and speed runs that docs/validation.md
+tabulates. Times are those of the 2-core machine (docs, or measured) and serve the budget; a busy machine
+takes longer. Benchmarks that need hardware or software not present (a GPU, OpenFOAM, a browser) are listed
+with that need and not run by default; named, they are refused with the reason.
 """
 
 from __future__ import annotations
@@ -49,46 +49,143 @@ class Bench:
 # In the order a default run takes them: the solver's accuracy and speed first (docs/validation.md), then the
 # start-up, the surrogate, generation and the inverse design.
 BENCHMARKS = [
-    Bench("validation", "validation.py", "accuracy of the full simulation: Schaefer-Turek 2D-1, the unconfined "
-          "circle at Re 1-40 against OpenFOAM and Dennis & Chang, resolutions, box sizes, both immersed methods",
-          120, 40, output="benchmarks/out/validation.json"),
-    Bench("convergence", "convergence.py", "grid convergence of Cd: circle at N 8-64 (observed order), four unseen "
-          "shapes at N 16/32/48", 210, 80, output="benchmarks/out/convergence.json"),
-    Bench("performance", "performance.py", "solver speed and memory: one case per Re and linear solver, the "
-          "validation resolution, adjoint gradient vs a solve, simulate_many 2 workers vs 1", 75, 45,
-          output="benchmarks/out/performance.json"),
-    Bench("startup", "startup.py", "start-up of the CLI: `dragopt --help`, `import sim.solver`, a `dragopt "
-          "simulate` process minus its solve (median of 5 fresh processes)", 25,
-          output="docs/benchmarks/startup_2cores_quiet.json"),
-    Bench("surrogate_speed", "surrogate_speed.py", "surrogate on CPU: forward, forward + backward to the points, "
-          "rasterisation, a training update per method", 10, output="docs/benchmarks/surrogate_speed.json"),
-    Bench("split", "split.py", "pressure/viscous split of pointed, slender and blunt bodies at N 16/32/64 against "
-          "Richardson extrapolation and OpenFOAM", 360, 30, output="benchmarks/out/split.json"),
-    Bench("gradient_cosine", "gradient_cosine.py", "cosine of the shipped model's dCd/dshape against the adjoint, "
-          "12 test shapes", 60, args=("data/models/default",), output="docs/benchmarks/gradient_cosine.json"),
-    Bench("generation", "generation.py", "dataset generation throughput: samples a minute with 1 and 2 local "
-          "workers and Ray, storage cost against a solve", 150,
-          output=f"docs/benchmarks/generation_{os.cpu_count()}cores.json"),
-    Bench("inverse_design", "inverse_design.py", "three inverse-design problems optimised through the surrogate, "
-          "the simulation's adjoint and the trust region, judged by the full simulation", 240,
-          output="docs/benchmarks/inverse_design.json"),
-    Bench("app_speed", "app_speed.py", "the app in Chromium: page usable after start, page overhead per "
-          "optimisation step, responsiveness during a simulation", 90, needs="browser",
-          output="docs/benchmarks/app_speed.json"),
-    Bench("openfoam_split", "openfoam_split.py", "independent body-fitted OpenFOAM reference for the split "
-          "(default here: the circle, mesh level 1; BODY LEVEL by hand)", 3600, needs="openfoam",
-          args=("circle", "1"), output="benchmarks/out/openfoam/results.txt"),
-    Bench("device_ddp", "device_ddp.sh", "CUDA data-parallel training (NCCL, torchrun) against a plain CUDA run",
-          300, needs="gpu", output="$OUT/ddp.txt"),
-    Bench("device_train", "device_train.sh", "candidates for the shipped model and the four methods for the same "
-          "wall time on a GPU (needs .whl and .devdata carried)", 600, needs="gpu", output="$OUT/"),
-    Bench("device_ensemble", "device_ensemble.sh", "five ensemble members trained side by side on a GPU (needs "
-          ".whl and .devdata carried)", 480, needs="gpu", output="$OUT/member-k.tgz"),
-    Bench("device_generate", "device_generate.sh", "generation throughput and training shards with 16 workers on "
-          "the GPU machine's cores (needs .whl carried)", 600, needs="gpu", output="$OUT/"),
-    Bench("device_data", "device_data.py", "not a benchmark: packs a training set for the GPU machine "
-          "(`pack SRC DST` / `unpack SRC DST`, by hand)", 60, needs="manual"),
-]  # fmt: skip
+    Bench(
+        "validation",
+        "validation.py",
+        "accuracy of the full simulation: Schaefer-Turek 2D-1, the unconfined circle at Re 1-40 "
+        "against OpenFOAM and Dennis & Chang, resolutions, box sizes, both immersed methods",
+        120,
+        40,
+        output="benchmarks/out/validation.json",
+    ),
+    Bench(
+        "convergence",
+        "convergence.py",
+        "grid convergence of Cd: circle at N 8-64 (observed order), four unseen shapes at N 16/32/48",
+        210,
+        80,
+        output="benchmarks/out/convergence.json",
+    ),
+    Bench(
+        "performance",
+        "performance.py",
+        "solver speed and memory: one case per Re and linear solver, the "
+        "validation resolution, adjoint gradient vs a solve, simulate_many 2 workers vs 1",
+        75,
+        45,
+        output="benchmarks/out/performance.json",
+    ),
+    Bench(
+        "startup",
+        "startup.py",
+        "start-up of the CLI: `dragopt --help`, `import sim.solver`, a `dragopt "
+        "simulate` process minus its solve (median of 5 fresh processes)",
+        25,
+        output="docs/benchmarks/startup_2cores_quiet.json",
+    ),
+    Bench(
+        "surrogate_speed",
+        "surrogate_speed.py",
+        "surrogate on CPU: forward, forward + backward to the points, "
+        "rasterisation, a training update per method",
+        10,
+        output="docs/benchmarks/surrogate_speed.json",
+    ),
+    Bench(
+        "split",
+        "split.py",
+        "pressure/viscous split of pointed, slender and blunt bodies at N 16/32/64 against "
+        "Richardson extrapolation and OpenFOAM",
+        360,
+        30,
+        output="benchmarks/out/split.json",
+    ),
+    Bench(
+        "gradient_cosine",
+        "gradient_cosine.py",
+        "cosine of the shipped model's dCd/dshape against the adjoint, 12 test shapes",
+        60,
+        args=("data/models/default",),
+        output="docs/benchmarks/gradient_cosine.json",
+    ),
+    Bench(
+        "generation",
+        "generation.py",
+        "dataset generation throughput: samples a minute with 1 and 2 local "
+        "workers and Ray, storage cost against a solve",
+        150,
+        output=f"docs/benchmarks/generation_{os.cpu_count()}cores.json",
+    ),
+    Bench(
+        "inverse_design",
+        "inverse_design.py",
+        "three inverse-design problems optimised through the surrogate, "
+        "the simulation's adjoint and the trust region, judged by the full simulation",
+        240,
+        output="docs/benchmarks/inverse_design.json",
+    ),
+    Bench(
+        "app_speed",
+        "app_speed.py",
+        "the app in Chromium: page usable after start, page overhead per "
+        "optimisation step, responsiveness during a simulation",
+        90,
+        needs="browser",
+        output="docs/benchmarks/app_speed.json",
+    ),
+    Bench(
+        "openfoam_split",
+        "openfoam_split.py",
+        "independent body-fitted OpenFOAM reference for the split "
+        "(default here: the circle, mesh level 1; BODY LEVEL by hand)",
+        3600,
+        needs="openfoam",
+        args=("circle", "1"),
+        output="benchmarks/out/openfoam/results.txt",
+    ),
+    Bench(
+        "device_ddp",
+        "device_ddp.sh",
+        "CUDA data-parallel training (NCCL, torchrun) against a plain CUDA run",
+        300,
+        needs="gpu",
+        output="$OUT/ddp.txt",
+    ),
+    Bench(
+        "device_train",
+        "device_train.sh",
+        "candidates for the shipped model and the four methods for the same "
+        "wall time on a GPU (needs .whl and .devdata carried)",
+        600,
+        needs="gpu",
+        output="$OUT/",
+    ),
+    Bench(
+        "device_ensemble",
+        "device_ensemble.sh",
+        "five ensemble members trained side by side on a GPU (needs .whl and .devdata carried)",
+        480,
+        needs="gpu",
+        output="$OUT/member-k.tgz",
+    ),
+    Bench(
+        "device_generate",
+        "device_generate.sh",
+        "generation throughput and training shards with 16 workers on "
+        "the GPU machine's cores (needs .whl carried)",
+        600,
+        needs="gpu",
+        output="$OUT/",
+    ),
+    Bench(
+        "device_data",
+        "device_data.py",
+        "not a benchmark: packs a training set for the GPU machine "
+        "(`pack SRC DST` / `unpack SRC DST`, by hand)",
+        60,
+        needs="manual",
+    ),
+]
 BY_NAME = {b.name: b for b in BENCHMARKS}
 
 
@@ -128,8 +225,10 @@ def list_benchmarks(quick: bool, budget_s: float) -> None:
         print(f"{b.name:16s} {minutes(t):>7s}  {flag:7s}  {b.measures}")
         detail = f"benchmarks/{b.script}" + (f" -> {b.output}" if b.output else "")
         print(f"{'':34s}{detail}" + (f"  [{why}]" if why else ""))
-    print(f"\ndefault: the CPU benchmarks that fit {budget_s / 60:g} minutes, in this order (--budget to change);"
-          " --all: every one this machine can run")  # fmt: skip
+    print(
+        f"\ndefault: the CPU benchmarks that fit {budget_s / 60:g} minutes, in this order"
+        " (--budget to change); --all: every one this machine can run"
+    )
 
 
 def default_selection(quick: bool, budget_s: float | None) -> list[Bench]:

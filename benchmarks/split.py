@@ -1,13 +1,13 @@
 """The pressure/viscous split against grid convergence (docs/validation.md, "Pressure/viscous split").
 
 For pointed bodies (two lenses made of circular arcs, NACA 0012 and 0020, a sharp-cornered rectangle), slender
-ellipses and blunt controls (the circle, a rounded rectangle), at N = 16, 32, 64 (and 128 with --finest 128, about
-10-16 GB and 1-5 min a case): the split as the solver reports it (surface stress from the fluid side, scaled to the
-body force: sim.solver), the former evaluation (contour integral of the pressure interpolated at the outline), and
-the extrapolated split at N = 16 (simulate(split="extrapolated"): a second solve at 32), each against the
-reference: the unscaled pressure integral (`raw`) extrapolated from the two finest resolutions (order from the last
-three, clipped to [1, 2]; docs/validation.md says why), and against OpenFOAM where it was run. `sharp` is
-what simulate(split="auto") decides (sim.setups.sharp).
+ellipses and blunt controls (the circle, a rounded rectangle), at N = 16, 32, 64 (and 128 with --finest 128,
+about 10-16 GB and 1-5 min a case): the split as the solver reports it (surface stress from the fluid side,
+scaled to the body force: sim.solver), the former evaluation (contour integral of the pressure interpolated at
+the outline), and the extrapolated split at N = 16 (simulate(split="extrapolated"): a second solve at 32),
+each against the reference: the unscaled pressure integral (`raw`) extrapolated from the two finest
+resolutions (order from the last three, clipped to [1, 2]; docs/validation.md says why), and against OpenFOAM
+where it was run. `sharp` is what simulate(split="auto") decides (sim.setups.sharp).
 Usage: python benchmarks/split.py [--quick] [--finest 128] [--out PATH]   -> benchmarks/out/split.json
 """
 
@@ -25,10 +25,12 @@ from common import add_out, write_json  # noqa: E402
 from geometry import parse_shape  # noqa: E402
 from geometry.shape import Shape  # noqa: E402
 from sim import forces, setups  # noqa: E402
-from sim.solver import simulate, stress_pressure  # noqa: E402
+from sim.solver import simulate  # noqa: E402
+from sim.split import stress_pressure  # noqa: E402
 
-# Independent body-fitted OpenFOAM (simpleFoam 1912, gmsh triangles, box [-32, 32]^2, slip sides, U = 1 inlet, p = 0
-# outlet; benchmarks/openfoam_split.py, docs/validation.md): pressure part of Cd on the finer of two meshes.
+# Independent body-fitted OpenFOAM (simpleFoam 1912, gmsh triangles, box [-32, 32]^2, slip sides, U = 1 inlet,
+# p = 0 outlet; benchmarks/openfoam_split.py, docs/validation.md): the pressure part of Cd on the finer of
+# two meshes.
 OPENFOAM_PRESSURE = {("circle", 20.0): 1.2270, ("lens:0.12", 20.0): 0.3090, ("naca:0012", 20.0): 0.2893}
 
 

@@ -1,4 +1,4 @@
-"""Start-up cost of the command line (issue 18, section 5): goals `dragopt --help` at most 0.3 s and the whole
+"""Start-up cost of the command line: goals `dragopt --help` at most 0.3 s and the whole
 `dragopt simulate` process at most 1 s more than its solve (wall_s, the solve as SimResult times it).
 
 Runs each command as a fresh process (median of --repeat runs; a busy machine inflates everything).

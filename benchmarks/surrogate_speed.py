@@ -1,5 +1,6 @@
-"""Speed of the surrogate on CPU (issue 13 goals, 2 cores): one shape's forward (rasterised input, network, P) at
-most 10 ms; forward plus backward to the shape's points at most 25 ms. Also a training update per method.
+"""Speed of the surrogate on CPU (2 cores) against its goals: one shape's forward (rasterised input,
+network, P) at most 10 ms; forward plus backward to the shape's points at most 25 ms. Also a training
+update per method.
 
 Usage: python benchmarks/surrogate_speed.py [--base 16] [--model DIR] [--out PATH]
        -> docs/benchmarks/surrogate_speed.json
@@ -63,9 +64,10 @@ def main() -> None:
         "input_ms": 1000 * timed(lambda: model.inputs(pts, re)),
     }
     print(
-        f"{row['parameters']} parameters, {args.threads} threads: forward {row['forward_ms']:.1f} ms (goal 10), "
-        f"forward + backward to the points {row['forward_backward_ms']:.1f} ms (goal 25); input rasterisation "
-        f"{row['input_ms']:.1f} ms"
+        f"{row['parameters']} parameters, {args.threads} threads: "
+        f"forward {row['forward_ms']:.1f} ms (goal 10), "
+        f"forward + backward to the points {row['forward_backward_ms']:.1f} ms (goal 25); "
+        f"input rasterisation {row['input_ms']:.1f} ms"
     )
     write_json(args.out, row)
 

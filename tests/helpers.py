@@ -31,7 +31,8 @@ def benchmark(name: str) -> ModuleType:
 
 
 def pitched_naca_body() -> np.ndarray:
-    """A cambered, pitched NACA 2412 (no symmetry to hide a sign error), clockwise: the reader must turn it."""
+    """A cambered, pitched NACA 2412 (no symmetry to hide a sign error) in clockwise order: the reader
+    must turn it."""
     from geometry.presets import naca4_points
 
     a = np.deg2rad(8.0)

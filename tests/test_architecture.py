@@ -1,9 +1,9 @@
 """The import direction of the library: geometry <- sim <- surrogate <- optim <- app, and no import cycles.
 
-Every .py file of the five packages (subpackages included) is parsed with `ast`; every import counts, at module
-level and inside functions (a function-level import is still a dependency, and still runs the imported module's
-top level). `from pkg import name` is an edge to pkg.name when that is a module of the project, else to pkg;
-relative imports are resolved against the importing module's package.
+Every .py file of the five packages (subpackages included) is parsed with `ast`; every import counts, at
+module level and inside functions (a function-level import is still a dependency, and still runs the imported
+module's top level). `from pkg import name` is an edge to pkg.name when that is a module of the project, else
+to pkg; relative imports are resolved against the importing module's package.
 """
 
 from __future__ import annotations
@@ -109,8 +109,8 @@ def backward_edges(edges: list[Edge], layers: tuple[str, ...] = LAYERS) -> list[
 
 
 def find_cycles(edges: list[Edge]) -> list[list[Edge]]:
-    """One cycle (as its edges, closing on its first module) per strongly connected component with more than one
-    module (Tarjan's algorithm, iterative)."""
+    """One cycle (as its edges, closing on its first module) per strongly connected component with more than
+    one module (Tarjan's algorithm, iterative)."""
     graph: dict[str, dict[str, Edge]] = {}
     for e in edges:
         graph.setdefault(e.source, {}).setdefault(e.target, e)

@@ -1,6 +1,6 @@
-"""The app in a real browser (slow; `make browser-test`): `dragopt app` headless on localhost, driven by Debian's
-Chromium through Playwright: a short optimisation, the full-simulation check, the export tab; screenshots of each
-(into $DRAGOPT_SCREENSHOTS when set, e.g. docs/screenshots for the README)."""
+"""The app in a real browser (slow; `make browser-test`): `dragopt app` headless on localhost, driven by
+Debian's Chromium through Playwright: a short optimisation, the full-simulation check, the export tab;
+screenshots of each (into $DRAGOPT_SCREENSHOTS when set, e.g. docs/screenshots for the README)."""
 
 from __future__ import annotations
 
@@ -94,7 +94,8 @@ def test_the_app_designs_compares_and_exports_in_a_real_browser(server, tmp_path
         browser.close()
     assert float(after) < 2.0  # the circle at Re 20 starts at Cd 2.04
     print(
-        f"server up in {started:.1f} s, page usable {usable:.1f} s later (benchmarks/app_speed.py measures it)"
+        f"server up in {started:.1f} s, page usable {usable:.1f} s later"
+        " (benchmarks/app_speed.py measures it)"
     )
     for name in ("app-start", "app-design", "app-compare", "app-export"):
         assert (shots / f"{name}.png").stat().st_size > 20_000

@@ -1,5 +1,5 @@
-"""The dataset pipeline (issue 12): the sampler, generation with resume and faults, storage checks, the split,
-and the physics operator P against the solver's own drag."""
+"""The dataset pipeline: the sampler, generation with resume and faults, storage checks, the split, and the
+physics operator P against the solver's own drag."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ FAST = dict(
 )  # coarse grid: these tests check the pipeline, not the physics
 
 
-# ----------------------------------------------------------------------------------------------- sampler
+# ---------------------------------------------------------------------------------------------------- sampler
 
 
 def test_same_seed_same_shapes_and_re():
@@ -60,8 +60,8 @@ def test_samples_are_valid_fit_the_window_and_cover_the_families():
         assert w.fits(s.points)
         assert np.argmin(s.points[:, 0]) == 0
 
-    # what the optimiser produces: pointed tails (a turn of more than 90 degrees at one vertex), slender bodies
-    # and concave ones
+    # what the optimiser produces: pointed tails (a turn of more than 90 degrees at one vertex), slender
+    # bodies and concave ones
     def sharpest(p):
         d, e = p - np.roll(p, 1, 0), np.roll(p, -1, 0) - p
         return np.max(
@@ -85,7 +85,7 @@ def test_sampler_rejects_an_unknown_family():
         sampler.draw(0, 0, {"blob": 1.0})
 
 
-# ----------------------------------------------------------------------------------------------- the physics operator
+# --------------------------------------------------------------------------------------- the physics operator
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +108,8 @@ def test_p_reproduces_the_solvers_drag_on_every_stored_sample(test_set):
     err = np.abs(out["cd"].double().numpy() / a["cd"][ok] - 1)
     assert np.median(err) <= 1e-3 and err.max() <= 5e-3
     assert np.max(np.abs(out["cl"].double().numpy() - a["cl"][ok]) / a["cd"][ok]) <= 5e-3
-    # the pressure part (the solver's split, measured on the window) and Cp (the window's cells are the solver's)
+    # the pressure part (the solver's split, measured on the window) and Cp (the window's cells are the
+    # solver's)
     dp = np.abs(out["cd_pressure"].double().numpy() - a["cd_pressure"][ok]) / a["cd"][ok]
     assert np.median(dp) <= 2e-3 and dp.max() <= 1e-2
     assert np.abs(out["cp"].numpy() - a["cp"][ok]).max() < 1e-3 * np.abs(a["cp"][ok]).max()
@@ -179,7 +180,7 @@ def test_window_refuses_a_body_that_does_not_fit():
         physics.probe(parse_shape("naca:0012").points, Window())
 
 
-# ----------------------------------------------------------------------------------------------- generation
+# ------------------------------------------------------------------------------------------------- generation
 
 
 @pytest.fixture(scope="module")
@@ -307,8 +308,9 @@ def test_executor_records_a_case_that_kills_its_worker_and_goes_on():
     results = dict(run_local(_crash_on_three, range(6), workers=2))
     assert sorted(results) == list(range(6))
     assert isinstance(results[3], RuntimeError) and "worker process died" in str(results[3])
-    # The signal is named when the dead worker's exit code can be read; in 2 of 6 full-suite runs in a clean clone
-    # it could not (the pool's own thread reaps the worker first?), and the message fell back to "died abruptly".
+    # The signal is named when the dead worker's exit code can be read; in 2 of 6 full-suite runs in a clean
+    # clone it could not (the pool's own thread reaps the worker first?), and the message fell back to "died
+    # abruptly".
     assert "SIGKILL" in str(results[3]) or "abruptly" in str(results[3])
     assert all(results[i] == i * i for i in (0, 1, 2, 4, 5))
 
@@ -385,7 +387,7 @@ def test_sigkill_mid_run_then_rerun_ends_complete_and_leaves_no_orphans(tmp_path
     assert sorted(d.arrays["index"].tolist()) == list(range(8)) and d.ok.all()
 
 
-# ----------------------------------------------------------------------------------------------- CLI and bad input
+# ------------------------------------------------------------------------------------------ CLI and bad input
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
-"""Ensembles (surrogate.ensemble): members trained on bootstrap resamples, combined behind the interface of one
-model; the mean and spread against the members' own predictions, the calibration's numbers against a direct
-computation, and the commands on an ensemble."""
+"""Ensembles (surrogate.ensemble): members trained on bootstrap resamples, combined behind the interface of
+one model; the mean and spread against the members' own predictions, the calibration's numbers against a
+direct computation, and the commands on an ensemble."""
 
 from __future__ import annotations
 
@@ -25,8 +25,9 @@ def members(tmp_path_factory):
     out = []
     for k in range(2):
         m = root / f"m{k}"
-        assert cli.main(["train", "--data", TEST, "--method", "supervised", "--base", "8", "--steps", "30",
-                         "--bootstrap", "--seed", str(k), "--eval-every", "1000", "-q", "--out", str(m)]) == 0  # fmt: skip
+        args = ["train", "--data", TEST, "--method", "supervised", "--base", "8", "--steps", "30"]
+        args += ["--bootstrap", "--seed", str(k), "--eval-every", "1000", "-q", "--out", str(m)]
+        assert cli.main(args) == 0
         out.append(m)
     return root, out
 
@@ -62,8 +63,8 @@ def test_verify_on_an_ensemble_reports_the_spread(members, tmp_path):
     out = tmp_path / "ens"
     ensemble.assemble([a, b], out)
     f = tmp_path / "v.json"
-    assert cli.main(["verify", "--shape", "ellipse:2", "--re", "10", "--model", str(out), "--resolution", "8",
-                     "--json", str(f)]) == 0  # fmt: skip
+    args = ["verify", "--shape", "ellipse:2", "--re", "10", "--model", str(out), "--resolution", "8"]
+    assert cli.main([*args, "--json", str(f)]) == 0
     v = json.loads(f.read_text())
     assert v["cd_pred_std"] is not None and v["cd_pred_std"] > 0
     assert "cd_spread" in v["ood"]
@@ -120,8 +121,8 @@ def test_the_shipped_model_is_an_ensemble_with_portable_cards():
 
 
 def test_a_fine_tune_records_its_whole_lineage_portably(tmp_path):
-    """A start model whose card predates portable cards held absolute paths in its lineage; a fine-tune of it must
-    not pass them on (the shipped cards held /tmp and /work paths that way)."""
+    """A start model whose card predates portable cards held absolute paths in its lineage; a fine-tune of it
+    must not pass them on (the shipped cards held /tmp and /work paths that way)."""
     from surrogate.model_files import lineage_of
 
     old = {

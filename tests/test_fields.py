@@ -47,7 +47,7 @@ def test_phiflow_velocity_is_nearly_divergence_free_away_from_the_body(sampled):
 
 
 def test_sample_is_centred_on_the_body_in_the_channel():
-    from sim.solver import schaefer_turek
+    from sim.channel import schaefer_turek
 
     channel = schaefer_turek(8).sim
     s = sample(channel, 32, 1.0)

@@ -219,8 +219,8 @@ def test_hig_direction_equals_dense_svd_with_truncation(names):
 
 
 def test_hig_gram_route_drops_what_float64_cannot_resolve():
-    # exact duplicates: the Gram matrix's zero eigenvalues come out as +-1e-16 noise; they must be dropped even
-    # at tau = 1e-10 (their S^(-3/2) would otherwise blow the step up), as the SVD of J drops exact zeros
+    # exact duplicates: the Gram matrix's zero eigenvalues come out as +-1e-16 noise; they must be dropped
+    # even at tau = 1e-10 (their S^(-3/2) would otherwise blow the step up), as the SVD of J drops exact zeros
     net, (grid, re), physics, outputs = _tiny_setup()
     grid[2], re[2] = grid[0], re[0]
     jac, y = _explicit_jacobian(net, [n for n, _ in net.named_parameters()], (grid, re), physics)
@@ -249,7 +249,8 @@ def test_oscillators_hig_beats_adam_by_100x_at_equal_wall_clock():
     assert hig[-1][0] >= seconds and adam[-1][0] >= seconds
     ratio = adam[-1][1] / hig[-1][1]
     print(
-        f"oscillators {seconds} s: start {hig[0][1]:.3g}, adam {adam[-1][1]:.3g}, hig {hig[-1][1]:.3g}, x{ratio:.0f}"
+        f"oscillators {seconds} s: start {hig[0][1]:.3g}, adam {adam[-1][1]:.3g}, hig {hig[-1][1]:.3g},"
+        f" x{ratio:.0f}"
     )
     assert hig[-1][1] < 1e-5
     assert ratio >= 100

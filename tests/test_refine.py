@@ -1,6 +1,7 @@
-"""`dragopt refine` (optim.refine): the designs it adds to the data are what the full simulation gives for them, the
-errors it reports are the model's against those simulations, the refined model descends from the start, the
-fine-tuning batches hold the asked share of refine samples, and a killed run continues without redoing work."""
+"""`dragopt refine` (optim.refine): the designs it adds to the data are what the full simulation gives for
+them, the errors it reports are the model's against those simulations, the refined model descends from the
+start, the fine-tuning batches hold the asked share of refine samples, and a killed run continues without
+redoing work."""
 
 from __future__ import annotations
 
@@ -39,8 +40,8 @@ def start(tmp_path_factory):
         shutil.copyfile(TEST / keep, folder / keep)
         store.write_manifest(folder, m)
     model = root / "model"
-    assert cli.main(["train", "--data", str(data), "--method", "supervised", "--base", "8", "--steps", "20",
-                     "--eval-every", "1000", "-q", "--out", str(model)]) == 0  # fmt: skip
+    args = ["train", "--data", str(data), "--method", "supervised", "--base", "8", "--steps", "20"]
+    assert cli.main([*args, "--eval-every", "1000", "-q", "--out", str(model)]) == 0
     return root, data, model, held
 
 
@@ -98,10 +99,12 @@ def test_the_reported_errors_are_the_models_against_the_simulation(run):
     errs = report["rounds"][0]["errors"]
     assert {e["what"] for e in errs} <= {"final", "along-0"} and any(e["what"] == "final" for e in errs)
     for e in errs:
+        want = {k: e[k] for k in ("round", "problem", "start", "re_start", "what")}
         row = next(
-            i for i in range(len(d)) if d.arrays["family"][i] == R.FAMILY
-            and json.loads(str(d.arrays["params"][i])) == {k: e[k] for k in ("round", "problem", "start", "re_start", "what")}
-        )  # fmt: skip
+            i
+            for i in range(len(d))
+            if d.arrays["family"][i] == R.FAMILY and json.loads(str(d.arrays["params"][i])) == want
+        )
         with torch.no_grad():
             pred = float(before(torch.as_tensor(d.arrays["points"][row]), float(d.arrays["re"][row]))["cd"])
         assert e["cd_pred"] == pytest.approx(pred, rel=1e-6)
@@ -173,12 +176,11 @@ def test_bad_arguments_are_named(start, tmp_path, capsys):
     assert "--data" in line and "not a folder" in line
     assert cli.main(["refine", "--model", str(model), "--data", str(data), "--out", str(model)]) == 2
     assert "new folder" in error_line(capsys)
-    assert cli.main(["refine", "--model", str(model), "--data", str(data), "--out", str(tmp_path / "o"),
-                     "--starts", "circle,blob"]) == 2  # fmt: skip
+    base = ["refine", "--model", str(model), "--data", str(data), "--out", str(tmp_path / "o")]
+    assert cli.main([*base, "--starts", "circle,blob"]) == 2
     assert "blob" in error_line(capsys)
     # a start the surrogate's window cannot hold is named before any work (naca:0006 at D = 1 is 4 D long)
-    assert cli.main(["refine", "--model", str(model), "--data", str(data), "--out", str(tmp_path / "o"),
-                     "--starts", "naca:0006"]) == 2  # fmt: skip
+    assert cli.main([*base, "--starts", "naca:0006"]) == 2
     line = error_line(capsys)
     assert "naca:0006" in line and "window" in line
     assert not (tmp_path / "o").exists()

@@ -1,4 +1,4 @@
-"""The surrogate network, its checkpoints and the training loop (issue 13), on the committed test set."""
+"""The surrogate network, its checkpoints and the training loop, on the committed test set."""
 
 from __future__ import annotations
 
@@ -163,7 +163,7 @@ def test_evaluate_refuses_a_model_for_another_window(tmp_path, capsys):
 
 @pytest.mark.parametrize("method,lr", [("dp", 1e-2), ("sip", 1e-2), ("hig", 0.3)])
 def test_each_physics_method_fits_one_batchs_drag(method, lr):
-    """Repeated updates of dp, sip and hig on one batch lower its physics loss (the drag of P(f) towards y*)."""
+    """Repeated dp, sip and hig updates on one batch lower its physics loss (the drag of P(f) towards y*)."""
     from surrogate import methods
     from surrogate.datasets import data
     from surrogate.splits import make_split

@@ -1,13 +1,14 @@
-"""Problems with known answers for the training methods (reference/methods.md), trained with surrogate.methods.
+"""Problems with known answers for the training methods, trained with surrogate.methods; both come from the
+Physics-Based Deep Learning (PBDL) book, and docs/design-notes.md ("Training methods") has the results.
 
-1. ``train_oscillators``: the PBDL HIG notebook's control of two coupled linear oscillators. Published outcome for
-   one wall-clock budget: HIG reaches a loss about four orders of magnitude below Adam's; SIP does not beat Adam
-   on this linear problem at short budgets.
+1. ``train_oscillators``: the PBDL HIG notebook's control of two coupled linear oscillators. Published
+   outcome for one wall-clock budget: HIG reaches a loss about four orders of magnitude below Adam's; SIP does
+   not beat Adam on this linear problem at short budgets.
 2. ``train_heat``: SIP's showcase, a 1D periodic heat equation (backward Euler steps) as the physics; plain
    gradients vanish for the high frequencies it damps, the local inverse (deconvolution) restores them.
 
-The trainers call the same functions (``physics_loss``, ``sip_targets_pinv``/``sip_proxy_loss``, ``hig_direction``,
-``apply_direction``) that train the surrogate.
+The trainers call the same functions (``physics_loss``, ``sip_targets_pinv``/``sip_proxy_loss``,
+``hig_direction``, ``apply_direction``) that train the surrogate.
 """
 
 from __future__ import annotations
@@ -30,14 +31,14 @@ from surrogate.methods import (
     sip_targets_pinv,
 )
 
-# ------------------------------------------------------------------------------------------ coupled oscillators
+# ---------------------------------------------------------------------------------------- coupled oscillators
 
 NT = 24
 DT = 0.5
 _LAPLACE = torch.tensor([[-1.0, 1.0], [1.0, -1.0]])
 _CONTROL = torch.tensor([0.0, 1.0])
 
-OSC_SETTINGS = {  # reference/methods.md: the book's tuned settings per method
+OSC_SETTINGS = {  # the PBDL book's tuned settings per method
     "adam": {"batch": 256, "lr": 1e-3},
     "sip": {"batch": 256, "lr": 1e-3, "rcond": 1e-5},
     "hig": {"batch": 32, "lr": 1.0, "tau": 1e-10},
@@ -52,7 +53,7 @@ def _osc_rhs(s: Tensor, u: Tensor) -> Tensor:
 
 
 def oscillators(x0: Tensor, u: Tensor, dt: float = DT) -> Tensor:
-    """The physics P: NT classical RK4 steps from x0 (B, 4) with the control u (B, NT), constant within a step."""
+    """The physics P: NT RK4 steps from x0 (B, 4) with the control u (B, NT), constant within a step."""
     s = x0
     for t in range(u.shape[1]):
         ut = u[:, t]
@@ -66,7 +67,7 @@ def oscillators(x0: Tensor, u: Tensor, dt: float = DT) -> Tensor:
 
 @functools.cache
 def _oscillator_maps() -> tuple[Tensor, Tensor]:
-    """P is linear: P(x0, u) = x0 Phi^T + u G^T; Phi (4, 4) and G (4, NT) by RK4 of unit vectors in float64."""
+    """P is linear: P(x0, u) = x0 Phi^T + u G^T; Phi (4, 4), G (4, NT) by RK4 of unit vectors in float64."""
     eye = torch.eye(4, dtype=torch.float64)
     phi = oscillators(eye, torch.zeros(4, NT, dtype=torch.float64)).T
     g = oscillators(torch.zeros(NT, 4, dtype=torch.float64), torch.eye(NT, dtype=torch.float64)).T
@@ -74,14 +75,15 @@ def _oscillator_maps() -> tuple[Tensor, Tensor]:
 
 
 def oscillators_fast(x0: Tensor, u: Tensor) -> Tensor:
-    """``oscillators`` evaluated as its exact matrices (two products instead of 96 right-hand sides): the same P
-    to rounding, which the trainers use so that an update's time is the method's, not Python's loop overhead."""
+    """``oscillators`` evaluated as its exact matrices (two products instead of 96 right-hand sides): the same
+    P to rounding, which the trainers use so that an update's time is the method's, not Python's loop
+    overhead."""
     phi, g = _oscillator_maps()
     return x0 @ phi.T.to(x0) + u @ g.T.to(u)
 
 
 def oscillator_net(seed: int = 0) -> nn.Module:
-    """Dense 4 -> 20 -> 20 -> 20 -> 24, tanh, linear output; Glorot-uniform weights and zero biases (Keras')."""
+    """Dense 4 -> 20 -> 20 -> 20 -> 24, tanh, linear output; Glorot-uniform weights, zero biases (Keras')."""
     torch.manual_seed(seed)
     layers: list[nn.Module] = []
     sizes = [4, 20, 20, 20, NT]
@@ -119,18 +121,18 @@ def train_oscillators(
     max_updates: int | None = None,
     clock: str = "wall",
 ) -> list[tuple[float, float]]:
-    """Train the oscillator controller with ``method`` in ``("adam", "sip", "hig")`` for ``seconds`` of training.
+    """Train the oscillator controller with ``method`` ("adam", "sip" or "hig") for ``seconds`` of training.
 
     Data: n_data states uniform in [0, 1)^4 (X = Y), epochs of shuffled mini-batches (the last partial batch
-    dropped). Returns [(wall_s, loss)], the loss of ``oscillator_loss`` on all the data, first at 0 s, then about
-    every ``eval_every`` seconds and at the end; ``wall_s`` counts training only (evaluation is off the clock).
-    ``clock="cpu"`` measures the process's CPU time instead of wall time: the same on an idle machine with one
-    thread, but not inflated by other jobs on a shared one (the tests use it).
-    Settings per method are OSC_SETTINGS (the book's): Adam batch 256 lr 1e-3; SIP batch 256, Adam lr 1e-3 on the
-    proxy loss with Gauss-Newton targets (pinv, rcond 1e-5, eta 1); HIG batch 32, SGD lr 1, tau 1e-10, with
-    g = dL/dy of the loss averaged over the batch, L = mean_b |y_b - y*_b|^2 (g = 2 (y - y*) / B). With the
-    batch sum instead (g 32 times larger) HIG at lr 1 diverges within 10 updates; the mean reproduces the book's
-    HIG curve (1.0 -> 1e-4 in about 100 updates).
+    dropped). Returns [(wall_s, loss)], the loss of ``oscillator_loss`` on all the data, first at 0 s, then
+    about every ``eval_every`` seconds and at the end; ``wall_s`` counts training only (evaluation is off the
+    clock). ``clock="cpu"`` measures the process's CPU time instead of wall time: the same on an idle machine
+    with one thread, but not inflated by other jobs on a shared one (the tests use it).
+    Settings per method are OSC_SETTINGS (the book's): Adam batch 256 lr 1e-3; SIP batch 256, Adam lr 1e-3 on
+    the proxy loss with Gauss-Newton targets (pinv, rcond 1e-5, eta 1); HIG batch 32, SGD lr 1, tau 1e-10,
+    with g = dL/dy of the loss averaged over the batch, L = mean_b |y_b - y*_b|^2 (g = 2 (y - y*) / B). With
+    the batch sum instead (g 32 times larger) HIG at lr 1 diverges within 10 updates; the mean reproduces the
+    book's HIG curve (1.0 -> 1e-4 in about 100 updates).
     """
     if method not in OSC_SETTINGS:
         raise ValueError(f"method must be one of {tuple(OSC_SETTINGS)}, not {method!r}")
@@ -191,7 +193,7 @@ def train_oscillators(
     return history
 
 
-# ------------------------------------------------------------------------------------------ heat equation
+# ---------------------------------------------------------------------------------------------- heat equation
 
 HEAT_N = 64
 
@@ -199,9 +201,10 @@ HEAT_N = 64
 def heat_multiplier(n: int = HEAT_N, alpha: float = 2.0, steps: int = 4, dtype=torch.float64) -> Tensor:
     """Fourier multiplier of ``steps`` backward-Euler steps of u_t = nu u_xx on a periodic grid of n cells.
 
-    One step solves (I - alpha D2) u_new = u with D2 the 3-point Laplacian times dx^2, alpha = nu dt / dx^2; its
-    symbol is 1 / (1 + 4 alpha sin^2(pi k / n)). Returns the multiplier for torch.fft.rfft's frequencies (n//2+1,).
-    With alpha = 2 and 4 steps the highest frequency is damped to 9^-4 = 1.5e-4, the lowest nonzero to 0.93.
+    One step solves (I - alpha D2) u_new = u with D2 the 3-point Laplacian times dx^2, alpha = nu dt / dx^2;
+    its symbol is 1 / (1 + 4 alpha sin^2(pi k / n)). Returns the multiplier for torch.fft.rfft's frequencies
+    (n//2+1,). With alpha = 2 and 4 steps the highest frequency is damped to 9^-4 = 1.5e-4, the lowest nonzero
+    to 0.93.
     """
     k = torch.arange(n // 2 + 1, dtype=dtype)
     return (1.0 + 4.0 * alpha * torch.sin(math.pi * k / n) ** 2) ** (-steps)
@@ -265,10 +268,11 @@ def train_heat(
     - ``"sip-jac"``: the same with the generic ``sip_targets`` (J = dP/dx by n vector-Jacobian products,
       Tikhonov eps = rcond^2 relative to the largest eigenvalue of J J^T, i.e. singular values ~ rcond).
 
-    ``model="params"``: x optimised directly (one free vector per sample, x = 0 at the start); ``model="net"``:
-    x = f(y*) by ``heat_net`` (the network learns the inverse problem). The same Adam learning rate for all.
-    Returns [(updates, wall_s, loss)] every ``eval_every`` updates and at the end, loss = physics_loss
-    (1/2 |P(x) - y*|^2 per sample) on the whole set (a full batch per update), wall_s training time only.
+    ``model="params"``: x optimised directly (one free vector per sample, x = 0 at the start);
+    ``model="net"``: x = f(y*) by ``heat_net`` (the network learns the inverse problem). The same Adam
+    learning rate for all. Returns [(updates, wall_s, loss)] every ``eval_every`` updates and at the end,
+    loss = physics_loss (1/2 |P(x) - y*|^2 per sample) on the whole set (a full batch per update), wall_s
+    training time only.
     """
     if method not in ("adam", "sip", "sip-jac"):
         raise ValueError(f"method must be 'adam', 'sip' or 'sip-jac', not {method!r}")
