@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from sim.body import coefficients
-from sim.solver import SimResult
+from sim.result import SimResult
 
 
 def _weights(objective: str | dict[str, float]) -> dict[str, float]:

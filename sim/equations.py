@@ -144,107 +144,13 @@ class Equations:
     # ----- the discretisation -----
     @cached_property
     def _terms(self) -> tuple[np.ndarray, ...]:
-        g, L = self.grid, self.layout
-        nx, ny, nu = g.nx, g.ny, self.nu
-        one = L.one
-        iu, iv, ip = L.iu, L.iv, L.ip
-        dx, dy, xc, yc = g.dx, g.dy, g.xc, g.yc
-        uin = np.asarray(self.inflow, dtype=float)
-        noslip = self.walls == "noslip"
-        T = _Terms(one)
-
-        def U(i, j):  # reference to u[i, j] (inlet faces are constants)
-            i, j = np.broadcast_arrays(i, j)
-            inlet = i == 0
-            return np.where(inlet, one, iu[i, j]), np.where(inlet, uin[j], 1.0)
-
-        def V(i, j):  # reference to v[i, j] (wall faces are zero)
-            i, j = np.broadcast_arrays(i, j)
-            wall = (j == 0) | (j == ny)
-            return np.where(wall, one, iv[i, np.clip(j, 0, ny)]), np.where(wall, 0.0, 1.0)
-
-        def P(i, j):
-            return ip[i, j], np.ones(np.broadcast(i, j).shape)
-
-        def lin(*refs_weights):  # lin((ref, c), (ref, c)) -> ([idx...], [w...])
-            return [r[0] for r, _ in refs_weights], [r[1] * c for r, c in refs_weights]
-
-        # ---------- u-momentum on faces i = 1..nx, j = 0..ny-1 ----------
-        i, j = np.meshgrid(np.arange(1, nx + 1), np.arange(ny), indexing="ij")
-        row = iu[i, j]
-        last = i == nx
-        hx = np.where(last, 0.5 * dx[nx - 1], xc[np.minimum(i, nx - 1)] - xc[i - 1])
-        dyj = dy[j]
-        # east face (cell centre i, or the outlet boundary)
-        ie, je, re = i[~last], j[~last], row[~last]
-        ue = lin((U(ie, je), 1.0), (U(ie + 1, je), 1.0))
-        T.add(re, 0.25 * dy[je], ue, ue)
-        T.add(re, dy[je], lin((P(ie, je), 1.0)))
-        T.add(re, -nu * dy[je] / dx[ie], lin((U(ie + 1, je), 1.0), (U(ie, je), -1.0)))
-        io, jo, ro = i[last], j[last], row[last]
-        T.add(ro, dy[jo], lin((U(io, jo), 1.0)), lin((U(io, jo), 1.0)))  # outflow momentum; p = 0, no shear
-        # west face (cell centre i-1)
-        uw = lin((U(i - 1, j), 1.0), (U(i, j), 1.0))
-        T.add(row, -0.25 * dyj, uw, uw)
-        T.add(row, -dyj, lin((P(i - 1, j), 1.0)))
-        T.add(row, nu * dyj / dx[i - 1], lin((U(i, j), 1.0), (U(i - 1, j), -1.0)))
-        # north and south faces: mass flux from the halves of the neighbouring cells' v fluxes
-        half_e = np.where(last, 0.0, 0.5 * dx[np.minimum(i, nx - 1)])
-        half_w = 0.5 * dx[i - 1]
-        ie_c = np.minimum(i, nx - 1)
-        for side in (+1, -1):
-            inner = (j < ny - 1) if side > 0 else (j > 0)
-            ii, jj, rr, hh = i[inner], j[inner], row[inner], hx[inner]
-            jf = jj + 1 if side > 0 else jj  # v row of the face
-            jn = jj + side  # neighbour u row
-            mass = lin((V(ii - 1, jf), half_w[inner]), (V(ie_c[inner], jf), half_e[inner]))
-            # linear interpolation of u to the face y = yf[jf]
-            wn = np.abs(g.yf[jf] - yc[jj]) / np.abs(yc[jn] - yc[jj])
-            adv = lin((U(ii, jj), 1.0 - wn), (U(ii, jn), wn))
-            T.add(rr, float(side), mass, adv)
-            T.add(rr, -nu * hh / np.abs(yc[jn] - yc[jj]), lin((U(ii, jn), 1.0), (U(ii, jj), -1.0)))
-            if noslip:
-                wall = ~inner
-                T.add(row[wall], nu * hx[wall] / (0.5 * dyj[wall]), lin((U(i[wall], j[wall]), 1.0)))
-
-        # ---------- v-momentum on faces i = 0..nx-1, j = 1..ny-1 ----------
-        i, j = np.meshgrid(np.arange(nx), np.arange(1, ny), indexing="ij")
-        row = iv[i, j]
-        hy = yc[j] - yc[j - 1]
-        dxi = dx[i]
-        vn = lin((V(i, j), 1.0), (V(i, j + 1), 1.0))
-        T.add(row, 0.25 * dxi, vn, vn)
-        T.add(row, dxi, lin((P(i, j), 1.0)))
-        T.add(row, -nu * dxi / dy[j], lin((V(i, j + 1), 1.0), (V(i, j), -1.0)))
-        vs = lin((V(i, j - 1), 1.0), (V(i, j), 1.0))
-        T.add(row, -0.25 * dxi, vs, vs)
-        T.add(row, -dxi, lin((P(i, j - 1), 1.0)))
-        T.add(row, nu * dxi / dy[j - 1], lin((V(i, j), 1.0), (V(i, j - 1), -1.0)))
-        # east face x = xf[i+1]
-        mass_e = lin((U(i + 1, j - 1), 0.5 * dy[j - 1]), (U(i + 1, j), 0.5 * dy[j]))
-        out = i == nx - 1
-        ii, jj, rr = i[~out], j[~out], row[~out]
-        we = dx[ii] / (dx[ii] + dx[ii + 1])
-        me = lin((U(ii + 1, jj - 1), 0.5 * dy[jj - 1]), (U(ii + 1, jj), 0.5 * dy[jj]))
-        T.add(rr, 1.0, me, lin((V(ii, jj), 1.0 - we), (V(ii + 1, jj), we)))
-        T.add(rr, -nu * hy[~out] / (xc[ii + 1] - xc[ii]), lin((V(ii + 1, jj), 1.0), (V(ii, jj), -1.0)))
-        mo = ([a[out] for a in mass_e[0]], [a[out] for a in mass_e[1]])
-        T.add(row[out], 1.0, mo, lin((V(i[out], j[out]), 1.0)))  # outlet: zero-gradient v, no shear
-        # west face x = xf[i]
-        inl = i == 0
-        ii, jj, rr = i[~inl], j[~inl], row[~inl]
-        ww = dx[ii - 1] / (dx[ii - 1] + dx[ii])
-        mw = lin((U(ii, jj - 1), 0.5 * dy[jj - 1]), (U(ii, jj), 0.5 * dy[jj]))
-        T.add(rr, -1.0, mw, lin((V(ii - 1, jj), 1.0 - ww), (V(ii, jj), ww)))
-        T.add(rr, nu * hy[~inl] / (xc[ii] - xc[ii - 1]), lin((V(ii, jj), 1.0), (V(ii - 1, jj), -1.0)))
-        # inlet: v = 0 there, so no convective flux; shear over the half cell
-        T.add(row[inl], nu * hy[inl] / (0.5 * dx[0]), lin((V(i[inl], j[inl]), 1.0)))
-
-        # ---------- continuity in every cell ----------
-        i, j = np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij")
-        row = ip[i, j]
-        T.add(row, dy[j], lin((U(i + 1, j), 1.0), (U(i, j), -1.0)))
-        T.add(row, dx[i], lin((V(i, j + 1), 1.0), (V(i, j), -1.0)))
+        """rows, coef, i1, w1, i2, w2 of every residual term (_Terms.arrays): u-momentum, v-momentum, then
+        continuity."""
+        s = _Stencil(self.grid, self.layout, np.asarray(self.inflow, dtype=float))
+        T = _Terms(self.layout.one)
+        _u_momentum(T, s, self.nu, self.walls == "noslip")
+        _v_momentum(T, s, self.nu)
+        _continuity(T, s)
         return T.arrays()
 
     @cached_property
@@ -323,3 +229,124 @@ class Equations:
         pen[L.iu[1:]] = c_u[1:]
         pen[L.iv[:, 1:-1]] = c_v[:, 1:-1]
         return pen
+
+
+class _Stencil:
+    """References to the unknowns by grid index, as (index into q, weight) pairs, and linear combinations of
+    them: inlet u faces are constants (the inflow), wall v faces are zero."""
+
+    def __init__(self, grid: Grid, layout: Layout, inflow: np.ndarray) -> None:
+        self.grid = grid
+        self.layout = layout
+        self.inflow = inflow  # u on the inlet faces, (ny,)
+
+    def U(self, i, j):  # reference to u[i, j] (inlet faces are constants)
+        i, j = np.broadcast_arrays(i, j)
+        inlet = i == 0
+        return np.where(inlet, self.layout.one, self.layout.iu[i, j]), np.where(inlet, self.inflow[j], 1.0)
+
+    def V(self, i, j):  # reference to v[i, j] (wall faces are zero)
+        ny = self.grid.ny
+        i, j = np.broadcast_arrays(i, j)
+        wall = (j == 0) | (j == ny)
+        return np.where(wall, self.layout.one, self.layout.iv[i, np.clip(j, 0, ny)]), np.where(wall, 0.0, 1.0)
+
+    def P(self, i, j):
+        return self.layout.ip[i, j], np.ones(np.broadcast(i, j).shape)
+
+    @staticmethod
+    def lin(*refs_weights):  # lin((ref, c), (ref, c)) -> ([idx...], [w...])
+        return [r[0] for r, _ in refs_weights], [r[1] * c for r, c in refs_weights]
+
+
+def _u_momentum(T: _Terms, s: _Stencil, nu: float, noslip: bool) -> None:
+    """u-momentum on the faces i = 1..nx, j = 0..ny-1: fluxes through the east, west, north and south faces
+    of each u control volume."""
+    g, U, V, P, lin = s.grid, s.U, s.V, s.P, s.lin
+    nx, ny, iu = g.nx, g.ny, s.layout.iu
+    dx, dy, xc, yc = g.dx, g.dy, g.xc, g.yc
+    i, j = np.meshgrid(np.arange(1, nx + 1), np.arange(ny), indexing="ij")
+    row = iu[i, j]
+    last = i == nx
+    hx = np.where(last, 0.5 * dx[nx - 1], xc[np.minimum(i, nx - 1)] - xc[i - 1])
+    dyj = dy[j]
+    # east face (cell centre i, or the outlet boundary)
+    ie, je, re = i[~last], j[~last], row[~last]
+    ue = lin((U(ie, je), 1.0), (U(ie + 1, je), 1.0))
+    T.add(re, 0.25 * dy[je], ue, ue)
+    T.add(re, dy[je], lin((P(ie, je), 1.0)))
+    T.add(re, -nu * dy[je] / dx[ie], lin((U(ie + 1, je), 1.0), (U(ie, je), -1.0)))
+    io, jo, ro = i[last], j[last], row[last]
+    T.add(ro, dy[jo], lin((U(io, jo), 1.0)), lin((U(io, jo), 1.0)))  # outflow momentum; p = 0, no shear
+    # west face (cell centre i-1)
+    uw = lin((U(i - 1, j), 1.0), (U(i, j), 1.0))
+    T.add(row, -0.25 * dyj, uw, uw)
+    T.add(row, -dyj, lin((P(i - 1, j), 1.0)))
+    T.add(row, nu * dyj / dx[i - 1], lin((U(i, j), 1.0), (U(i - 1, j), -1.0)))
+    # north and south faces: mass flux from the halves of the neighbouring cells' v fluxes
+    half_e = np.where(last, 0.0, 0.5 * dx[np.minimum(i, nx - 1)])
+    half_w = 0.5 * dx[i - 1]
+    ie_c = np.minimum(i, nx - 1)
+    for side in (+1, -1):
+        inner = (j < ny - 1) if side > 0 else (j > 0)
+        ii, jj, rr, hh = i[inner], j[inner], row[inner], hx[inner]
+        jf = jj + 1 if side > 0 else jj  # v row of the face
+        jn = jj + side  # neighbour u row
+        mass = lin((V(ii - 1, jf), half_w[inner]), (V(ie_c[inner], jf), half_e[inner]))
+        # linear interpolation of u to the face y = yf[jf]
+        wn = np.abs(g.yf[jf] - yc[jj]) / np.abs(yc[jn] - yc[jj])
+        adv = lin((U(ii, jj), 1.0 - wn), (U(ii, jn), wn))
+        T.add(rr, float(side), mass, adv)
+        T.add(rr, -nu * hh / np.abs(yc[jn] - yc[jj]), lin((U(ii, jn), 1.0), (U(ii, jj), -1.0)))
+        if noslip:
+            wall = ~inner
+            T.add(row[wall], nu * hx[wall] / (0.5 * dyj[wall]), lin((U(i[wall], j[wall]), 1.0)))
+
+
+def _v_momentum(T: _Terms, s: _Stencil, nu: float) -> None:
+    """v-momentum on the faces i = 0..nx-1, j = 1..ny-1: fluxes through the north, south, east and west faces
+    of each v control volume."""
+    g, U, V, P, lin = s.grid, s.U, s.V, s.P, s.lin
+    nx, ny, iv = g.nx, g.ny, s.layout.iv
+    dx, dy, xc, yc = g.dx, g.dy, g.xc, g.yc
+    i, j = np.meshgrid(np.arange(nx), np.arange(1, ny), indexing="ij")
+    row = iv[i, j]
+    hy = yc[j] - yc[j - 1]
+    dxi = dx[i]
+    vn = lin((V(i, j), 1.0), (V(i, j + 1), 1.0))
+    T.add(row, 0.25 * dxi, vn, vn)
+    T.add(row, dxi, lin((P(i, j), 1.0)))
+    T.add(row, -nu * dxi / dy[j], lin((V(i, j + 1), 1.0), (V(i, j), -1.0)))
+    vs = lin((V(i, j - 1), 1.0), (V(i, j), 1.0))
+    T.add(row, -0.25 * dxi, vs, vs)
+    T.add(row, -dxi, lin((P(i, j - 1), 1.0)))
+    T.add(row, nu * dxi / dy[j - 1], lin((V(i, j), 1.0), (V(i, j - 1), -1.0)))
+    # east face x = xf[i+1]
+    mass_e = lin((U(i + 1, j - 1), 0.5 * dy[j - 1]), (U(i + 1, j), 0.5 * dy[j]))
+    out = i == nx - 1
+    ii, jj, rr = i[~out], j[~out], row[~out]
+    we = dx[ii] / (dx[ii] + dx[ii + 1])
+    me = lin((U(ii + 1, jj - 1), 0.5 * dy[jj - 1]), (U(ii + 1, jj), 0.5 * dy[jj]))
+    T.add(rr, 1.0, me, lin((V(ii, jj), 1.0 - we), (V(ii + 1, jj), we)))
+    T.add(rr, -nu * hy[~out] / (xc[ii + 1] - xc[ii]), lin((V(ii + 1, jj), 1.0), (V(ii, jj), -1.0)))
+    mo = ([a[out] for a in mass_e[0]], [a[out] for a in mass_e[1]])
+    T.add(row[out], 1.0, mo, lin((V(i[out], j[out]), 1.0)))  # outlet: zero-gradient v, no shear
+    # west face x = xf[i]
+    inl = i == 0
+    ii, jj, rr = i[~inl], j[~inl], row[~inl]
+    ww = dx[ii - 1] / (dx[ii - 1] + dx[ii])
+    mw = lin((U(ii, jj - 1), 0.5 * dy[jj - 1]), (U(ii, jj), 0.5 * dy[jj]))
+    T.add(rr, -1.0, mw, lin((V(ii - 1, jj), 1.0 - ww), (V(ii, jj), ww)))
+    T.add(rr, nu * hy[~inl] / (xc[ii] - xc[ii - 1]), lin((V(ii, jj), 1.0), (V(ii - 1, jj), -1.0)))
+    # inlet: v = 0 there, so no convective flux; shear over the half cell
+    T.add(row[inl], nu * hy[inl] / (0.5 * dx[0]), lin((V(i[inl], j[inl]), 1.0)))
+
+
+def _continuity(T: _Terms, s: _Stencil) -> None:
+    """Continuity in every cell: the net volume flux out of it."""
+    g, U, V, lin = s.grid, s.U, s.V, s.lin
+    nx, ny, ip, dx, dy = g.nx, g.ny, s.layout.ip, g.dx, g.dy
+    i, j = np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij")
+    row = ip[i, j]
+    T.add(row, dy[j], lin((U(i + 1, j), 1.0), (U(i, j), -1.0)))
+    T.add(row, dx[i], lin((V(i, j + 1), 1.0), (V(i, j), -1.0)))

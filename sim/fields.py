@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from sim.forces import interp2
-from sim.solver import SimResult
+from sim.result import SimResult
 
 SURROGATE_EXTENT = 1.27  # half-width in D, as CCHT21's 128 x 128 sampling window
 SURROGATE_CELLS = 128
