@@ -1,18 +1,19 @@
 """`dragopt refine`: close the loop between the optimiser and the data.
 
-The optimiser drives a shape to where the surrogate is weakest: to the edge of its training data, where it errs in
-the design's favour. A round of refine therefore
+The optimiser drives a shape to where the surrogate is weakest: to the edge of its training data, where it
+errs in the design's favour. A round of refine therefore
 1. optimises every problem (a start shape at one Re, the area held) through the current surrogate;
 2. simulates the final design and a few designs along the way with the full simulation;
-3. appends them to the dataset as a new shard (family 'refine', the dataset's format, manifest rewritten atomically);
-4. fine-tunes the surrogate (DP by default), a share of every batch drawn from the refine samples, then polishes it
-   on uniform batches; after the last round it settles it with a long run on uniform batches (the fine-tunes
-   leave the test set slightly worse; the settling brings it back below where it started).
-After the last round the final model optimises the same problems again: its error at these fresh designs, against
-the first model's at its own, is the before and after; the test set's error is measured for both.
+3. appends them to the dataset as a new shard (family 'refine', the dataset's format, manifest rewritten
+   atomically);
+4. fine-tunes the surrogate (DP by default), a share of every batch drawn from the refine samples, then
+   polishes it on uniform batches; after the last round it settles it with a long run on uniform batches (the
+   fine-tunes leave the test set slightly worse; the settling brings it back below where it started).
+After the last round the final model optimises the same problems again: its error at these fresh designs,
+against the first model's at its own, is the before and after; the test set's error is measured for both.
 
-Everything is kept as it is made, in OUT/refine/ (designs, cases, simulated samples, each round's model), so the same
-command continues after a kill at any point. OUT receives the final model (its model.json written
+Everything is kept as it is made, in OUT/refine/ (designs, cases, simulated samples, each round's model), so
+the same command continues after a kill at any point. OUT receives the final model (its model.json written
 last) and refine.json, the report.
 """
 
@@ -118,7 +119,8 @@ class Plan:
 
 
 def optimise_problems(model_dir: Path, plan: Plan, folder: Path, log: Callable[[str], None]) -> list[dict]:
-    """Stage 1: each problem optimised through the model; one JSON per problem, so a kill loses one at most."""
+    """Stage 1: each problem optimised through the model; one JSON per problem, so a kill loses one at
+    most."""
     import torch
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -159,15 +161,16 @@ def optimise_problems(model_dir: Path, plan: Plan, folder: Path, log: Callable[[
 
 
 def _along(snapshots: list, n: int) -> list:
-    """Up to n designs spread evenly along an optimisation's accepted steps, the start and the end excluded."""
+    """Up to n designs spread evenly along an optimisation's accepted steps, the start and the end
+    excluded."""
     last = len(snapshots) - 1
     picks = sorted({round(j * last / (n + 1)) for j in range(1, n + 1)} - {0, last})
     return [snapshots[i] for i in picks]
 
 
 def make_cases(designs: list[dict], settings: dict, first_index: int, round_: int) -> list[dict]:
-    """Stage 2's cases: each design as the dataset stores a body (surrogate.datasets.generate.body_case); bodies
-    outside the dataset's window are left out (the surrogate cannot see them)."""
+    """Stage 2's cases: each design as the dataset stores a body (surrogate.datasets.generate.body_case);
+    bodies outside the dataset's window are left out (the surrogate cannot see them)."""
     cases: list[dict] = []
     for d in designs:
         for what, pts in [("final", d["final"]), *[(f"along-{j}", q) for j, q in enumerate(d["along"])]]:
@@ -204,8 +207,8 @@ def simulate_cases(cases: list[dict], folder: Path, workers: int, log: Callable[
 
 
 def add_shard(data_dir: Path, name: str, records: list[dict], note: dict) -> None:
-    """Stage 3: the records as one shard of the dataset. A rerun leaves a shard that holds these records as they
-    are, and rewrites it when more of them succeeded since."""
+    """Stage 3: the records as one shard of the dataset. A rerun leaves a shard that holds these records as
+    they are, and rewrites it when more of them succeeded since."""
     entry = (store.read_manifest(data_dir) or {}).get("shards", {}).get(name)
     ok = sum(bool(r.get("ok")) for r in records)
     if entry and entry["count"] == len(records) and entry["ok"] == ok and (data_dir / name).is_file():
@@ -249,8 +252,8 @@ def summarise_errors(errs: list[dict]) -> dict:
 
 def fine_tune(model_dir: Path, data_dir: Path, out: Path, plan: Plan, round_: int, device: str, log) -> Path:
     """Stage 4: each member fine-tuned on the grown dataset (surrogate.finetune): `plan.steps` with the refine
-    samples in every batch, then `plan.polish` on uniform batches at a third of the rate (they win back most of
-    what the focus costs the test set), and after the last round `plan.settle` on uniform batches at
+    samples in every batch, then `plan.polish` on uniform batches at a third of the rate (they win back most
+    of what the focus costs the test set), and after the last round `plan.settle` on uniform batches at
     `plan.settle_lr` (a long cosine decay, which wins back the rest). Returns the new model's folder."""
     in_train = _refine_samples_train(data_dir)  # none may: the split is by shape
 
@@ -338,7 +341,8 @@ def refine(
         last = r == plan.rounds
         rd = work / f"round-{r}"
         log(
-            f"round {r} of {plan.rounds}{' (the final model on fresh designs)' if last else ''}: model {current}"
+            f"round {r} of {plan.rounds}{' (the final model on fresh designs)' if last else ''}: "
+            f"model {current}"
         )
         designs = optimise_problems(current, plan, rd / "designs", log)
         cases = _cached(rd / "cases.json", _new_cases, designs, settings, data, r)
@@ -410,8 +414,8 @@ def _keep_plan(work: Path, plan: Plan, model: Path, out: Path) -> None:
     saved, mine = work / "plan.json", {**asdict(plan), "model": str(model)}
     if saved.is_file() and json.loads(saved.read_text()) != mine:
         raise ValueError(
-            f"{out} holds a refine run with another plan or start model ({saved}); give another --out, or the "
-            "same arguments to continue it"
+            f"{out} holds a refine run with another plan or start model ({saved}); "
+            "give another --out, or the same arguments to continue it"
         )
     atomic_write_text(saved, json.dumps(mine, indent=1) + "\n")
 
@@ -428,7 +432,8 @@ def _log_round(log: Callable[[str], None], summary: dict, tm: dict, failed: int,
 
 
 def _new_cases(designs: list[dict], settings: dict, data: Path, round_: int) -> list[dict]:
-    """The round's cases, numbered after every sample the dataset holds, as JSON (kept: a rerun reuses them)."""
+    """The round's cases, numbered after every sample the dataset holds, as JSON (kept: a rerun reuses
+    them)."""
     cases = make_cases(designs, settings, store.next_index(data, FIRST_INDEX), round_)
     return [
         {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in c.items() if k != "settings"}

@@ -1,12 +1,12 @@
 """`dragopt compare-methods`: the four methods on one learning problem, side by side.
 
-Same network, same split, same supervised pre-training; then each method fine-tunes from it for the same number
-of updates and, separately, for the same training time. Each method keeps its own learning rate (DEFAULT_LR, the
-settings that worked on our problems: one setting for all would be unfair, as the PBDL book notes). Every run is a
-model folder under the report folder, so a killed comparison resumes where it stopped. The report: a table of the
-test split's Cd error (median, p95, max), Cl error, field error, the cosine of dCd/dshape against the solver's
-adjoint on a few test shapes, time and peak memory per update; loss curves against updates and against time; and
-the plain conclusion the numbers give.
+Same network, same split, same supervised pre-training; then each method fine-tunes from it for the same
+number of updates and, separately, for the same training time. Each method keeps its own learning rate
+(DEFAULT_LR, the settings that worked on our problems: one setting for all would be unfair, as the PBDL book
+notes). Every run is a model folder under the report folder, so a killed comparison resumes where it stopped.
+The report: a table of the test split's Cd error (median, p95, max), Cl error, field error, the cosine of
+dCd/dshape against the solver's adjoint on a few test shapes, time and peak memory per update; loss curves
+against updates and against time; and the plain conclusion the numbers give.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ SUMMARY = ("cd_rel_err_median", "cd_rel_err_p95", "cd_rel_err_max", "cl_abs_err_
 
 
 def measure_update(data_dir: str, method: str, base: int, batch: int, updates: int = 5) -> dict:
-    """Time and memory of one update, in a fresh process that reads only one shard (surrogate.compare_worker)."""
+    """Time and memory of one update, in a fresh process that reads only one shard
+    (surrogate.compare_worker)."""
     shard = sorted(Path(data_dir).glob("shard-*.npz"))[0]
     args = ["--shard", str(shard), "--method", method, "--base", str(base), "--batch", str(batch)]
     cmd = [sys.executable, "-m", "surrogate.compare_worker", *args, "--updates", str(updates)]
@@ -61,7 +62,8 @@ def compare(
     progress=None,
     log=None,
 ) -> dict:
-    """Run (or resume) the comparison in `out`; `log(text)` hears which run starts, `progress` every update."""
+    """Run (or resume) the comparison in `out`; `log(text)` hears which run starts, `progress` every
+    update."""
     log = log or (lambda text: None)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -117,7 +119,8 @@ def compare(
 
 
 def _test_rows(d: dataset.Data, runs: dict, gradient_shapes: int, log) -> list[dict]:
-    """Each run's test metrics and the cosine of its shape gradient against the adjoint's on a few test shapes."""
+    """Each run's test metrics and the cosine of its shape gradient against the adjoint's on a few test
+    shapes."""
     rows = []
     test_rows = dataset.indices(d, "test")
     pick = test_rows[np.linspace(0, len(test_rows) - 1, gradient_shapes).astype(int)]
@@ -186,7 +189,10 @@ def _report(out: Path, r: dict) -> None:
         f"Pre-trained start: Cd error median {pct(r['pretrained']['cd_rel_err_median'])}, "
         f"p95 {pct(r['pretrained']['cd_rel_err_p95'])}, field error {pct(r['pretrained']['field_rel_err'])}.",
         "",
-        "| method | budget | updates | Cd err median | p95 | max | Cl err median | field err | grad cosine | s/update | update MB |",
+        (
+            "| method | budget | updates | Cd err median | p95 | max | Cl err median | field err | "
+            "grad cosine | s/update | update MB |"
+        ),
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in r["rows"]:
@@ -194,7 +200,8 @@ def _report(out: Path, r: dict) -> None:
         lines.append(
             f"| {row['method']} | {row['budget']} | {row['updates']} | {pct(row['cd_rel_err_median'])} | "
             f"{pct(row['cd_rel_err_p95'])} | {pct(row['cd_rel_err_max'])} | {row['cl_abs_err_median']:.2e} | "
-            f"{pct(row['field_rel_err'])} | {row['grad_cosine_median']:.3f} | {c['update_s']:.3f} | {c['update_mb']:.0f} |"
+            f"{pct(row['field_rel_err'])} | {row['grad_cosine_median']:.3f} | {c['update_s']:.3f} | "
+            f"{c['update_mb']:.0f} |"
         )
     best = {
         b: min((x for x in r["rows"] if x["budget"] == b), key=lambda x: x["cd_rel_err_median"])
@@ -208,7 +215,8 @@ def _report(out: Path, r: dict) -> None:
         "",
         f"At equal updates the lowest test Cd error (median) is {best['updates']['method']}'s "
         f"({pct(best['updates']['cd_rel_err_median'])}); at equal training time {best['time']['method']}'s "
-        f"({pct(best['time']['cd_rel_err_median'])}), against {pct(r['pretrained']['cd_rel_err_median'])} for the "
-        "pre-trained start. These numbers are for the budget above; see docs/method-comparison.md for what they mean.",
+        f"({pct(best['time']['cd_rel_err_median'])}), against {pct(r['pretrained']['cd_rel_err_median'])} "
+        "for the pre-trained start. These numbers are for the budget above; "
+        "see docs/method-comparison.md for what they mean.",
     ]
     atomic_write_text(out / "report.md", "\n".join(lines) + "\n")

@@ -1,9 +1,10 @@
-"""The cost of one update of a method, measured in a process of its own (`python -m surrogate.compare_worker`).
+"""The cost of one update of a method, measured in a process of its own
+(`python -m surrogate.compare_worker`).
 
 A fresh process reads one shard, builds the network and a batch, takes one update to warm up, then times
-`updates` more. `update_mb` is the highest resident memory during the timed updates (sampled every 2 ms) above the
-resident memory just before them: what an update allocates on top of the model, optimiser and batch. Prints one
-JSON line: update_s, peak_mb, update_mb.
+`updates` more. `update_mb` is the highest resident memory during the timed updates (sampled every 2 ms) above
+the resident memory just before them: what an update allocates on top of the model, optimiser and batch.
+Prints one JSON line: update_s, peak_mb, update_mb.
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """How far a body is from the shapes a model was trained on: the out-of-distribution measure of a design.
 
-Each shape (D = 1, centroid at the origin) is described by its signed distance on a 16 x 16 grid over +-1.6 D; the
-distance of two shapes is the RMS difference of their descriptors, in D. A model folder keeps its training shapes'
-descriptors (`coverage.npz`) and a reference: the 95th percentile of the nearest-training-shape distances of its
-validation shapes, which are unseen shapes from the same distribution. A design's `score` is its nearest distance
-over that reference: above 1 it is farther from every training shape than 95% of unseen in-distribution shapes are.
+Each shape (D = 1, centroid at the origin) is described by its signed distance on a 16 x 16 grid over +-1.6 D;
+the distance of two shapes is the RMS difference of their descriptors, in D. A model folder keeps its training
+shapes' descriptors (`coverage.npz`) and a reference: the 95th percentile of the nearest-training-shape
+distances of its validation shapes, which are unseen shapes from the same distribution. A design's `score` is
+its nearest distance over that reference: above 1 it is farther from every training shape than 95% of unseen
+in-distribution shapes are.
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ def descriptors(points: np.ndarray) -> np.ndarray:
 
 
 def score_torch(cov: dict, points: torch.Tensor) -> torch.Tensor:
-    """The score of an outline in any units and place (normalised here), differentiable in its points: a design
-    constraint that keeps the optimiser where the surrogate was trained."""
+    """The score of an outline in any units and place (normalised here), differentiable in its points: a
+    design constraint that keeps the optimiser where the surrogate was trained."""
     from geometry import properties
 
     q = (points - properties.centroid(points)) / properties.equivalent_diameter(points)

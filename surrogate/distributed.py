@@ -1,12 +1,14 @@
 """Data-parallel training across processes (torch.distributed): gloo on CPUs, NCCL on GPUs.
 
-`dragopt train --ddp N` starts N processes here (torch.multiprocessing.spawn, a free local port); a job launched by
-`torchrun` is recognised by its RANK / WORLD_SIZE / LOCAL_RANK variables instead. Each process runs the same
-surrogate.train.train: it draws the same global batch, keeps every N-th sample, and DistributedDataParallel
-averages the gradients (HIG gathers the per-sample Jacobians instead). Only rank 0 writes.
+`dragopt train --ddp N` starts N processes here (torch.multiprocessing.spawn, a free local port); a job
+launched by `torchrun` is recognised by its RANK / WORLD_SIZE / LOCAL_RANK variables instead. Each process
+runs the same surrogate.train.train: it draws the same global batch, keeps every N-th sample, and
+DistributedDataParallel averages the gradients (HIG gathers the per-sample Jacobians instead). Only rank 0
+writes.
 
-The reductions below (world_size, rank, gather, everywhere, global_max, global_mean) are what the training loop
-needs from the process group; in a single process they return their input, so the loop reads the same either way.
+The reductions below (world_size, rank, gather, everywhere, global_max, global_mean) are what the training
+loop needs from the process group; in a single process they return their input, so the loop reads the same
+either way.
 """
 
 from __future__ import annotations

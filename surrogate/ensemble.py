@@ -1,9 +1,9 @@
 """An ensemble of K surrogates (different seeds and bootstrap resamples; `dragopt train --bootstrap --seed k`)
 behind the interface of one: the mean drag and its spread.
 
-`assemble` makes an ensemble folder (the format is in surrogate.model_files: a `model.json` that lists the members,
-the members as network folders, the first member's `coverage.npz`); `calibration` measures how well the spread
-predicts the actual error on a dataset.
+`assemble` makes an ensemble folder (the format is in surrogate.model_files: a `model.json` that lists the
+members, the members as network folders, the first member's `coverage.npz`); `calibration` measures how well
+the spread predicts the actual error on a dataset.
 """
 
 from __future__ import annotations
@@ -20,11 +20,12 @@ from surrogate.model_files import CARD, ENSEMBLE_FORMAT, WEIGHTS, lineage_of, lo
 
 
 def assemble(members: Sequence[str | Path], out: str | Path, float16: bool = False) -> dict:
-    """Copy member model folders into `out` as member-0, ... and write its card, model.json (atomically, last).
+    """Copy member model folders into `out` as member-0, ... and write its card, model.json (atomically,
+    last).
 
     Args:
-        float16: store the members' weights in half precision (half the size; they load as float32; the accuracy
-            cost is measured in docs/surrogate.md).
+        float16: store the members' weights in half precision (half the size; they load as float32; the
+            accuracy cost is measured in docs/surrogate.md).
     """
     out = Path(out)
     if len(members) < 2:
@@ -54,7 +55,7 @@ def assemble(members: Sequence[str | Path], out: str | Path, float16: bool = Fal
         "member_cards": [
             {k: c.get(k) for k in ("train", "step", "wall_s", "hardware", "lineage", "test_metrics")}
             for c in cards
-        ],  # fmt: skip
+        ],
         "parameters": sum(int(c.get("parameters", 0)) for c in cards),
         "total_train_s": sum(float(c.get("total_train_s", c.get("wall_s", 0)) or 0) for c in cards),
         "hardware": first.get("hardware"),
@@ -76,12 +77,13 @@ def _copy_weights(src: Path, dst: Path, float16: bool) -> None:
 
 
 def calibration(models: list, data_dir: str | Path, threshold: float = 0.03) -> dict:
-    """How well the spread of the members' Cd predicts the ensemble mean's actual Cd error on a dataset: Spearman
-    rank correlation of spread and error, and the share of cases with error above `threshold` that the spread
-    flags (spread above its own 90th percentile over the dataset, i.e. flagging one case in ten).
+    """How well the spread of the members' Cd predicts the ensemble mean's actual Cd error on a dataset:
+    Spearman rank correlation of spread and error, and the share of cases with error above `threshold` that
+    the spread flags (spread above its own 90th percentile over the dataset, i.e. flagging one case in ten).
 
-    `spread_flag`, the out-of-distribution warning's threshold, is the 99th percentile: one test case in a hundred.
-    At the 90th the warning fired on ordinary optimised designs whose drag was right (docs/design-notes.md)."""
+    `spread_flag`, the out-of-distribution warning's threshold, is the 99th percentile: one test case in a
+    hundred. At the 90th the warning fired on ordinary optimised designs whose drag was right
+    (docs/design-notes.md)."""
     from scipy.stats import spearmanr
 
     from surrogate.datasets import data as dataset
@@ -119,5 +121,6 @@ def calibration(models: list, data_dir: str | Path, threshold: float = 0.03) -> 
 
 
 def record_calibration(folder: str | Path, cal: dict) -> None:
-    """Store a calibration in the ensemble's card: its spread_flag is then the out-of-distribution threshold."""
+    """Store a calibration in the ensemble's card: its spread_flag is then the out-of-distribution
+    threshold."""
     model_files.record_metrics(folder, "calibration", cal)

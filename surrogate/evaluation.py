@@ -1,5 +1,5 @@
-"""How good a surrogate is on a dataset: per-sample predictions, then Cd, Cl and field errors overall and per Re
-band, with the Navier-Stokes residuals of the predicted fields beside the solver's own (PhiFlow)."""
+"""How good a surrogate is on a dataset: per-sample predictions, then Cd, Cl and field errors overall and per
+Re band, with the Navier-Stokes residuals of the predicted fields beside the solver's own (PhiFlow)."""
 
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ def predict_split(
     """Cd, Cl, field error and PhiFlow residuals per sample.
 
     Args:
-        members: an ensemble's networks: Cd and Cl are then the members' mean (as optim.backends predicts), the
-            fields their mean state.
+        members: an ensemble's networks: Cd and Cl are then the members' mean (as optim.backends predicts),
+            the fields their mean state.
     """
     models = members or [model]
     out: dict[str, list] = {

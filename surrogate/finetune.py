@@ -1,8 +1,8 @@
 """Fine-tuning a model, one network or each member of an ensemble, through a sequence of training stages.
 
-Each stage is a training run of its own (its own folder, so a killed fine-tune resumes in the stage it was in and
-skips the stages already complete); the last stage's folder is the member's result. An ensemble's members are
-fine-tuned one after the other and assembled again into the output folder.
+Each stage is a training run of its own (its own folder, so a killed fine-tune resumes in the stage it was in
+and skips the stages already complete); the last stage's folder is the member's result. An ensemble's members
+are fine-tuned one after the other and assembled again into the output folder.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from surrogate.train import TrainConfig, train
 
 @dataclass
 class Stage:
-    """One training run of a fine-tune: its name (the folder's suffix), its config and what the log calls it."""
+    """One training run of a fine-tune: its name (the folder's suffix), its config and what the log calls
+    it."""
 
     name: str
     cfg: TrainConfig

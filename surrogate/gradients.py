@@ -1,9 +1,9 @@
 """How well the surrogate's shape gradient agrees with the full simulation's adjoint.
 
-Both gradients are taken with respect to the same smooth shape parameters: K Fourier modes of a displacement of
-the outline along its normals, points(a) = p0 + n0 sum_k a_k phi_k(s), s the arc-length fraction. The solver's
-adjoint gradient on raw polygon points carries a sub-cell wiggle (docs/validation.md) that no smooth surrogate
-should reproduce; projected on smooth modes it is the design-relevant gradient.
+Both gradients are taken with respect to the same smooth shape parameters: K Fourier modes of a displacement
+of the outline along its normals, points(a) = p0 + n0 sum_k a_k phi_k(s), s the arc-length fraction. The
+solver's adjoint gradient on raw polygon points carries a sub-cell wiggle (docs/validation.md) that no smooth
+surrogate should reproduce; projected on smooth modes it is the design-relevant gradient.
 """
 
 from __future__ import annotations
@@ -62,7 +62,8 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def agreement(model, points: list[torch.Tensor], re: list[float], k: int = 8) -> dict:
-    """Cosines between the surrogate's and the adjoint's dCd/d(shape modes), one per shape, and their median."""
+    """Cosines between the surrogate's and the adjoint's dCd/d(shape modes), one per shape, and their
+    median."""
     cos = [
         cosine(surrogate_gradient(model, p, r, k), adjoint_gradient(p, r, k))
         for p, r in zip(points, re, strict=True)

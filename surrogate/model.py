@@ -1,14 +1,14 @@
 """The surrogate network f_theta: (a shape on the window, Re) -> the steady state (u, v, p) on the window.
 
 Inputs, per cell of the window: the signed distance to the outline (differentiable in the shape's points), a
-volume-fraction-like mask (a ramp of the signed distance one cell wide), log Re normalised, and the cell's x and y
-(CoordConv: the far field differs up- and downstream). A small U-Net without normalisation layers (so that HIG's
-per-sample Jacobians vmap) maps them to three channels, turned into the physical state by a fixed output
-normalisation:
+volume-fraction-like mask (a ramp of the signed distance one cell wide), log Re normalised, and the cell's x
+and y (CoordConv: the far field differs up- and downstream). A small U-Net without normalisation layers (so
+that HIG's per-sample Jacobians vmap) maps them to three channels, turned into the physical state by a fixed
+output normalisation:
     u = (1 - mask) (1 + s_u o_u),  v = (1 - mask) s_v o_v,  p = s_p o_p (1 + 5 / Re)
 The velocity vanishes inside the body by construction, and p / (1 + 5/Re) stays of order one over Re 1-40 (the
-pressure scales like 1/Re in Stokes flow and like U^2 at higher Re). s_u, s_v, s_p are standard deviations of the
-training split's targets, stored with the model.
+pressure scales like 1/Re in Stokes flow and like U^2 at higher Re). s_u, s_v, s_p are standard deviations of
+the training split's targets, stored with the model.
 """
 
 from __future__ import annotations
@@ -85,7 +85,8 @@ class UNet(nn.Module):
 
 
 class Surrogate(nn.Module):
-    """f_theta(points, re) -> state (B, 3, n, n); `features` and `decode` split it for training on cached inputs."""
+    """f_theta(points, re) -> state (B, 3, n, n); `features` and `decode` split it for training on cached
+    inputs."""
 
     def __init__(self, config: Config):
         super().__init__()

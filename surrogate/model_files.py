@@ -2,9 +2,9 @@
 
 A network's folder holds `model.safetensors` (weights), `model.json` (the card: architecture, normalisation,
 training method, dataset hash, step, metrics, lineage), `train_state.pt` (optimiser state, loaded with
-weights_only), `metrics.jsonl` (the training log) and `coverage.npz` (its training shapes). An ensemble's folder
-holds a `model.json` that lists its members (`members`: folder names such as member-0) and the members as network
-folders. Every load checks the files before using them and never unpickles.
+weights_only), `metrics.jsonl` (the training log) and `coverage.npz` (its training shapes). An ensemble's
+folder holds a `model.json` that lists its members (`members`: folder names such as member-0) and the members
+as network folders. Every load checks the files before using them and never unpickles.
 """
 
 from __future__ import annotations
@@ -59,7 +59,8 @@ def load_model(folder: str | Path, device: str = "cpu") -> tuple[Surrogate, dict
     folder = Path(folder)
     if is_ensemble(folder):
         raise ModelError(
-            f"{folder} is an ensemble; this needs one network: give one of its members (e.g. {folder / 'member-0'})"
+            f"{folder} is an ensemble; this needs one network: "
+            f"give one of its members (e.g. {folder / 'member-0'})"
         )
     if not (folder / CARD).is_file() or not (folder / WEIGHTS).is_file():
         raise ModelError(
@@ -157,7 +158,8 @@ def lineage_of(card: dict, folder: str | Path) -> list[dict]:
 
 
 def record_metrics(folder: str | Path, key: str, metrics: dict) -> None:
-    """Store metrics under `key` in a model's card (a network's or an ensemble's), e.g. its test-set metrics."""
+    """Store metrics under `key` in a model's card (a network's or an ensemble's), e.g. its test-set
+    metrics."""
     card = read_card(folder)
     card[key] = metrics
     write_card(Path(folder), card)

@@ -1,5 +1,5 @@
-"""Where the repository and its shipped model and test set are, and how a card records a folder. Light: the CLI's
---help reads it."""
+"""Where the repository and its shipped model and test set are, and how a card records a folder. Light: the
+CLI's --help reads it."""
 
 from pathlib import Path
 

@@ -1,13 +1,13 @@
-"""The physics operator P: a flow state on the surrogate's window -> Cd, Cl, surface Cp and
-the pressure part of the forces. Torch, batched over samples, differentiable in the state and in the shape's points.
+"""The physics operator P: a flow state on the surrogate's window -> Cd, Cl, surface Cp and the pressure part
+of the forces. Torch, batched over samples, differentiable in the state and in the shape's points.
 
 The forces come from sim/forces.py (no second force implementation): the total force by the momentum balance
 `forces.flux_density` over the window's contour (surrogate.window: cell-centre lines near the window's border;
-nodal values, central differences, trapezoid ends), written as weight maps n ds on the grid so that a whole batch is one sum;
-the pressure part by `forces.pressure_part` (the solver's split: fluid-side stress, scaled to the total) and Cp by
-`forces.interp2` at the surface stations.
-The contour does not depend on the shape: Cd and Cl depend on the shape through the state (the network's input),
-Cp directly too. The pressure part is for reporting (a loop over the batch, not differentiated).
+nodal values, central differences, trapezoid ends), written as weight maps n ds on the grid so that a whole
+batch is one sum; the pressure part by `forces.pressure_part` (the solver's split: fluid-side stress, scaled
+to the total) and Cp by `forces.interp2` at the surface stations.
+The contour does not depend on the shape: Cd and Cl depend on the shape through the state (the network's
+input), Cp directly too. The pressure part is for reporting (a loop over the batch, not differentiated).
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ def probe(points, window: Window, stations: int = STATIONS) -> Probe:
 
 
 def _central(f: torch.Tensor, dim: int, h: float) -> torch.Tensor:
-    """Central difference along dim (1: x, 2: y) of (B, n, n), zero on the border nodes (never on a contour)."""
+    """Central difference along dim (1: x, 2: y) of (B, n, n), zero on the border nodes (never on a
+    contour)."""
     d = (f.narrow(dim, 2, f.shape[dim] - 2) - f.narrow(dim, 0, f.shape[dim] - 2)) / (2 * h)
     return F.pad(d, (1, 1, 0, 0) if dim == 2 else (0, 0, 1, 1))
 
@@ -88,7 +89,8 @@ def measure(state: torch.Tensor, re, pr: Probe, window: Window) -> dict[str, tor
 
 
 class _WindowGrid:
-    """The window as the collocated grid forces.surface_stress_forces samples (u, v, p all at the cell centres)."""
+    """The window as the collocated grid forces.surface_stress_forces samples (u, v, p all at the cell
+    centres)."""
 
     def __init__(self, centres: torch.Tensor, h: float):
         self.xc = self.yc = self.xf = self.yf = centres.double()

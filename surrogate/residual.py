@@ -1,13 +1,15 @@
 """The steady Navier-Stokes residual of a state on the window, with PhiFlow's field operators (torch backend):
-a physical-consistency measure for `dragopt evaluate` and an optional loss term (`TrainConfig.residual_weight`).
+a physical-consistency measure for `dragopt evaluate` and an optional loss term
+(`TrainConfig.residual_weight`).
 
     momentum:   (u . grad) u + grad p - nu lap u        continuity:  div u
 
-Central differences on the window's cells (PhiFlow's spatial_gradient and laplace, zero-gradient extrapolation at
-the border). Only fluid cells at least two cells from the body and from the window's border count: inside the body
-the state is held at rest by the solver's penalty, not by these equations. The momentum residual is divided by
-(1 + 5/Re), the scale of the pressure, so that every Re weighs alike. The stored solver states do not make it zero
-(they are resampled from the solver's stretched staggered grid): their own residual is the floor to compare with.
+Central differences on the window's cells (PhiFlow's spatial_gradient and laplace, zero-gradient extrapolation
+at the border). Only fluid cells at least two cells from the body and from the window's border count: inside
+the body the state is held at rest by the solver's penalty, not by these equations. The momentum residual is
+divided by (1 + 5/Re), the scale of the pressure, so that every Re weighs alike. The stored solver states do
+not make it zero (they are resampled from the solver's stretched staggered grid): their own residual is the
+floor to compare with.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """A dataset split as tensors: the network's inputs (computed once), the stored states, Re and (Cd, Cl).
 
-Rasterising thousands of shapes costs seconds, and every model on the same window sees the same rasters, so the
-last few splits' rasters are kept in memory and reused by the next model (a method comparison trains many).
+Rasterising thousands of shapes costs seconds, and every model on the same window sees the same rasters, so
+the last few splits' rasters are kept in memory and reused by the next model (a method comparison trains
+many).
 """
 
 from __future__ import annotations

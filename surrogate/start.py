@@ -1,5 +1,6 @@
-"""Where a training starts: its own checkpoint (a resumed run), a model to fine-tune, or a new network; and the
-checkpoints it writes (surrogate.model_files' format plus the optimiser state, each written atomically)."""
+"""Where a training starts: its own checkpoint (a resumed run), a model to fine-tune, or a new network; and
+the checkpoints it writes (surrogate.model_files' format plus the optimiser state, each written
+atomically)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ from surrogate.train_config import TrainConfig
 
 @dataclass
 class Start:
-    """What the loop needs besides its config: the model, its card, splits and optimiser, and where it resumes."""
+    """What the loop needs besides its config: the model, its card, splits and optimiser, and where it
+    resumes."""
 
     model: Surrogate
     card: dict
@@ -55,8 +57,8 @@ def prepare(
             or saved["dataset"]["settings_hash"] != d.manifest["settings_hash"]
         ):
             raise ModelError(
-                f"{out} holds a {saved['train']['method']} training on dataset {saved['dataset']['settings_hash']}; "
-                "give another --out to start a new one"
+                f"{out} holds a {saved['train']['method']} training "
+                f"on dataset {saved['dataset']['settings_hash']}; give another --out to start a new one"
             )
     elif init is not None:
         model, start = load_model(init, cfg.device)

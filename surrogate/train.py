@@ -6,8 +6,8 @@
 - hig: theta <- theta - lr V S^-1/2 U^T g from the per-sample Jacobians dy/dtheta (surrogate.methods).
 `field_weight` adds the supervised loss to the physics methods' (0 by default: each method as defined).
 
-Checkpoints (surrogate.model_files) are written atomically; a killed training resumes from the last one; a NaN or
-exploding loss stops training with a clear message, keeping the last good checkpoint.
+Checkpoints (surrogate.model_files) are written atomically; a killed training resumes from the last one; a NaN
+or exploding loss stops training with a clear message, keeping the last good checkpoint.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from surrogate.train_config import DEFAULT_LR, METHODS, TrainConfig, TrainingErr
 __all__ = ["DEFAULT_LR", "METHODS", "TrainConfig", "TrainingError", "batch_positions", "train", "update"]
 
 
-# ----------------------------------------------------------------------------------------------- the update rules
+# ------------------------------------------------------------------------------------------- the update rules
 
 
 def field_loss(model: Surrogate, out: torch.Tensor, target: torch.Tensor, re: torch.Tensor) -> torch.Tensor:
@@ -56,8 +56,9 @@ def update(
 
     Args:
         net: model.net, or its DistributedDataParallel wrapper when training data-parallel: each process then
-            holds its share of the batch, DDP averages the gradients, and HIG gathers every process's per-sample
-            Jacobians (and dL/dy) so that each computes the same half-inverse step of the whole batch.
+            holds its share of the batch, DDP averages the gradients, and HIG gathers every process's
+            per-sample Jacobians (and dL/dy) so that each computes the same half-inverse step of the whole
+            batch.
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; allowed: {', '.join(METHODS)}")

@@ -1,4 +1,5 @@
-"""How a training runs: the method, its budget and rates, the batch composition; and the errors it stops with."""
+"""How a training runs: the method, its budget and rates, the batch composition; and the errors it stops
+with."""
 
 from __future__ import annotations
 

@@ -2,8 +2,8 @@
 
 The window is where the network predicts u, v, p and where the physics operator measures forces: a momentum
 contour on the cell-centre lines `edge` cells in from the window's border (one cell beyond it for the central
-differences). A body fits when its bounding box stays `margin` inside that contour. A contour far out, where the
-fields are smooth, reproduces the solver's drag best (docs/design-notes.md, "The surrogate's window").
+differences). A body fits when its bounding box stays `margin` inside that contour. A contour far out, where
+the fields are smooth, reproduces the solver's drag best (docs/design-notes.md, "The surrogate's window").
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import numpy as np
 
 from geometry.errors import ShapeError
 
-# Chosen by measurement (docs/design-notes.md, "The surrogate's window"): +-2 D holds bodies of aspect ratio up to
-# about 4 with the contour, and 64 cells keep P close to the solver at a quarter of 128 cells' training cost.
+# Chosen by measurement (docs/design-notes.md, "The surrogate's window"): +-2 D holds bodies of aspect ratio
+# up to about 4 with the contour, and 64 cells keep P close to the solver at a quarter of 128 cells' training
+# cost.
 CELLS = 64
 EXTENT = 2.0
 MARGIN = 0.3
@@ -53,8 +54,10 @@ class Window:
         if not self.fits(points):
             reach = float(np.abs(np.asarray(points)).max())
             raise ShapeError(
-                f"the body reaches {reach:.2f} D from its centroid; the surrogate's window (+-{self.extent:g} D, "
-                f"force contour {self.margin:g} D clear of the body) holds at most {self.fit_half_width():.2f} D"
+                f"the body reaches {reach:.2f} D from its centroid; "
+                f"the surrogate's window (+-{self.extent:g} D, "
+                f"force contour {self.margin:g} D clear of the body) "
+                f"holds at most {self.fit_half_width():.2f} D"
             )
 
     def to_dict(self) -> dict:

@@ -23,8 +23,8 @@ def register(sub) -> None:
     g = sub.add_parser(
         "generate",
         help="generate a training dataset of simulated shapes",
-        description="Simulate random bodies at log-uniform Reynolds numbers and store them as a dataset folder "
-        "(shards + manifest.json). A rerun with the same arguments continues a killed run.",
+        description="Simulate random bodies at log-uniform Reynolds numbers and store them as a dataset "
+        "folder (shards + manifest.json). A rerun with the same arguments continues a killed run.",
     )
     g.add_argument("--out", required=True, metavar="DIR", help="dataset folder (new, or one to continue)")
     g.add_argument("--n", required=True, metavar="N", help="number of samples")
@@ -137,7 +137,8 @@ def run_generate(args) -> int:
     )
     if c["failures"]:
         print(
-            "failed cases are stored with their reason; `dragopt dataset info` lists them, --retry-failed reruns them"
+            "failed cases are stored with their reason; `dragopt dataset info` lists them, "
+            "--retry-failed reruns them"
         )
     return write_result(args.json, {"folder": args.out, **c, "settings_hash": m["settings_hash"]})
 
@@ -176,6 +177,7 @@ def run_show(args) -> int:
     check_output(args.out)
     forces = summary.show(data.load(args.folder), index, args.out)
     print(
-        f"sample {index}: Re {forces['re']:.3g}, Cd {forces['cd']:.4f}, Cl {forces['cl']:+.4f}; wrote {args.out}"
+        f"sample {index}: Re {forces['re']:.3g}, Cd {forces['cd']:.4f}, Cl {forces['cl']:+.4f}; "
+        f"wrote {args.out}"
     )
     return 0

@@ -1,5 +1,5 @@
-"""`dragopt refine`: optimise, verify with the full simulation, add the designs to the data, fine-tune; repeat.
-The loop is optim.refine; this parses and prints."""
+"""`dragopt refine`: optimise, verify with the full simulation, add the designs to the data, fine-tune;
+repeat. The loop is optim.refine; this parses and prints."""
 
 from __future__ import annotations
 
@@ -24,21 +24,29 @@ def register(sub) -> None:
         "refine",
         help="close the loop: optimise, simulate the designs, add them to the data, fine-tune",
         description="Each round optimises every start shape at every Re through the model (the area held), "
-        "simulates the final designs and a few along the way, adds them to --data as a new shard and fine-tunes "
-        "the model on it. The last pass optimises again with the final model: its error at those fresh designs "
-        "and on --test, against the start model's, is the report (OUT/refine.json). A rerun with the same "
-        "arguments continues after a kill.",
+        "simulates the final designs and a few along the way, adds them to --data as a new shard and "
+        "fine-tunes the model on it. The last pass optimises again with the final model: its error at those "
+        "fresh designs and on --test, against the start model's, is the report (OUT/refine.json). A rerun "
+        "with the same arguments continues after a kill.",
     )
-    r.add_argument("--model", default=str(DEFAULT_MODEL), metavar="MODEL",
-                   help="the model (or ensemble) to refine (default: the shipped model)")  # fmt: skip
+    r.add_argument(
+        "--model",
+        default=str(DEFAULT_MODEL),
+        metavar="MODEL",
+        help="the model (or ensemble) to refine (default: the shipped model)",
+    )
     r.add_argument(
         "--data", required=True, metavar="DIR", help="its training dataset; the designs are added here"
     )
     r.add_argument(
         "--out", required=True, metavar="MODEL2", help="folder for the refined model and its report"
     )
-    r.add_argument("--test", default=str(DEFAULT_TEST), metavar="DIR",
-                   help="held-out dataset for the before/after test error (default: data/datasets/test)")  # fmt: skip
+    r.add_argument(
+        "--test",
+        default=str(DEFAULT_TEST),
+        metavar="DIR",
+        help="held-out dataset for the before/after test error (default: data/datasets/test)",
+    )
     r.add_argument(
         "--rounds",
         default="2",
@@ -46,18 +54,37 @@ def register(sub) -> None:
         help="optimise-simulate-fine-tune rounds (default 2; 0 only measures the model at its own designs)",
     )
     r.add_argument("--re", metavar="RE", help="Reynolds numbers, comma-separated (default 1,5,20,40)")
-    r.add_argument("--starts", metavar="SHAPES",
-                   help="start shapes, comma-separated presets (default circle,ellipse:2,rect:1:0.25,naca:0030)")  # fmt: skip
-    r.add_argument("--steps", default="300", metavar="N",
-                   help="fine-tuning steps a round with the refine samples in every batch (default 300)")  # fmt: skip
-    r.add_argument("--polish", default="200", metavar="N",
-                   help="then steps on uniform batches at a third of the rate (default 200; 0: none)")  # fmt: skip
-    r.add_argument("--settle", default="2500", metavar="N",
-                   help="after the last round, steps on uniform batches at lr 2e-5, which bring the test-set error "
-                   "back below the start model's (default 2500, about 20 minutes per network on 2 CPU cores, "
-                   "2 on a GPU; 0: none)")  # fmt: skip
-    r.add_argument("--along", default="2", metavar="N",
-                   help="designs simulated along each optimisation besides the final one (default 2)")  # fmt: skip
+    r.add_argument(
+        "--starts",
+        metavar="SHAPES",
+        help="start shapes, comma-separated presets (default circle,ellipse:2,rect:1:0.25,naca:0030)",
+    )
+    r.add_argument(
+        "--steps",
+        default="300",
+        metavar="N",
+        help="fine-tuning steps a round with the refine samples in every batch (default 300)",
+    )
+    r.add_argument(
+        "--polish",
+        default="200",
+        metavar="N",
+        help="then steps on uniform batches at a third of the rate (default 200; 0: none)",
+    )
+    r.add_argument(
+        "--settle",
+        default="2500",
+        metavar="N",
+        help="after the last round, steps on uniform batches at lr 2e-5, which bring the test-set error "
+        "back below the start model's (default 2500, about 20 minutes per network on 2 CPU cores, "
+        "2 on a GPU; 0: none)",
+    )
+    r.add_argument(
+        "--along",
+        default="2",
+        metavar="N",
+        help="designs simulated along each optimisation besides the final one (default 2)",
+    )
     r.add_argument("--workers", metavar="N", help="simulations in parallel (default: the CPU cores)")
     r.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="fine-tuning device")
     add_output_options(r)
@@ -94,16 +121,18 @@ def run_refine(args) -> int:
     b, a = report["before"], report["after"]
     db, da = b["designs"]["final"], a["designs"]["final"]
     print(
-        f"{out}: Cd error at freshly optimised designs, median {percent(db, 'median')} -> {percent(da, 'median')} "
-        f"(max {percent(db, 'max')} -> {percent(da, 'max')}); test set median {100 * b['test']['cd_rel_err_median']:.3f}% -> "
+        f"{out}: Cd error at freshly optimised designs, "
+        f"median {percent(db, 'median')} -> {percent(da, 'median')} "
+        f"(max {percent(db, 'max')} -> {percent(da, 'max')}); "
+        f"test set median {100 * b['test']['cd_rel_err_median']:.3f}% -> "
         f"{100 * a['test']['cd_rel_err_median']:.3f}%, p95 {100 * b['test']['cd_rel_err_p95']:.3f}% -> "
         f"{100 * a['test']['cd_rel_err_p95']:.3f}%"
     )
     worse = [k for k in ("cd_rel_err_median", "cd_rel_err_p95") if a["test"][k] > b["test"][k]]
     if worse:
         info(
-            f"warning: the test set's Cd error rose ({', '.join(k[11:] for k in worse)}); check it against your "
-            "goals, or refine with fewer --steps or more --settle"
+            f"warning: the test set's Cd error rose ({', '.join(k[11:] for k in worse)}); "
+            "check it against your goals, or refine with fewer --steps or more --settle"
         )
     return write_result(args.json, {k: v for k, v in report.items() if k != "rounds"})
 

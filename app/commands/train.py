@@ -20,7 +20,8 @@ def register(sub) -> None:
     t = sub.add_parser(
         "train",
         help="train a surrogate model (supervised | dp | sip | hig)",
-        description="Train the surrogate on a dataset. A rerun with the same --out resumes a killed training.",
+        description="Train the surrogate on a dataset. "
+        "A rerun with the same --out resumes a killed training.",
     )
     t.add_argument("--data", required=True, metavar="DIR", help="dataset folder (dragopt generate)")
     t.add_argument("--method", required=True, metavar="M", help="supervised | dp | sip | hig")
@@ -55,9 +56,12 @@ def register(sub) -> None:
         action="store_true",
         help="train on a bootstrap resample of the training split (drawn with --seed): an ensemble member",
     )
-    t.add_argument("--focus", metavar="FAMILY",
-                   help="draw a share of every batch from one sample family (e.g. refine, the designs dragopt "
-                   "refine added)")  # fmt: skip
+    t.add_argument(
+        "--focus",
+        metavar="FAMILY",
+        help="draw a share of every batch from one sample family "
+        "(e.g. refine, the designs dragopt refine added)",
+    )
     t.add_argument(
         "--focus-share", default="0.25", metavar="S", help="that share, between 0 and 1 (default 0.25)"
     )
@@ -67,7 +71,8 @@ def register(sub) -> None:
     e = sub.add_parser(
         "evaluate",
         help="evaluate a surrogate model against a dataset",
-        description="Cd, Cl and field errors of a model on every usable sample of a dataset, overall and per Re band.",
+        description="Cd, Cl and field errors of a model on every usable sample of a dataset, "
+        "overall and per Re band.",
     )
     e.add_argument("--model", required=True, metavar="MODEL")
     e.add_argument("--data", required=True, metavar="DIR")
@@ -86,14 +91,18 @@ def register_ensemble(sub) -> None:
     e = sub.add_parser(
         "ensemble",
         help="combine trained models into an ensemble (mean drag and its spread)",
-        description="Copy K model folders (e.g. trained with --bootstrap --seed k) into one ensemble folder that "
-        "optimize, verify and the app use like a model: Cd is the members' mean, the spread their standard "
-        "deviation. With --data, measure how well the spread predicts the error there, and keep that in the card.",
+        description="Copy K model folders (e.g. trained with --bootstrap --seed k) into one ensemble folder "
+        "that optimize, verify and the app use like a model: Cd is the members' mean, the spread their "
+        "standard deviation. With --data, measure how well the spread predicts the error there, and keep "
+        "that in the card.",
     )
     e.add_argument("members", nargs="+", metavar="MODEL")
     e.add_argument("--out", required=True, metavar="DIR")
-    e.add_argument("--float16", action="store_true",
-                   help="store the members' weights in half precision (half the size, loaded as float32)")  # fmt: skip
+    e.add_argument(
+        "--float16",
+        action="store_true",
+        help="store the members' weights in half precision (half the size, loaded as float32)",
+    )
     e.add_argument(
         "--data", metavar="DIR", help="a dataset to calibrate the spread on (e.g. data/datasets/test)"
     )
@@ -117,8 +126,8 @@ def run_ensemble(args) -> int:
             f"{100 * cal['cd_rel_err_p95']:.3f}% (members: "
             + ", ".join(f"{100 * e:.3f}%" for e in cal["member_cd_rel_err_median"])
             + f"); spread median {100 * cal['spread_rel_median']:.3f}%; rank correlation of spread and error "
-            f"{cal['spearman_spread_error']:.2f}; the spread flags {cal['share_flagged_of_top_decile_errors']:.0%} "
-            "of the worst tenth"
+            f"{cal['spearman_spread_error']:.2f}; the spread flags "
+            f"{cal['share_flagged_of_top_decile_errors']:.0%} of the worst tenth"
         )
     return write_result(args.json, card)
 
@@ -127,9 +136,9 @@ def register_compare(sub) -> None:
     c = sub.add_parser(
         "compare-methods",
         help="compare the training methods on a dataset",
-        description="Same network, split and supervised pre-training; then supervised, dp, sip and hig for the same "
-        "number of updates and for the same training time. Writes report.md, plots and metrics.json. A rerun "
-        "with the same --out resumes.",
+        description="Same network, split and supervised pre-training; then supervised, dp, sip and hig for "
+        "the same number of updates and for the same training time. Writes report.md, plots and "
+        "metrics.json. A rerun with the same --out resumes.",
     )
     c.add_argument("--data", required=True, metavar="DIR")
     c.add_argument("--out", required=True, metavar="REPORT_DIR")
@@ -226,8 +235,9 @@ def run_train(args) -> int:
             bar.close()
     val = card.get("val_metrics") or {}
     print(
-        f"{args.out}: {cfg.method}, {card['step']} steps in {card['wall_s']:.0f} s; validation Cd error median "
-        f"{100 * val.get('cd_rel_err_median', float('nan')):.2f}%, p95 {100 * val.get('cd_rel_err_p95', float('nan')):.2f}%"
+        f"{args.out}: {cfg.method}, {card['step']} steps in {card['wall_s']:.0f} s; "
+        f"validation Cd error median {100 * val.get('cd_rel_err_median', float('nan')):.2f}%, "
+        f"p95 {100 * val.get('cd_rel_err_p95', float('nan')):.2f}%"
     )
     return write_result(args.json, card)
 
@@ -293,16 +303,17 @@ def run_evaluate(args) -> int:
         record_metrics(args.model, "test_metrics", m)
     print(f"{args.model} on {args.data} ({m['n']} samples, {m['method']}):")
     print(
-        f"  Cd relative error: median {100 * m['cd_rel_err_median']:.3f}%, p95 {100 * m['cd_rel_err_p95']:.3f}%, "
-        f"max {100 * m['cd_rel_err_max']:.3f}%"
+        f"  Cd relative error: median {100 * m['cd_rel_err_median']:.3f}%, "
+        f"p95 {100 * m['cd_rel_err_p95']:.3f}%, max {100 * m['cd_rel_err_max']:.3f}%"
     )
     print(
         f"  Cl error: median {m['cl_abs_err_median']:.2e} ({100 * m['cl_err_rel_cd_median']:.3f}% of Cd); "
         f"field error median {100 * m['field_rel_err']:.2f}%"
     )
     print(
-        f"  Navier-Stokes residual (PhiFlow, fluid cells): momentum {m['ns_momentum_rms']:.3g} (the solver's own "
-        f"states: {m['ns_momentum_rms_solver']:.3g}), continuity {m['ns_continuity_rms']:.3g} "
+        f"  Navier-Stokes residual (PhiFlow, fluid cells): momentum {m['ns_momentum_rms']:.3g} "
+        f"(the solver's own states: {m['ns_momentum_rms_solver']:.3g}), "
+        f"continuity {m['ns_continuity_rms']:.3g} "
         f"({m['ns_continuity_rms_solver']:.3g})"
     )
     for band, b in m["bands"].items():

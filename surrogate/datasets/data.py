@@ -1,9 +1,10 @@
 """A dataset in memory, its train/validation/test split, normalisation statistics, and the torch Dataset.
 
-Loading checks the manifest and every shard's sha256 and names a corrupt or missing shard. The split is by shape:
-a sample's split is decided by a hash of its polygon, so the same body at several Reynolds numbers (or added again
-later, e.g. by `dragopt refine`) always lands in the same split, and no shape is in two. Normalisation statistics
-come from the training split only and are kept beside the manifest (`stats.json`, tied to the shards' checksums).
+Loading checks the manifest and every shard's sha256 and names a corrupt or missing shard. The split is by
+shape: a sample's split is decided by a hash of its polygon, so the same body at several Reynolds numbers (or
+added again later, e.g. by `dragopt refine`) always lands in the same split, and no shape is in two.
+Normalisation statistics come from the training split only and are kept beside the manifest (`stats.json`,
+tied to the shards' checksums).
 """
 
 from __future__ import annotations
@@ -127,8 +128,9 @@ def stats(data: Data) -> dict:
 
 
 class FlowDataset(torch.utils.data.Dataset):
-    """The usable samples of one split as tensors: fields (3, n, n) float32 = u, v, p on the window; re; points
-    (K, 2); cd, cl, cd_pressure, cl_pressure; cp (M,) and stations (M, 2); index (the sample's number)."""
+    """The usable samples of one split as tensors: fields (3, n, n) float32 = u, v, p on the window; re;
+    points (K, 2); cd, cl, cd_pressure, cl_pressure; cp (M,) and stations (M, 2); index (the sample's
+    number)."""
 
     def __init__(self, data: Data, split: str | None):
         self.data = data

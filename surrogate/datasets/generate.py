@@ -1,11 +1,11 @@
 """`dragopt generate`: simulate random bodies over a range of Reynolds numbers and store them as a dataset.
 
-Sample i of a dataset is a pure function of (seed, i): its shape (geometry.sampler) and its Re (log-uniform), so
-shards can be made in any order, on any machine, and again after a kill. The driver runs the missing cases on an
-executor (sim.parallel), keeps each finished case in work/, and packs a shard as soon as all its cases are
-done (surrogate.datasets.store). A rerun with the same arguments continues where the last one stopped; a folder made with
-other settings is refused, naming the difference; shard files copied in from another run with the same settings
-are verified and adopted.
+Sample i of a dataset is a pure function of (seed, i): its shape (geometry.sampler) and its Re (log-uniform),
+so shards can be made in any order, on any machine, and again after a kill. The driver runs the missing cases
+on an executor (sim.parallel), keeps each finished case in work/, and packs a shard as soon as all its cases
+are done (surrogate.datasets.store). A rerun with the same arguments continues where the last one stopped; a
+folder made with other settings is refused, naming the difference; shard files copied in from another run with
+the same settings are verified and adopted.
 """
 
 from __future__ import annotations
@@ -176,8 +176,8 @@ def case_key(case: dict) -> str:
 
 
 def same_case(record: dict, case: dict) -> bool:
-    """Whether a stored record is the sample `case` describes: the same family and Re, and the same points up to
-    rounding (another machine's libm may differ in the last bit, 1e-15 D)."""
+    """Whether a stored record is the sample `case` describes: the same family and Re, and the same points up
+    to rounding (another machine's libm may differ in the last bit, 1e-15 D)."""
     return (
         str(record.get("family")) == case["family"]
         and float(record.get("re", np.nan)) == case["re"]
@@ -242,8 +242,8 @@ def _check_folder(out: Path, settings: dict) -> dict | None:
             ]
             if others:
                 raise store.DatasetError(
-                    f"--out {out} holds other files ({', '.join(sorted(others)[:3])}) and no dataset manifest; "
-                    "give an empty or new folder"
+                    f"--out {out} holds other files ({', '.join(sorted(others)[:3])}) "
+                    "and no dataset manifest; give an empty or new folder"
                 )
         return None
     diff = store.settings_difference(manifest["settings"], settings)
@@ -331,8 +331,8 @@ def generate(
 ) -> dict:
     """Make (or continue) the dataset of samples 0..n-1 in `out`; return its manifest.
 
-    shards: only these shard numbers (to split one dataset over machines; copy the shard files together and rerun
-    to adopt them).
+    shards: only these shard numbers (to split one dataset over machines; copy the shard files together and
+    rerun to adopt them).
     """
     import os
 

@@ -1,11 +1,12 @@
 """A dataset on disk: a folder of shards and `manifest.json`.
 
-- A shard `shard-NNNNN.npz` (compressed numpy, no pickles) holds the samples with indices [k S, (k + 1) S) of the
-  dataset, S the shard size: polygon, family and parameters, Re, u, v, p on the surrogate's window (float32),
-  forces with their pressure/viscous split, surface Cp, solver diagnostics, and for a failed case its reason.
-  npz because it needs no dependency beyond numpy, loads without unpickling (allow_pickle=False), and a shard is
-  read whole anyway; zarr or HDF5 would earn their keep only for partial reads of huge shards.
-- `manifest.json`: format version, the settings and their hash, counts and one entry per shard with its sha256.
+- A shard `shard-NNNNN.npz` (compressed numpy, no pickles) holds the samples with indices [k S, (k + 1) S) of
+  the dataset, S the shard size: polygon, family and parameters, Re, u, v, p on the surrogate's window
+  (float32), forces with their pressure/viscous split, surface Cp, solver diagnostics, and for a failed case
+  its reason. npz because it needs no dependency beyond numpy, loads without unpickling (allow_pickle=False),
+  and a shard is read whole anyway; zarr or HDF5 would earn their keep only for partial reads of huge shards.
+- `manifest.json`: format version, the settings and their hash, counts and one entry per shard with its
+  sha256.
 - Every file is written to a temporary name and renamed; the manifest is rewritten after each shard.
 - `work/` holds the finished samples of shards not yet complete, one small npz each, so a kill loses only the
   cases in flight.
@@ -70,7 +71,8 @@ def _stack(records: list[dict], key: str) -> np.ndarray:
 
 
 def pack(records: list[dict], shape_of: dict[str, tuple]) -> dict[str, np.ndarray]:
-    """Records (dicts from surrogate.datasets.generate) -> the shard's arrays. A failed record has NaN numbers and zero arrays."""
+    """Records (dicts from surrogate.datasets.generate) -> the shard's arrays. A failed record has NaN numbers
+    and zero arrays."""
     full = []
     for r in records:
         r = {**r, "ok": bool(r.get("ok"))}
@@ -101,7 +103,8 @@ def write_shard(path: Path, arrays: dict[str, np.ndarray], settings_hash_: str) 
 
 
 def read_shard(path: str | Path, expected_sha: str | None = None) -> dict[str, np.ndarray]:
-    """Load a shard, checking its checksum when given; a corrupt or truncated file raises DatasetError naming it."""
+    """Load a shard, checking its checksum when given; a corrupt or truncated file raises DatasetError naming
+    it."""
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"shard {path} is missing; regenerate it with the same `dragopt generate` command")
@@ -162,11 +165,12 @@ def update_counts(manifest: dict) -> None:
 def add_shard(folder: Path, name: str, records: list[dict], manifest: dict | None = None, **extra) -> dict:
     """Pack `records` into the shard `name` of the dataset in `folder`, then list it in the manifest.
 
-    The shard is written first and the manifest last (both atomically), so a kill in between leaves the dataset as
-    it was (a rerun adopts or rewrites the shard).
+    The shard is written first and the manifest last (both atomically), so a kill in between leaves the
+    dataset as it was (a rerun adopts or rewrites the shard).
 
     Args:
-        manifest: the manifest to update (the one writer's copy, e.g. generate's); None reads it from the folder.
+        manifest: the manifest to update (the one writer's copy, e.g. generate's); None reads it from the
+            folder.
         extra: stored in the shard's manifest entry (e.g. where the samples came from).
 
     Returns:

@@ -97,7 +97,8 @@ def show(data: Data, index: int, path: str | Path) -> dict:
     where = np.flatnonzero(a["index"] == index)
     if len(where) == 0:
         raise ValueError(
-            f"sample {index} is not in {data.folder}; stored indices are {int(a['index'].min())} to {int(a['index'].max())}"
+            f"sample {index} is not in {data.folder}; "
+            f"stored indices are {int(a['index'].min())} to {int(a['index'].max())}"
         )
     r = int(where[0])
     if not a["ok"][r]:
