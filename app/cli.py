@@ -1,6 +1,6 @@
-"""The `dragopt` command line (DESIGN.md section 5). It only wires the command modules of app/commands/ (each
-registers its sub-parsers) and turns errors into one line `dragopt: error: <message>` with exit code 2; Ctrl+C
-ends with `dragopt: interrupted` and exit code 130. No physics or training logic lives here.
+"""The `dragopt` command line. It only wires the command modules of app/commands/ (each registers its
+sub-parsers) and turns errors into one line `dragopt: error: <message>` with exit code 2; Ctrl+C ends with
+`dragopt: interrupted` and exit code 130. No physics or training logic lives here.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ __all__ = ["build_parser", "jsonable", "main"]
 
 
 def build_parser() -> Parser:
+    """The parser of every sub-command."""
     from app.commands import dataset, export, optimize, refine, serve, simulate, train
 
     p = Parser(prog="dragopt", description="Minimum-drag shape design for 2D laminar flow.")
@@ -32,6 +33,7 @@ def build_parser() -> Parser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns its exit code (errors are one line on stderr, never a traceback)."""
     try:
         parser = build_parser()
         args = parser.parse_args(argv)

@@ -1,5 +1,5 @@
-"""What every `dragopt` command shares: the usage error, the one-line argparse error, number parsing, JSON output
-and progress lines. No physics here."""
+"""What every `dragopt` command shares: the usage error, the one-line argparse error, number parsing, JSON
+output and progress lines. No physics here."""
 
 from __future__ import annotations
 
@@ -9,12 +9,16 @@ import math
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, NoReturn, TypeAlias
 
 import numpy as np
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+
+SubParsers: TypeAlias = "argparse._SubParsersAction[Parser]"  # what register(sub) receives
 
 
 class UsageError(Exception):
@@ -24,11 +28,12 @@ class UsageError(Exception):
 class Parser(argparse.ArgumentParser):
     """argparse with the project's one-line error format (still exit code 2)."""
 
-    def error(self, message: str):
+    def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"dragopt: error: {message} (see '{self.prog} --help')\n")
 
 
 def float_arg(text: str, what: str) -> float:
+    """`text` as a float; a UsageError naming the option `what` otherwise."""
     try:
         return float(text)
     except (TypeError, ValueError):
@@ -36,6 +41,7 @@ def float_arg(text: str, what: str) -> float:
 
 
 def positive_int(text: str, what: str) -> int:
+    """`text` as a whole number >= 1; a UsageError naming the option `what` otherwise."""
     try:
         v = int(text)
     except (TypeError, ValueError):
@@ -45,7 +51,7 @@ def positive_int(text: str, what: str) -> int:
     return v
 
 
-def jsonable(obj):
+def jsonable(obj: Any) -> Any:
     """numpy scalars/arrays, tuples and paths -> plain JSON types; non-finite floats -> null."""
     if isinstance(obj, dict):
         return {str(k): jsonable(v) for k, v in obj.items()}
@@ -63,6 +69,7 @@ def jsonable(obj):
 
 
 def write_json(path: str | Path, data: dict) -> None:
+    """`data` as indented JSON, written atomically; a UsageError naming `path` when it cannot be written."""
     from geometry.io import atomic_write_text
 
     check_output(path)  # again: the folder may have changed during the run; never replace a device
@@ -73,9 +80,9 @@ def write_json(path: str | Path, data: dict) -> None:
 
 
 def check_output(path: str | Path | None, what: str = "output") -> None:
-    """Fail before long work if `path` cannot be written, naming the real problem (creates its folder, as the atomic
-    write would). The output is written to a temporary file beside it and renamed over it, so it must be a regular
-    file (or not exist yet) in a folder where files can be created."""
+    """Fail before long work if `path` cannot be written, naming the real problem (creates its folder, as the
+    atomic write would). The output is written to a temporary file beside it and renamed over it, so it must
+    be a regular file (or not exist yet) in a folder where files can be created."""
     if path is None:
         return
     if not str(path).strip():
@@ -85,8 +92,8 @@ def check_output(path: str | Path | None, what: str = "output") -> None:
         raise UsageError(f"{what} {path} is a folder; give a file name")
     if path.exists() and not path.is_file():
         raise UsageError(
-            f"{what} {path} is not a regular file (a device, pipe or socket); it would be replaced by the written "
-            "file: give a file name"
+            f"{what} {path} is not a regular file (a device, pipe or socket); it would be replaced by the "
+            "written file: give a file name"
         )
     ancestor = path.parent
     while not ancestor.exists() and ancestor != ancestor.parent:
@@ -126,10 +133,11 @@ def num(v: float, digits: int = 4) -> str:
 
 
 def info(msg: str) -> None:
+    """A progress or warning line on stderr (stdout keeps the results)."""
     print(msg, file=sys.stderr, flush=True)
 
 
-def newton_progress(quiet: bool):
+def newton_progress(quiet: bool) -> Callable[[int, float], None] | None:
     """A progress(step, residual) callback printing one stderr line per Newton step."""
     if quiet:
         return None
@@ -147,8 +155,8 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
 
 
 def check_shape_arg(spec: str) -> None:
-    """Problems of a SHAPE argument that the shape reader would misname: empty, or a path that is not a regular file
-    (a device such as /dev/null, a pipe); a folder and a missing file are named by the reader."""
+    """Problems of a SHAPE argument that the shape reader would misname: empty, or a path that is not a
+    regular file (a device such as /dev/null, a pipe); a folder and a missing file are named by the reader."""
     if not spec.strip():
         raise UsageError(
             "--shape is empty; give a preset (circle, ellipse:2, naca:0012, rect:2:0.2) or a shape file"
@@ -156,6 +164,6 @@ def check_shape_arg(spec: str) -> None:
     path = Path(spec)
     if path.exists() and not path.is_dir() and not path.is_file():
         raise UsageError(
-            f"shape file {spec} is not a regular file (a device, pipe or socket); give a shape file (.csv, .dxf, "
-            ".svg, .stl, .obj, .glb)"
+            f"shape file {spec} is not a regular file (a device, pipe or socket); give a shape file (.csv, "
+            ".dxf, .svg, .stl, .obj, .glb)"
         )

@@ -1,5 +1,5 @@
-"""The app's figures (matplotlib, Agg): outlines, flow fields with streamlines, Cp, and a mesh preview. Drawing
-only: every number comes from the packages."""
+"""The app's figures (matplotlib, Agg): outlines, flow fields with streamlines, Cp, and a mesh preview.
+Drawing only: every number comes from the packages."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 INITIAL, CURRENT = "0.55", "#1f5fa8"
 
@@ -17,13 +19,13 @@ def _closed(p: np.ndarray) -> np.ndarray:
     return np.vstack([p, p[:1]])
 
 
-def _design(ax, points: np.ndarray, label: str | None = None) -> None:
+def _design(ax: Axes, points: np.ndarray, label: str | None = None) -> None:
     c = _closed(points)
     ax.fill(c[:, 0], c[:, 1], color=CURRENT, alpha=0.15)
     ax.plot(c[:, 0], c[:, 1], color=CURRENT, lw=2.0, label=label)
 
 
-def _frame(fig, ax, title: str, x: str, y: str):
+def _frame(fig: Figure, ax: Axes, title: str, x: str, y: str) -> Figure:
     """Equal scales, labels and grid of an outline plot."""
     ax.set_aspect("equal", adjustable="datalim")
     ax.margins(0.08)
@@ -35,7 +37,7 @@ def _frame(fig, ax, title: str, x: str, y: str):
     return fig
 
 
-def _curves(fig, ax, x: str, y: str):
+def _curves(fig: Figure, ax: Axes, x: str, y: str) -> Figure:
     """Labels, grid and legend of a line plot."""
     ax.set_xlabel(x)
     ax.set_ylabel(y)
@@ -45,7 +47,7 @@ def _curves(fig, ax, x: str, y: str):
     return fig
 
 
-def outlines(initial: np.ndarray, current: np.ndarray | None = None, title: str = ""):
+def outlines(initial: np.ndarray, current: np.ndarray | None = None, title: str = "") -> Figure:
     """The current design over the start shape (D units, flow from the left)."""
     fig, ax = plt.subplots(figsize=(6.4, 3.4))
     q = _closed(initial)
@@ -58,7 +60,7 @@ def outlines(initial: np.ndarray, current: np.ndarray | None = None, title: str 
 
 def outline_spec(initial: np.ndarray, current: np.ndarray) -> dict:
     """A Vega-Lite spec of the design over the start shape: drawn by the browser, so a live update costs the
-    server a few milliseconds (a matplotlib figure costs about 100 ms)."""
+    server far less than a matplotlib figure would (docs/inverse-design.md)."""
     rows = []
     for name, p in (("start", initial), ("design", current)):
         q = _closed(np.asarray(p))
@@ -74,33 +76,61 @@ def outline_spec(initial: np.ndarray, current: np.ndarray) -> dict:
         "width": 520,
         "height": 260,
         "encoding": {
-            "x": {**axis, "field": "x", "title": "x / D", "scale": {"domain": [mid[0] - half, mid[0] + half]}},
-            "y": {**axis, "field": "y", "title": "y / D", "scale": {"domain": [mid[1] - half / 2, mid[1] + half / 2]}},
+            "x": {
+                **axis,
+                "field": "x",
+                "title": "x / D",
+                "scale": {"domain": [mid[0] - half, mid[0] + half]},
+            },
+            "y": {
+                **axis,
+                "field": "y",
+                "title": "y / D",
+                "scale": {"domain": [mid[1] - half / 2, mid[1] + half / 2]},
+            },
             "order": {"field": "i"},
-            "color": {"field": "outline", "type": "nominal", "scale": {"domain": ["design", "start"], "range": [CURRENT, "#888888"]}},
+            "color": {
+                "field": "outline",
+                "type": "nominal",
+                "scale": {"domain": ["design", "start"], "range": [CURRENT, "#888888"]},
+            },
         },
-    }  # fmt: skip
+    }
 
 
-def outline(points: np.ndarray, title: str = "", unit: str = "D"):
+def outline(points: np.ndarray, title: str = "", unit: str = "D") -> Figure:
     """One outline, filled (the export's section)."""
     fig, ax = plt.subplots(figsize=(6.4, 3.4))
     _design(ax, points)
     return _frame(fig, ax, title, f"x ({unit})", f"y ({unit})")
 
 
-def flow(state: np.ndarray, extent: float, points: np.ndarray, title: str = "", quantity: str = "speed"):
+def field_of(state: np.ndarray, name: str) -> np.ndarray:
+    """The speed |u| or the pressure (n, n) of a state (3, n, n)."""
+    u, v, p = state
+    return np.hypot(u, v) if name == "speed" else p
+
+
+def flow(
+    state: np.ndarray, extent: float, points: np.ndarray, title: str = "", quantity: str = "speed"
+) -> Figure:
     """A state (3, n, n) on the window (indexing [x, y]) as a colour map of the speed or the pressure, with
     streamlines and the body."""
     u, v, p = state
     n = u.shape[0]
     c = (np.arange(n) + 0.5) / n * 2 * extent - extent
     fig, ax = plt.subplots(figsize=(5.2, 4.4))
-    field = np.hypot(u, v) if quantity == "speed" else p
+    field = field_of(state, quantity)
     cmap = "viridis" if quantity == "speed" else "RdBu_r"
     lim = None if quantity == "speed" else float(np.nanpercentile(np.abs(p), 99))
-    im = ax.imshow(field.T, origin="lower", extent=(-extent, extent, -extent, extent), cmap=cmap,
-                   vmin=None if lim is None else -lim, vmax=lim)  # fmt: skip
+    im = ax.imshow(
+        field.T,
+        origin="lower",
+        extent=(-extent, extent, -extent, extent),
+        cmap=cmap,
+        vmin=None if lim is None else -lim,
+        vmax=lim,
+    )
     ax.streamplot(c, c, u.T, v.T, color="w", linewidth=0.6, density=1.1, arrowsize=0.6)
     q = _closed(points)
     ax.fill(q[:, 0], q[:, 1], color="0.2")
@@ -114,7 +144,7 @@ def flow(state: np.ndarray, extent: float, points: np.ndarray, title: str = "", 
     return fig
 
 
-def difference(a: np.ndarray, b: np.ndarray, extent: float, points: np.ndarray, title: str):
+def difference(a: np.ndarray, b: np.ndarray, extent: float, points: np.ndarray, title: str) -> Figure:
     """a - b (n, n) on the window, symmetric colour scale."""
     fig, ax = plt.subplots(figsize=(5.2, 4.4))
     d = a - b
@@ -132,8 +162,9 @@ def difference(a: np.ndarray, b: np.ndarray, extent: float, points: np.ndarray, 
     return fig
 
 
-def cp(curves: list[tuple[str, np.ndarray, np.ndarray]]):
-    """Surface Cp against the arc-length fraction from the nose, for (label, stations (M, 2), cp (M,)) curves."""
+def cp(curves: list[tuple[str, np.ndarray, np.ndarray]]) -> Figure:
+    """Surface Cp against the arc-length fraction from the nose, for (label, stations (M, 2), cp (M,))
+    curves."""
     fig, ax = plt.subplots(figsize=(6.4, 3.4))
     for label, stations, values in curves:
         s = np.asarray(stations)
@@ -144,7 +175,8 @@ def cp(curves: list[tuple[str, np.ndarray, np.ndarray]]):
     return _curves(fig, ax, "arc length from the first station / perimeter", "Cp")
 
 
-def history(cd: list[float], pred: list[float] | None = None):
+def history(cd: list[float], pred: list[float] | None = None) -> Figure:
+    """Cd against the step (and the surrogate's prediction of a trust-region run)."""
     fig, ax = plt.subplots(figsize=(6.4, 2.6))
     ax.plot(cd, "o-", ms=3, color=CURRENT, label="Cd")
     if pred:
@@ -152,7 +184,7 @@ def history(cd: list[float], pred: list[float] | None = None):
     return _curves(fig, ax, "step", "Cd")
 
 
-def mesh(vertices: np.ndarray, faces: np.ndarray, title: str = ""):
+def mesh(vertices: np.ndarray, faces: np.ndarray, title: str = "") -> Figure:
     """A 3D view of a triangle mesh."""
     from mpl_toolkits.mplot3d.art3d import Poly3DCollection
 

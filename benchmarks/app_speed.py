@@ -28,7 +28,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def library_time() -> float:
+def library_time() -> tuple[float, int]:
     """The page's default optimisation, in-process, without the page: the step's own cost."""
     from geometry import parse_shape
     from optim import constraints as C
@@ -37,8 +37,8 @@ def library_time() -> float:
     sur = load_surrogate(None)
     opts = Options(re=[20.0], steps=STEPS, limits=C.Limits(keep_area=True, symmetric=True, max_ood=1.0))
     run(parse_shape("circle"), Options(re=[20.0], steps=2, limits=opts.limits), sur)  # warm-up
-    out, res = run(parse_shape("circle"), opts, sur)
-    return out["wall_s"], out["history"][-1]["step"]
+    done = run(parse_shape("circle"), opts, sur)
+    return done.wall_s, done.result.history[-1]["step"]
 
 
 def main() -> None:

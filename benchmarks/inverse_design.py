@@ -41,11 +41,10 @@ def main() -> None:
         for name, kw in MODES:
             opts = Options(re=re, limits=limits, **kw)
             t = time.perf_counter()
-            out, res = run(shape, opts, surrogate)
+            done = run(shape, opts, surrogate)
+            out, res = done.to_dict(), done.result
             wall = time.perf_counter() - t
-            judged = simulated_cd(
-                res.final.points, re, None
-            )  # the same judge for every mode: the default grid
+            judged = simulated_cd(res.final.points, re, None)  # every mode's judge: the default grid
             row = {
                 "shape": spec,
                 "re": re,

@@ -1,27 +1,37 @@
-"""Where the drag of a design comes from: the surrogate P(f(shape, Re)) or the full simulation with its adjoint.
+"""Where the drag of a design comes from: the surrogate or the full simulation with its adjoint.
 
 Both take the outline in the start shape's units (D0 = 1, any position) and return Cd and Cl as differentiable
-torch scalars, with forces scaled by D0: when the area is free the body's own diameter D changes, and so does the
-Reynolds number it sees (Re D / D0). The optimiser calls `backend(points, re)` and `.backward()`s whatever it builds
-from the result; it does not know which backend it drives.
+torch scalars, with forces scaled by D0: when the area is free the body's own diameter D changes, and so does
+the Reynolds number it sees (geometry.properties.own_scale). The optimiser calls `backend(points, re)` and
+back-propagates whatever it builds from the result; it does not know which backend it drives.
 
-- `SurrogateBackend`: normalises the body (centroid, D) onto the network's window, predicts at Re D, and scales
-  Cd and Cl by D. One forward and backward costs milliseconds.
-- `SimulationBackend`: solves the steady flow around the body itself (forces are per D0 already) on a grid fixed
-  at the start, so that the objective does not jump when the grid would follow the body; the backward pass is
-  one adjoint solve with the converged Jacobian (sim.adjoint), for Cd and Cl together.
+- `SurrogateBackend`: normalises the body (centroid, D) onto the network's window, predicts at its own Re, and
+  scales Cd and Cl by D. Cheap enough for every optimiser step.
+- `SimulationBackend`: solves the steady flow around the body itself (forces are per D0 already) on a grid
+  fixed at the start, so that the objective does not jump when the grid would follow the body; the backward
+  pass is one adjoint solve with the converged Jacobian (sim.adjoint), for Cd and Cl together.
 """
 
 from __future__ import annotations
 
 import functools
-import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from geometry import properties
+
+if TYPE_CHECKING:
+    from sim.result import SimResult
+    from sim.setups import Domain
+    from surrogate.model import Surrogate
+
+
+Backend = Callable[[torch.Tensor, float], dict[str, torch.Tensor]]  # (points, Re) -> {"cd", "cl"}
 
 
 @dataclass
@@ -29,26 +39,22 @@ class SurrogateBackend:
     """One surrogate, or an ensemble (surrogate.ensemble): then Cd and Cl are the members' mean, and `spread`
     gives their standard deviation. `model` is the (first) member: its window and normalisation."""
 
-    model: object  # surrogate.model.Surrogate
+    model: Surrogate
     card: dict = field(default_factory=dict)
     folder: str | None = None
     name: str = "surrogate"
-    members: list = field(default_factory=list)  # all members (an ensemble), or [model]
+    members: list[Surrogate] = field(default_factory=list)  # all members (an ensemble), or [model]
 
     def __post_init__(self) -> None:
         if not self.members:
             self.members = [self.model]
 
     @classmethod
-    def load(cls, folder) -> SurrogateBackend:
-        from surrogate import ensemble
-        from surrogate.train import load_model
+    def load(cls, folder: str | Path) -> SurrogateBackend:
+        """The model (or ensemble) in `folder`, frozen: gradients flow to the outline only."""
+        from surrogate import model_files
 
-        if ensemble.is_ensemble(folder):
-            models, card = ensemble.load(folder)
-        else:
-            model, card = load_model(folder)
-            models = [model]
+        models, card = model_files.load(folder)
         for m in models:
             for p in m.parameters():
                 p.requires_grad_(False)
@@ -56,7 +62,7 @@ class SurrogateBackend:
 
     @functools.cached_property
     def coverage(self) -> dict | None:
-        """The training shapes (surrogate.coverage), read once: every run's out-of-distribution score uses them."""
+        """The training shapes (surrogate.coverage), read once: every out-of-distribution score uses them."""
         from surrogate import coverage
 
         return coverage.load(self.folder) if self.folder else None
@@ -68,22 +74,23 @@ class SurrogateBackend:
 
     @property
     def re_range(self) -> tuple[float, float]:
-        from surrogate.defaults import RE_MAX, RE_MIN
+        """The Reynolds numbers the model was trained on (its card's, else the dataset defaults)."""
+        from surrogate.datasets.settings import RE_MAX, RE_MIN
 
         r = (self.card.get("dataset") or {}).get("re") or {}
         return float(r.get("min", RE_MIN)), float(r.get("max", RE_MAX))
 
-    def normalise(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(outline about its centroid in its own D, D)."""
-        d = properties.equivalent_diameter(points)
-        return (points - properties.centroid(points)) / d, d
+    def normalise(self, points: torch.Tensor, re: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(outline about its centroid in its own D, that D, the Re on it)."""
+        d, re_own = properties.own_scale(points, re)
+        return (points - properties.centroid(points)) / d, d, re_own
 
     def state(
-        self, points: torch.Tensor, re: float, member=None
+        self, points: torch.Tensor, re: float, member: Surrogate | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(predicted state (1, 3, n, n) on the window, Re the body sees, D)."""
-        q, d = self.normalise(points)
-        re_d = (re * d).reshape(1)
+        """(predicted state (1, 3, n, n) on the window, Re the body sees (1,), D)."""
+        q, d, re_own = self.normalise(points, re)
+        re_d = re_own.reshape(1)
         model = self.model if member is None else member
         return model(q.float()[None], re_d.float()).double(), re_d, d
 
@@ -106,7 +113,7 @@ class SurrogateBackend:
         return self.drag_and_spread(points, re)[1] if len(self.members) > 1 else None
 
     def drag_and_spread(self, points: torch.Tensor, re: float) -> tuple[float, float | None]:
-        """The mean Cd and the members' standard deviation (None for a single model), from one pass over them."""
+        """The mean Cd and the members' standard deviation (None for a single model), in one pass."""
         with torch.no_grad():
             cd = self.each(points, re)[:, 0]
         return float(cd.mean()), (float(cd.std()) if len(cd) > 1 else None)
@@ -116,14 +123,18 @@ class _Simulated(torch.autograd.Function):
     """(points) -> [Cd, Cl] by the full simulation; backward by one adjoint solve for the weighted pair."""
 
     @staticmethod
-    def forward(ctx, points, run):
+    def forward(
+        ctx: torch.autograd.function.FunctionCtx,
+        points: torch.Tensor,
+        run: Callable[[np.ndarray], SimResult],
+    ) -> torch.Tensor:
         result = run(points.detach().numpy())
         ctx.result = result
         ctx.save_for_backward(points)
         return points.new_tensor([result.cd, result.cl])
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
         from sim import adjoint
 
         (points,) = ctx.saved_tensors
@@ -135,34 +146,38 @@ class _Simulated(torch.autograd.Function):
 
 @dataclass
 class SimulationBackend:
+    """The full simulation as a backend, on a grid fixed around the start design (refixed when a design leaves
+    it), with one domain per Reynolds number."""
+
     resolution: float | None = None  # cells per D next to the body (default: the dataset's)
     name: str = "simulation"
-    last: object = None  # the last SimResult (its fields, for plots)
-    _domains: dict = field(default_factory=dict)
-    _bounds: tuple | None = None
+    last: SimResult | None = None  # the last solve (its fields, for plots)
+    _domains: dict[tuple, Domain] = field(default_factory=dict)
+    _bounds: tuple[float, float, float, float] | None = None
 
-    def fix_grid(self, points: np.ndarray, margin: float = 0.3) -> None:
-        """Fix the grid for designs near `points` (their bounds plus a margin)."""
+    def fix_grid(self, points: np.ndarray, margin: float = 0.3) -> tuple[float, float, float, float]:
+        """Fix the grid for designs near `points` (their bounds plus a margin); returns those bounds."""
         p = np.asarray(points) - properties.centroid(np.asarray(points))
         lo, hi = p.min(0) - margin, p.max(0) + margin
         self._bounds = (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]))
         self._domains.clear()
+        return self._bounds
 
-    def _domain(self, re: float, p: np.ndarray):
+    def _domain(self, re: float, p: np.ndarray) -> Domain:
         from sim import setups
 
         b = self._bounds
-        inside = b is not None and p[:, 0].min() >= b[0] and p[:, 1].min() >= b[1] and p[:, 0].max() <= b[2]
-        inside = inside and p[:, 1].max() <= b[3]
-        if not inside:  # first call, or the design left the fixed grid: a new one around it
-            self.fix_grid(p)
-        key = (re, self._bounds)
+        lo, hi = p.min(0), p.max(0)
+        if b is None or not (lo[0] >= b[0] and lo[1] >= b[1] and hi[0] <= b[2] and hi[1] <= b[3]):
+            b = self.fix_grid(p)  # first call, or the design left the fixed grid: a new one around it
+        key = (re, b)
         if key not in self._domains:
-            self._domains[key] = setups.unconfined(re, self._bounds, self.res)
+            self._domains[key] = setups.unconfined(re, b, self.res)
         return self._domains[key]
 
     @property
     def res(self) -> float:
+        """Cells per D next to the body."""
         from sim.setups import DEFAULT_RESOLUTION
 
         return float(self.resolution or DEFAULT_RESOLUTION)
@@ -172,8 +187,8 @@ class SimulationBackend:
 
         centred = points - properties.centroid(points)
 
-        def run(p: np.ndarray):
-            self.last = run_case(p, self._domain(re, p), re, self.res)
+        def run(p: np.ndarray) -> SimResult:
+            self.last = run_case(p, self._domain(re, p), self.res)
             return self.last
 
         cdl = _Simulated.apply(centred, run)
@@ -184,9 +199,3 @@ def objective(values: list[dict[str, torch.Tensor]], lift_weight: float) -> torc
     """Cd + w |Cl|, averaged over the Reynolds numbers evaluated."""
     terms = [v["cd"] + lift_weight * torch.abs(v["cl"]) for v in values]
     return torch.stack(terms).mean()
-
-
-def check_re(re: float) -> float:
-    if not (isinstance(re, (int, float)) and math.isfinite(re) and re > 0):
-        raise ValueError(f"Re must be a positive number; got {re!r}")
-    return float(re)

@@ -1,8 +1,9 @@
 """The design constraints, as differentiable functions of the outline (torch, lengths in the start shape's D).
 
-Inequalities are written g(points) <= 0 (vectors: one entry per vertex for the curvature bound), the area is an
-equality. The centroid is fixed by construction: every backend measures the body about its own centroid, and the
-result is returned centred. `check` rejects a set that no body can satisfy, naming the conflict, before any work.
+Inequalities are written g(points) <= 0 (vectors: one entry per vertex for the curvature bound), the area is
+an equality. The centroid is fixed by construction: every backend measures the body about its own centroid,
+and the result is returned centred. `check` rejects a set that no body can satisfy, naming the conflict,
+before any work.
 """
 
 from __future__ import annotations
@@ -52,8 +53,8 @@ def check(limits: Limits) -> None:
         )
     if limits.keep_area and L is not None and H is not None and L * H < AREA:
         raise InfeasibleError(
-            f"a body of fixed area pi/4 (D = 1) does not fit in a {L:g} x {H:g} box (area {L * H:.3g} < 0.785); "
-            "enlarge --max-length or --max-height, or drop --keep-area"
+            f"a body of fixed area pi/4 (D = 1) does not fit in a {L:g} x {H:g} box "
+            f"(area {L * H:.3g} < 0.785); enlarge --max-length or --max-height, or drop --keep-area"
         )
     if limits.keep_area and t is not None and limits.window is not None and t > 2 * limits.window:
         raise InfeasibleError(

@@ -1,13 +1,16 @@
-"""One design run as the CLI and the app ask for it: fit, optimise (surrogate, simulation or trust region), verify,
-and the result as a JSON-ready dict. The caller only renders it.
+"""One design run as the CLI and the app ask for it: fit the start shape, optimise it (through the surrogate,
+the full simulation, or a trust region of both), optionally verify it with the simulation, and hand back a
+`DesignRun`. The caller loads the surrogate (`load_surrogate`) and renders the result.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -17,17 +20,22 @@ from geometry.shape import Shape
 from optim import constraints as C
 from optim import parametrise
 from optim.backends import SimulationBackend, SurrogateBackend
-from optim.optimize import OPTIMISERS, Problem, Result, optimise
+from optim.optimize import FEASIBLE, OPTIMISERS, Design, Problem, Result, StepCallback, optimise
+from optim.parametrise import Parametrisation
+from optim.plots import Snapshot
 from optim.trust import trust_region
 
 BACKENDS = ("surrogate", "simulation")
+NEEDS_SURROGATE = "this optimisation needs a surrogate model: load one (optim.design.load_surrogate)"
+FIT_NOTE = 0.02  # D: a fit further than this from the start shape is reported (sharp corners are rounded)
 
 
 @dataclass
 class Options:
+    """What to optimise and how. Lengths are in the start shape's D; `check` names the first bad option."""
+
     re: list[float]
     backend: str = "surrogate"
-    model: str | None = None  # default: the shipped model
     optimiser: str = "slsqp"
     parametrisation: str = "bspline"
     variables: int | None = None  # control points (B-spline) or modes (Fourier)
@@ -40,8 +48,17 @@ class Options:
     resolution: float | None = None  # of the full simulation
 
     def check(self) -> None:
-        if not self.re or any(not (math.isfinite(r) and r > 0) for r in self.re):
-            raise ValueError(f"Re must be positive numbers; got {self.re}")
+        """Raise ValueError when an option cannot be used (each Re as the solver would judge it)."""
+        from sim.errors import SetupError
+        from sim.setups import check_reynolds
+
+        if not self.re:
+            raise ValueError("Re must be one or more Reynolds numbers; got none")
+        for r in self.re:
+            try:
+                check_reynolds(r)
+            except SetupError as exc:
+                raise ValueError(f"Re: {exc}") from None
         if self.backend not in BACKENDS:
             raise ValueError(f"unknown backend {self.backend!r}; allowed: {', '.join(BACKENDS)}")
         if self.optimiser not in OPTIMISERS:
@@ -51,29 +68,136 @@ class Options:
         if not (self.lift_weight >= 0 and math.isfinite(self.lift_weight)):
             raise ValueError(f"the lift weight must be a number >= 0; got {self.lift_weight}")
 
+    @property
+    def needs_surrogate(self) -> bool:
+        """Whether the optimisation itself drives the surrogate (it must then be loaded)."""
+        return self.backend == "surrogate" or self.trust_region
+
+
+@dataclass
+class DesignRun:
+    """A finished design run: the optimiser's result, the outlines it passed through, and what result.json
+    holds.
+
+    Points are in the start shape's D, centred; `start` maps them back to the user's units.
+    """
+
+    result: Result
+    snapshots: list[Snapshot]  # every accepted step's outline, the final design last
+    options: Options
+    limits: C.Limits  # as used: with the surrogate's window
+    parametrisation: Parametrisation
+    wall_s: float  # the optimisation's own time
+    start: Shape
+    predicted: tuple[float | None, float | None] | None = (
+        None  # surrogate Cd (initial, final); None: no model
+    )
+    ood: dict | None = None  # the final design's out-of-distribution report (with a surrogate)
+    simulated: tuple[float, float] | None = None  # full-simulation Cd (initial, final), when simulated
+
+    @property
+    def backend(self) -> str:
+        """Where the drag came from: surrogate, simulation or trust-region."""
+        return "trust-region" if self.options.trust_region else self.options.backend
+
+    @property
+    def optimiser(self) -> str:
+        return "adam (trust region)" if self.options.trust_region else self.options.optimiser
+
+    def to_dict(self) -> dict[str, Any]:
+        """result.json's content (app.common.jsonable makes it JSON)."""
+        res, param = self.result, self.parametrisation
+        out: dict[str, Any] = {
+            "backend": self.backend,
+            "optimiser": self.optimiser,
+            "re": list(self.options.re),
+            "status": res.status,
+            "message": res.message,
+            "limits": self.limits.to_dict(),
+            "parametrisation": {
+                "kind": param.kind,
+                "variables": param.size,
+                "symmetric": param.symmetric,
+                "fit_error": param.fit_error,
+            },
+            "active_constraints": res.active,
+            "history": res.history,
+            "evaluations": res.evaluations,
+            "wall_s": self.wall_s,
+        }
+        if self.predicted is not None:
+            out["cd_pred_initial"], out["cd_pred_final"] = self.predicted
+            out["ood"] = self.ood
+        if self.simulated is not None:
+            out["cd_sim_initial"], out["cd_sim_final"] = self.simulated
+        final = res.final.points
+        out["cl_final"] = res.final.cl
+        out["area_final"] = float(properties.area(torch.as_tensor(final)))
+        out["thickness_final"] = float(properties.thickness(torch.as_tensor(final)))
+        out["length_final"] = float(np.ptp(final[:, 0]))
+        out["user_scale"], out["user_offset"] = self.start.scale, self.start.offset.tolist()
+        return out
+
+
+@dataclass
+class BestSoFar:
+    """A run followed step by step, for a live view: every step's Cd (and the surrogate's prediction in a
+    trust region), and the best feasible accepted design so far, which is what a run stopped mid-way keeps."""
+
+    cd: list[float] = field(default_factory=list)
+    predicted: list[float] = field(default_factory=list)
+    best: tuple[float, np.ndarray, float] | None = None  # (objective, points, Cd)
+
+    def add(self, rec: dict, design: Design) -> tuple[np.ndarray, float]:
+        """Record one step's record and design.
+
+        Returns:
+            (points, Cd) of the best design so far; this step's while none has been feasible.
+        """
+        self.cd.append(rec["cd"])
+        if "cd_pred" in rec:
+            self.predicted.append(rec["cd_pred"])
+        ok = rec["violation"] <= FEASIBLE and rec.get("accepted", True)
+        if ok and (self.best is None or rec["objective"] < self.best[0]):
+            self.best = (rec["objective"], design.points, rec["cd"])
+        _, points, cd = self.best or (rec["objective"], design.points, rec["cd"])
+        return points, cd
+
 
 def default_model() -> Path:
-    from surrogate.defaults import DEFAULT_MODEL
+    """The shipped surrogate's folder."""
+    from surrogate.paths import DEFAULT_MODEL
 
     return DEFAULT_MODEL
 
 
 def load_surrogate(model: str | Path | None) -> SurrogateBackend:
+    """The surrogate (or ensemble) in folder `model` (default: the shipped one), ready for `run`."""
     return SurrogateBackend.load(model or default_model())
 
 
-def prepare(shape: Shape, opts: Options, surrogate: SurrogateBackend | None):
-    """(parametrisation, limits with the surrogate's window) after checking that the problem can be solved."""
+def prepare(
+    shape: Shape, opts: Options, surrogate: SurrogateBackend | None
+) -> tuple[Parametrisation, C.Limits]:
+    """Check that the problem can be solved, before any work.
+
+    Returns:
+        The parametrisation fitted to `shape`, and the limits with the surrogate's window (surrogate backend).
+    Raises:
+        ValueError (C.InfeasibleError among them) naming the problem and what would resolve it.
+    """
     opts.check()
+    if surrogate is None and opts.needs_surrogate:
+        raise ValueError(NEEDS_SURROGATE)
     limits = C.Limits(**opts.limits.to_dict())
-    if opts.backend == "surrogate":
+    if opts.backend == "surrogate" and surrogate is not None:
         limits.window = surrogate.window_reach
         reach = float(np.abs(shape.points).max())
         if reach > limits.window:
             raise ValueError(
                 f"the start shape reaches {reach:.2f} D from its centroid, beyond the surrogate's window "
-                f"({limits.window:.2f} D): the surrogate cannot judge it; use --backend simulation, or start from a "
-                "shorter body (e.g. ellipse:3)"
+                f"({limits.window:.2f} D): the surrogate cannot judge it; use --backend simulation, or start "
+                "from a shorter body (e.g. ellipse:3)"
             )
     if limits.max_ood is not None:
         limits.coverage = surrogate.coverage if surrogate else None
@@ -89,80 +213,81 @@ def prepare(shape: Shape, opts: Options, surrogate: SurrogateBackend | None):
 def run(
     shape: Shape,
     opts: Options,
-    surrogate: SurrogateBackend | None = None,
-    callback=None,
-    should_stop=None,
-    log=None,
-) -> tuple[dict, Result]:
-    """Optimise `shape` as `opts` says; returns (result.json's dict, the optimiser's Result)."""
-    log = log or (lambda msg: None)
-    if surrogate is None and (opts.backend == "surrogate" or opts.model):
-        surrogate = load_surrogate(opts.model)
-    param, limits = prepare(shape, opts, surrogate)
-    if param.fit_error > 0.02:
-        log(
-            f"note: the {opts.parametrisation} fit differs from the start shape by up to {param.fit_error:.3f} D "
-            "(sharp corners are rounded); the optimisation starts from the fit"
-        )
-    problem = Problem(list(opts.re), limits, opts.lift_weight)
-    snapshots: list[tuple[int, np.ndarray]] = []
+    surrogate: SurrogateBackend | None,
+    callback: StepCallback | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> DesignRun:
+    """Optimise `shape` as `opts` says.
 
-    def each(rec: dict, design) -> None:
+    Args:
+        surrogate: the loaded surrogate (`load_surrogate`); None only for the simulation backend, which then
+            has no predicted drag or out-of-distribution report.
+        callback: called with each step's record and design (progress, live plots).
+        should_stop: polled between evaluations; True ends the run with the best design so far.
+        log: receives notes for the user (a poor fit, the verification starting).
+    """
+    say = log or (lambda msg: None)
+    param, limits = prepare(shape, opts, surrogate)
+    if param.fit_error > FIT_NOTE:
+        say(
+            f"note: the {opts.parametrisation} fit differs from the start shape by up to "
+            f"{param.fit_error:.3f} D (sharp corners are rounded); the optimisation starts from the fit"
+        )
+    snapshots: list[Snapshot] = []
+
+    def each(rec: dict, design: Design) -> None:
         if rec.get("accepted", True):
             snapshots.append((rec["step"], design.points))
         if callback:
             callback(rec, design)
 
     t0 = time.perf_counter()
-    if opts.trust_region:
-        sim = SimulationBackend(opts.resolution)
-        res = trust_region(param, surrogate, sim, problem, opts.steps, callback=each, should_stop=should_stop)
-    else:
-        backend = surrogate if opts.backend == "surrogate" else SimulationBackend(opts.resolution)
-        res = optimise(param, backend, problem, opts.optimiser, opts.steps, opts.lr, each, should_stop)
-    out = {
-        "backend": "trust-region" if opts.trust_region else opts.backend,
-        "optimiser": "adam (trust region)" if opts.trust_region else opts.optimiser,
-        "re": list(opts.re),
-        "status": res.status,
-        "message": res.message,
-        "limits": limits.to_dict(),
-        "parametrisation": {
-            "kind": param.kind,
-            "variables": param.size,
-            "symmetric": param.symmetric,
-            "fit_error": param.fit_error,
-        },
-        "active_constraints": res.active,
-        "history": res.history,
-        "evaluations": res.evaluations,
-        "wall_s": time.perf_counter() - t0,
-    }
+    res = _optimise(param, opts, limits, surrogate, each, should_stop)
+    done = DesignRun(res, snapshots, opts, limits, param, time.perf_counter() - t0, shape)
     if surrogate is not None:
-        out["cd_pred_initial"] = _predicted(surrogate, res.initial.points, opts.re)
-        out["cd_pred_final"] = _predicted(surrogate, res.final.points, opts.re)
-        from optim.verify import ood
-
-        final = Shape.from_points(res.final.points)  # as the surrogate sees it: D = 1, at Re D / D0
-        out["ood"] = ood(surrogate, final, float(np.exp(np.mean(np.log(opts.re)))) * final.scale)
+        done.predicted = (
+            _predicted(surrogate, res.initial.points, opts.re),
+            _predicted(surrogate, res.final.points, opts.re),
+        )
+        done.ood = _ood(surrogate, res.final.points, opts.re)
     if opts.backend == "simulation" or opts.trust_region:
-        out["cd_sim_initial"], out["cd_sim_final"] = res.initial.cd, res.final.cd
+        done.simulated = (res.initial.cd, res.final.cd)
     elif opts.verify:
-        log("verifying the initial and the final design with the full simulation")
-        out["cd_sim_initial"] = simulated_cd(res.initial.points, opts.re, opts.resolution)
-        out["cd_sim_final"] = simulated_cd(res.final.points, opts.re, opts.resolution)
-    out["cl_final"] = res.final.cl
-    out["area_final"] = float(properties.area(torch.as_tensor(res.final.points)))
-    out["thickness_final"] = float(properties.thickness(torch.as_tensor(res.final.points)))
-    out["length_final"] = float(np.ptp(res.final.points[:, 0]))
-    out["user_scale"], out["user_offset"] = shape.scale, shape.offset.tolist()
+        say("verifying the initial and the final design with the full simulation")
+        done.simulated = (
+            simulated_cd(res.initial.points, opts.re, opts.resolution),
+            simulated_cd(res.final.points, opts.re, opts.resolution),
+        )
     if not snapshots or snapshots[-1][1] is not res.final.points:
         snapshots.append((res.history[-1]["step"] if res.history else 0, res.final.points))
-    out["_snapshots"] = snapshots
-    return out, res
+    return done
+
+
+def _optimise(
+    param: Parametrisation,
+    opts: Options,
+    limits: C.Limits,
+    surrogate: SurrogateBackend | None,
+    each: StepCallback,
+    should_stop: Callable[[], bool] | None,
+) -> Result:
+    """The optimiser `opts` names, on the backend it names."""
+    problem = Problem(list(opts.re), limits, opts.lift_weight)
+    sim = SimulationBackend(opts.resolution)
+    if opts.backend == "simulation":
+        return optimise(param, sim, problem, opts.optimiser, opts.steps, opts.lr, each, should_stop)
+    if surrogate is None:
+        raise ValueError(NEEDS_SURROGATE)
+    if opts.trust_region:
+        return trust_region(
+            param, surrogate, sim, problem, opts.steps, callback=each, should_stop=should_stop
+        )
+    return optimise(param, surrogate, problem, opts.optimiser, opts.steps, opts.lr, each, should_stop)
 
 
 def _predicted(surrogate: SurrogateBackend, points: np.ndarray, re: list[float]) -> float | None:
+    """The surrogate's Cd averaged over `re` (None for a body it cannot take)."""
     p = torch.as_tensor(points)
     try:
         with torch.no_grad():
@@ -171,14 +296,26 @@ def _predicted(surrogate: SurrogateBackend, points: np.ndarray, re: list[float])
         return None
 
 
+def _ood(surrogate: SurrogateBackend, points: np.ndarray, re: list[float]) -> dict:
+    """The design's out-of-distribution report, as the surrogate sees it: D = 1, at the geometric mean Re on
+    its own D."""
+    from optim.verify import ood
+
+    _, re_own = properties.own_scale(points, float(np.exp(np.mean(np.log(re)))))
+    return ood(surrogate, Shape.from_points(points), float(re_own))
+
+
 def simulated_cd(points: np.ndarray, re: list[float], resolution: float | None) -> float:
-    """The drag (per start-shape D) of the design by the default full simulation."""
+    """The design's Cd (per start-shape D) by the default full simulation, averaged over `re`."""
     from sim.setups import DEFAULT_RESOLUTION
     from sim.solver import simulate
 
     s = Shape.from_points(points)
-    d = s.scale  # the design's own D in start-shape units
-    return float(np.mean([simulate(s, r * d, resolution or DEFAULT_RESOLUTION).cd * d for r in re]))
+    cds = []
+    for r in re:
+        d, re_own = properties.own_scale(points, r)
+        cds.append(simulate(s, float(re_own), resolution or DEFAULT_RESOLUTION).cd * float(d))
+    return float(np.mean(cds))
 
 
 def user_points(points: np.ndarray, start: Shape) -> np.ndarray:

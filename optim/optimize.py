@@ -2,15 +2,15 @@
 
 Two optimisers on the same problem:
 - `adam`: Adam on the objective plus a growing quadratic penalty of the inequality constraints, its gradient
-  projected onto the area constraint's tangent space, and after every step an exact projection onto the area (the
-  parametrisation is linear: theta is scaled). The best feasible design seen is returned.
-- `slsqp`: scipy's SLSQP with exact torch gradients of the objective and of every constraint (vector constraints
-  for the curvature bound). The objective is divided by its start value, so the tolerance is relative; with the
-  full simulation it sits above the solver's sub-cell wiggle of about 1e-4 (docs/validation.md).
+  projected onto the area constraint's tangent space, and after every step an exact projection onto the area
+  (the parametrisation is linear: theta is scaled). The best feasible design seen is returned.
+- `slsqp`: scipy's SLSQP with exact torch gradients of the objective and of every constraint (vector
+  constraints for the curvature bound). The objective is divided by its start value, so the tolerance is
+  relative; with the full simulation it sits above the solver's sub-cell wiggle (docs/inverse-design.md).
 
 A design that would cross itself is never evaluated: Adam halves its step and retries, SLSQP is handed a large
-value there so its line search backs off. `should_stop()` (a stop button) and Ctrl+C end the loop with the best
-design so far.
+value there so its line search backs off. `should_stop()` (a stop button) and Ctrl+C end the loop with the
+best design so far.
 """
 
 from __future__ import annotations
@@ -19,16 +19,19 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal, overload
 
 import numpy as np
 import torch
 
 from optim import constraints as C
-from optim.backends import objective
+from optim.backends import Backend, objective
 from optim.parametrise import Parametrisation
 
 OPTIMISERS = ("adam", "slsqp")
 FEASIBLE = 2e-3  # largest constraint violation (in D, or relative for area and curvature) counted as feasible
+FTOL = 1e-7  # SLSQP's tolerance on the objective relative to its start value
+FTOL_SIMULATION = 1e-4  # the same with the full simulation: above its solver's sub-cell wiggle
 
 
 class Stop(Exception):
@@ -37,6 +40,8 @@ class Stop(Exception):
 
 @dataclass
 class Problem:
+    """What is minimised: Cd (+ w |Cl|) averaged over Reynolds numbers, under limits."""
+
     re: list[float]  # the objective averages over these Reynolds numbers
     limits: C.Limits
     lift_weight: float = 0.0  # objective = Cd + lift_weight |Cl|
@@ -44,6 +49,8 @@ class Problem:
 
 @dataclass
 class Design:
+    """One evaluated design: its variables, outline, objective, forces and constraint violation."""
+
     theta: np.ndarray
     points: np.ndarray  # (K, 2) in the start shape's D, centroid at the origin
     objective: float
@@ -53,16 +60,17 @@ class Design:
 
     @property
     def feasible(self) -> bool:
+        """Whether every constraint holds within FEASIBLE."""
         return self.violation <= FEASIBLE
 
 
 @dataclass
 class Result:
+    """An optimisation's outcome: the start and the best design, one record per step, and how it ended."""
+
     initial: Design
     final: Design
-    history: list[dict] = field(
-        default_factory=list
-    )  # one record per step: objective, cd, cl, violation, wall_s
+    history: list[dict] = field(default_factory=list)  # per step: objective, cd, cl, violation, wall_s
     active: list[str] = field(default_factory=list)
     status: str = "steps"  # converged | steps | stopped | interrupted
     message: str = ""
@@ -78,21 +86,37 @@ def is_simple(points: np.ndarray) -> bool:
 
 
 def centred(points: np.ndarray) -> np.ndarray:
+    """The outline moved so that its centroid is at the origin."""
     from geometry import properties
 
     return points - np.asarray(properties.centroid(points))
 
 
 class Evaluator:
-    """Objective, Cd and Cl of a design (and the gradient in theta), counted, with the latest design remembered."""
+    """Objective, Cd and Cl of a design (and the gradient in theta), counted, with the latest design
+    remembered."""
 
-    def __init__(self, param: Parametrisation, backend, problem: Problem, should_stop=None):
+    def __init__(
+        self,
+        param: Parametrisation,
+        backend: Backend,
+        problem: Problem,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> None:
         self.param, self.backend, self.problem = param, backend, problem
         self.should_stop = should_stop or (lambda: False)
         self.count = 0
-        self._cache: dict[bytes, tuple[Design, np.ndarray]] = {}
+        self._cache: dict[bytes, tuple[Design, np.ndarray | None]] = {}
+
+    @overload
+    def __call__(self, theta: np.ndarray, grad: Literal[True] = True) -> tuple[Design, np.ndarray]: ...
+
+    @overload
+    def __call__(self, theta: np.ndarray, grad: bool) -> tuple[Design, np.ndarray | None]: ...
 
     def __call__(self, theta: np.ndarray, grad: bool = True) -> tuple[Design, np.ndarray | None]:
+        """(the design, d objective / d theta when `grad`); raises ValueError for an outline that crosses
+        itself, and Stop when should_stop() says so. Repeated variables are answered from a small cache."""
         key = np.asarray(theta, dtype=np.float64).tobytes()
         if key in self._cache and (self._cache[key][1] is not None or not grad):
             return self._cache[key]
@@ -133,7 +157,8 @@ def project_area(param: Parametrisation, theta: torch.Tensor, limits: C.Limits) 
 
 def tangent(param: Parametrisation, theta: torch.Tensor, g: torch.Tensor, limits: C.Limits) -> torch.Tensor:
     """g without its component across the area constraint: Adam then moves along the constraint (and the
-    projection only corrects its curvature), instead of fighting the projection with shrink-and-rescale steps."""
+    projection only corrects its curvature), instead of fighting the projection with shrink-and-rescale
+    steps."""
     if not limits.keep_area:
         return g
     from geometry import properties
@@ -145,7 +170,7 @@ def tangent(param: Parametrisation, theta: torch.Tensor, g: torch.Tensor, limits
 
 def optimise(
     param: Parametrisation,
-    backend,
+    backend: Backend,
     problem: Problem,
     optimiser: str = "adam",
     steps: int = 100,
@@ -154,7 +179,15 @@ def optimise(
     should_stop: Callable[[], bool] | None = None,
     theta0: np.ndarray | None = None,
 ) -> Result:
-    """Minimise Cd (+ w |Cl|) over the parametrisation's variables under problem.limits."""
+    """Minimise Cd (+ w |Cl|) over the parametrisation's variables under problem.limits.
+
+    Args:
+        steps: optimiser iterations.
+        lr: Adam's step, or SLSQP's first step (D) of the most sensitive variable.
+        callback: called with each step's record and design.
+        should_stop: polled before each evaluation; True ends the run with the best design so far.
+        theta0: start variables (default: the fit to the start shape), projected onto the area.
+    """
     if optimiser not in OPTIMISERS:
         raise ValueError(f"unknown optimiser {optimiser!r}; allowed: {', '.join(OPTIMISERS)}")
     C.check(problem.limits)
@@ -189,7 +222,8 @@ def finish(result: Result, t0: float, evaluations: int, limits: C.Limits) -> Res
 
 
 def penalty_gradient(param: Parametrisation, theta: torch.Tensor, limits: C.Limits) -> torch.Tensor | float:
-    """d/dtheta of the quadratic penalty sum max(g, 0)^2 of the inequality constraints (0 when there are none)."""
+    """d/dtheta of the quadratic penalty sum max(g, 0)^2 of the inequality constraints (0 when there are
+    none)."""
     th = theta.detach().clone().requires_grad_(True)
     pen = sum((torch.clamp(g, min=0) ** 2).sum() for g in C.inequalities(param.points(th), limits).values())
     if isinstance(pen, torch.Tensor) and pen.requires_grad:
@@ -199,10 +233,13 @@ def penalty_gradient(param: Parametrisation, theta: torch.Tensor, limits: C.Limi
 
 def _worst(design: Design, limits: C.Limits) -> str:
     v = C.violations(torch.as_tensor(design.points), limits)
-    return max(v, key=v.get) if v else "nothing"
+    return max(v, key=lambda name: v[name]) if v else "nothing"
 
 
-def _record(result: Result, design: Design, step: int, t0: float, callback) -> None:
+StepCallback = Callable[[dict, Design], None]
+
+
+def _record(result: Result, design: Design, step: int, t0: float, callback: StepCallback | None) -> None:
     rec = {
         "step": step,
         "objective": design.objective,
@@ -220,7 +257,14 @@ def _record(result: Result, design: Design, step: int, t0: float, callback) -> N
 
 
 def _adam(
-    ev: Evaluator, param, problem: Problem, steps: int, lr, result: Result, callback, t0: float
+    ev: Evaluator,
+    param: Parametrisation,
+    problem: Problem,
+    steps: int,
+    lr: float | None,
+    result: Result,
+    callback: StepCallback | None,
+    t0: float,
 ) -> None:
     limits = problem.limits
     theta = torch.tensor(result.initial.theta, requires_grad=True)
@@ -260,11 +304,18 @@ def _adam(
 
 
 def _slsqp(
-    ev: Evaluator, param, problem: Problem, steps: int, lr, result: Result, callback, t0: float
+    ev: Evaluator,
+    param: Parametrisation,
+    problem: Problem,
+    steps: int,
+    lr: float | None,
+    result: Result,
+    callback: StepCallback | None,
+    t0: float,
 ) -> None:
-    """SLSQP in scaled variables z = (theta - theta0) / s: its first quasi-Newton step is minus the gradient, and
-    s is chosen so that this step moves the most sensitive variable by `lr` (default 0.05 D): large enough to
-    clear the full simulation's wiggle, small enough to stay on the body's scale."""
+    """SLSQP in scaled variables z = (theta - theta0) / s: its first quasi-Newton step is minus the gradient,
+    and s is chosen so that this step moves the most sensitive variable by `lr` (default 0.05 D): large enough
+    to clear the full simulation's wiggle, small enough to stay on the body's scale."""
     from scipy.optimize import minimize
 
     limits = problem.limits
@@ -273,10 +324,10 @@ def _slsqp(
     _, g0 = ev(x0)
     s = math.sqrt((lr if lr is not None else 0.05) / max(float(np.abs(g0).max()) / f0, 1e-12))
 
-    def theta(z):
+    def theta(z: np.ndarray) -> np.ndarray:
         return x0 + s * np.asarray(z)
 
-    def fun(z):
+    def fun(z: np.ndarray) -> tuple[float, np.ndarray]:
         try:
             d, g = ev(theta(z))
         except ValueError:  # crossed itself: a large value makes the line search back off
@@ -302,7 +353,7 @@ def _slsqp(
     step = [0]
     _record(result, result.initial, 0, t0, callback)
 
-    def each(z):
+    def each(z: np.ndarray) -> None:
         step[0] += 1
         try:
             d, _ = ev(theta(z))
@@ -310,7 +361,7 @@ def _slsqp(
             return
         _record(result, d, step[0], t0, callback)
 
-    tol = 1e-4 if getattr(ev.backend, "name", "") == "simulation" else 1e-7  # above the solver's wiggle
+    tol = FTOL_SIMULATION if getattr(ev.backend, "name", "") == "simulation" else FTOL
     res = minimize(
         fun,
         np.zeros_like(x0),

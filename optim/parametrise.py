@@ -1,8 +1,10 @@
-"""Design variables -> outline. Every parametrisation here is linear, points = (A theta).reshape(K, 2), so scaling
-theta scales the body about the origin (the area projection is exact) and Jacobians are cheap.
+"""Design variables -> outline. Every parametrisation here is linear, points = (A theta).reshape(K, 2), so
+scaling theta scales the body about the origin (the area projection is exact) and Jacobians are cheap.
 
-- `bspline`: a closed uniform cubic B-spline (CCHT21's choice; C2-smooth, local control), fitted to the start shape;
-- `fourier`: radius r(phi) = a0 + sum a_k cos k phi + b_k sin k phi about the centroid (star-shaped bodies only);
+- `bspline`: a closed uniform cubic B-spline (CCHT21's choice; C2-smooth, local control), fitted to the start
+  shape;
+- `fourier`: radius r(phi) = a0 + sum a_k cos k phi + b_k sin k phi about the centroid (star-shaped bodies
+  only);
 - `symmetric=True`: either one mirrored about the flow axis (y -> -y): about half the variables, and Cl = 0.
 
 The outline starts at the nose (leftmost point) and runs counter-clockwise, as geometry.Shape's do.
@@ -41,8 +43,8 @@ class Parametrisation:
 
 
 def make(kind: str, points: np.ndarray, n: int | None = None, symmetric: bool = False) -> Parametrisation:
-    """Fit a parametrisation of `kind` with `n` control points (B-spline, default 12) or modes (Fourier, default
-    8) to a start outline (D = 1, centroid at the origin)."""
+    """Fit a parametrisation of `kind` with `n` control points (B-spline, default 12) or modes (Fourier,
+    default 8) to a start outline (D = 1, centroid at the origin)."""
     if kind == "bspline":
         return bspline(points, n or 12, symmetric)
     if kind == "fourier":
@@ -51,7 +53,8 @@ def make(kind: str, points: np.ndarray, n: int | None = None, symmetric: bool = 
 
 
 def _spline_matrix(n: int, per_segment: int) -> torch.Tensor:
-    """(K, n), K = n * per_segment: one coordinate of the spline's points as a linear map of its control points."""
+    """(K, n), K = n * per_segment: one coordinate of the spline's points as a linear map of its control
+    points."""
     eye = torch.eye(n, dtype=torch.float64)
     return torch.stack(
         [bspline_points(torch.stack([eye[j], eye[j]], 1), per_segment)[:, 0] for j in range(n)], 1
@@ -89,7 +92,8 @@ def _distance_to(outline: np.ndarray, points: np.ndarray) -> float:
 
 
 def _fit(A: torch.Tensor, target: np.ndarray, iterations: int = 6) -> torch.Tensor:
-    """Least squares with foot-point updates: each model point is matched to the nearest point of a dense target."""
+    """Least squares with foot-point updates: each model point is matched to the nearest point of a dense
+    target."""
     dense = torch.as_tensor(_from_nose(target, 4096))
     k = A.shape[0] // 2
     goal = torch.as_tensor(_from_nose(target, k))

@@ -1,16 +1,23 @@
-"""Figures of a design run: the outline as it evolved, and the drag history (matplotlib, written atomically)."""
+"""Figures of a design run: the outline as it evolved, and the drag history (matplotlib, written
+atomically)."""
 
 from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from geometry.io import atomic_write_bytes
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-def _save(fig, path: str | Path) -> None:
+Snapshot = tuple[int, np.ndarray]  # (step, outline points)
+
+
+def _save(fig: Figure, path: str | Path) -> None:
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
@@ -19,7 +26,7 @@ def _save(fig, path: str | Path) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def shapes_figure(snapshots: list[tuple[int, np.ndarray]], title: str = ""):
+def shapes_figure(snapshots: list[Snapshot], title: str = "") -> Figure:
     """Outlines at a few steps, light to dark, the final one bold."""
     import matplotlib
 
@@ -36,15 +43,21 @@ def shapes_figure(snapshots: list[tuple[int, np.ndarray]], title: str = ""):
     ax.set_aspect("equal")
     ax.set_xlabel("x / D")
     ax.set_ylabel("y / D")
-    ax.annotate("flow", xy=(0.08, 0.92), xytext=(0.0, 0.92), xycoords="axes fraction",
-                arrowprops={"arrowstyle": "->"}, va="center")  # fmt: skip
+    ax.annotate(
+        "flow",
+        xy=(0.08, 0.92),
+        xytext=(0.0, 0.92),
+        xycoords="axes fraction",
+        arrowprops={"arrowstyle": "->"},
+        va="center",
+    )
     ax.legend(fontsize=7, loc="lower right")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     return fig
 
 
-def history_figure(history: list[dict], title: str = ""):
+def history_figure(history: list[dict], title: str = "") -> Figure:
     """Drag (and the simulated drag of a trust-region run) and the constraint violation against the step."""
     import matplotlib
 
@@ -67,7 +80,8 @@ def history_figure(history: list[dict], title: str = ""):
     return fig
 
 
-def write(out_dir: str | Path, snapshots, history: list[dict], title: str) -> list[Path]:
+def write(out_dir: str | Path, snapshots: list[Snapshot], history: list[dict], title: str) -> list[Path]:
+    """DIR/shapes.png and DIR/history.png; returns their paths."""
     out_dir = Path(out_dir)
     paths = [out_dir / "shapes.png", out_dir / "history.png"]
     _save(shapes_figure(snapshots, title), paths[0])
@@ -75,7 +89,7 @@ def write(out_dir: str | Path, snapshots, history: list[dict], title: str) -> li
     return paths
 
 
-def pick(snapshots: list[tuple[int, np.ndarray]], k: int = 6) -> list[tuple[int, np.ndarray]]:
+def pick(snapshots: list[Snapshot], k: int = 6) -> list[Snapshot]:
     """k snapshots evenly spaced, the first and the last included."""
     if len(snapshots) <= k:
         return snapshots

@@ -39,7 +39,7 @@ from sim.setups import check_reynolds
 from surrogate import model_files
 from surrogate.datasets import store
 from surrogate.datasets.data import split_of
-from surrogate.datasets.generate import body_case, simulate_many
+from surrogate.datasets.generate import body_case, run_cases
 from surrogate.devices import check_device
 from surrogate.evaluation import evaluate
 from surrogate.finetune import Stage
@@ -199,7 +199,7 @@ def simulate_cases(cases: list[dict], folder: Path, workers: int, log: Callable[
     if todo:
         log(f"  simulating {len(todo)} designs ({len(cases) - len(todo)} done before) on {workers} workers")
     t0 = time.perf_counter()
-    for j, rec in enumerate(simulate_many(todo, folder, workers), start=1):
+    for j, rec in enumerate(run_cases(todo, folder, workers), start=1):
         done[int(rec["index"])] = rec
         if j % 8 == 0 or j == len(todo):
             log(f"    {j}/{len(todo)} simulated ({time.perf_counter() - t0:.0f} s)")

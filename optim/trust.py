@@ -1,25 +1,29 @@
 """Surrogate steps checked by the full simulation: classic trust-region model management.
 
-From a simulated centre, Adam takes `inner` steps on the surrogate inside a box of half-width delta (in the design
-variables, D); the full simulation of the result gives the actual reduction, and rho = actual / predicted decides:
-rho < 0.25 halves delta, rho > 0.75 with the step on the box's edge doubles it; the step is taken when the
-simulated objective went down. The answer is always the best simulated design, never an unchecked prediction.
+From a simulated centre, Adam takes `inner` steps on the surrogate inside a box of half-width delta (in the
+design variables, D); the full simulation of the result gives the actual reduction, and rho = actual /
+predicted decides: rho < 0.25 halves delta, rho > 0.75 with the step on the box's edge doubles it; the step is
+taken when the simulated objective went down. The answer is always the best simulated design, never an
+unchecked prediction.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
 
 from optim import constraints as C
+from optim.backends import Backend
 from optim.optimize import (
     FEASIBLE,
     Design,
     Evaluator,
     Problem,
     Result,
+    StepCallback,
     Stop,
     finish,
     penalty_gradient,
@@ -31,17 +35,21 @@ from optim.parametrise import Parametrisation
 
 def trust_region(
     param: Parametrisation,
-    surrogate,
-    simulation,
+    surrogate: Backend,
+    simulation: Backend,
     problem: Problem,
     steps: int = 8,
     inner: int = 15,
     delta: float = 0.05,
     lr: float | None = None,  # Adam's step inside the region (default delta / 5: it can cross the region)
-    callback=None,
-    should_stop=None,
+    callback: StepCallback | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> Result:
-    """`steps` full simulations after the first; each preceded by `inner` surrogate steps."""
+    """Minimise as optim.optimize.optimise does, with the surrogate's steps checked by the simulation.
+
+    `steps` full simulations after the first, each preceded by `inner` surrogate steps inside the region of
+    half-width `delta` (D, in the design variables). Every design in the result is a simulated one.
+    """
     C.check(problem.limits)
     sur = Evaluator(param, surrogate, problem, should_stop)
     sim = Evaluator(param, simulation, problem, should_stop)
@@ -52,7 +60,7 @@ def trust_region(
     result = Result(centre, centre)
     hist = result.history
 
-    def record(step, design: Design, pred: Design, rho, accepted):
+    def record(step: int, design: Design, pred: Design, rho: float | None, accepted: bool) -> None:
         rec = {
             "step": step,
             "objective": design.objective,
@@ -101,18 +109,27 @@ def trust_region(
     return finish(result, t0, sim.count, problem.limits)
 
 
-def _inner(sur: Evaluator, param, problem: Problem, theta_c: np.ndarray, delta: float, steps: int, lr: float):
-    """Adam on the surrogate (objective plus the constraint penalty) inside |theta - theta_c| <= delta; returns the
-    best design it saw (as feasible as the centre, then lowest objective) and its variables."""
+def _inner(
+    sur: Evaluator,
+    param: Parametrisation,
+    problem: Problem,
+    theta_c: np.ndarray,
+    delta: float,
+    steps: int,
+    lr: float | None,
+) -> tuple[np.ndarray, Design]:
+    """Adam on the surrogate (objective plus the constraint penalty) inside |theta - theta_c| <= delta;
+    returns the best design it saw (as feasible as the centre, then lowest objective) and its variables."""
     theta = torch.tensor(theta_c, requires_grad=True)
     opt = torch.optim.Adam([theta], lr=min(lr, delta / 5) if lr else delta / 5)
     lo, hi = torch.as_tensor(theta_c - delta), torch.as_tensor(theta_c + delta)
     mu = 1e3
-    best = [theta_c, sur(theta_c, grad=False)[0]]
+    best_theta, best = theta_c, sur(theta_c, grad=False)[0]
 
     def keep(d: Design) -> None:
-        if d.violation <= max(best[1].violation, FEASIBLE) and d.objective < best[1].objective:
-            best[:] = [theta.detach().numpy().copy(), d]
+        nonlocal best_theta, best
+        if d.violation <= max(best.violation, FEASIBLE) and d.objective < best.objective:
+            best_theta, best = theta.detach().numpy().copy(), d
 
     for _ in range(steps):
         try:
@@ -132,4 +149,4 @@ def _inner(sur: Evaluator, param, problem: Problem, theta_c: np.ndarray, delta: 
         keep(sur(theta.detach().numpy(), grad=False)[0])
     except ValueError:
         pass
-    return best[0], best[1]
+    return best_theta, best

@@ -1,12 +1,15 @@
-"""Trust: the surrogate's drag of a body held against the full simulation, and how far the body is from the data.
+"""Trust: the surrogate's drag of a body held against the full simulation, and how far the body is from the
+data.
 
-`predict` gives the surrogate's Cd, Cl, their pressure parts (the solver's split applied to the predicted state)
-and Cp; `verify` adds the full simulation of the same body at the same Re and the relative error. `ood` names why a
-design may be outside what the model knows: Re outside the trained range, and the shape's distance to the nearest
-training shape (surrogate.coverage).
+`predict` gives the surrogate's Cd, Cl, their pressure parts (the solver's split applied to the predicted
+state) and Cp; `verify` adds the full simulation of the same body at the same Re and the relative error. `ood`
+names why a design may be outside what the model knows: Re outside the trained range, and the shape's distance
+to the nearest training shape (surrogate.coverage).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -16,8 +19,9 @@ from optim.backends import SurrogateBackend
 
 
 def predict(backend: SurrogateBackend, shape: Shape, re: float) -> dict:
-    """The surrogate's numbers for a normalised shape (D = 1) at Re; raises ShapeError if it leaves the window.
-    For an ensemble: the members' mean (the state shown is the mean state) and `cd_std`, their spread."""
+    """The surrogate's numbers for a normalised shape (D = 1) at Re; raises ShapeError if it leaves the
+    window. For an ensemble: the members' mean (the state shown is the mean state) and `cd_std`, their
+    spread."""
     from surrogate import physics
 
     model = backend.model
@@ -51,8 +55,8 @@ def predict(backend: SurrogateBackend, shape: Shape, re: float) -> dict:
 
 
 def ood(backend: SurrogateBackend, shape: Shape, re: float) -> dict:
-    """Out-of-distribution report: {'warnings': [...], 're_range', 'shape_distance', 'score', and for an ensemble
-    'cd_spread' (relative)}."""
+    """Out-of-distribution report: {'warnings': [...], 're_range', 'shape_distance', 'score', and for an
+    ensemble 'cd_spread' (relative)}."""
     from surrogate import coverage
 
     lo, hi = backend.re_range
@@ -79,9 +83,9 @@ def ood(backend: SurrogateBackend, shape: Shape, re: float) -> dict:
         out.update(s)
         if s["score"] > 1.0:
             out["warnings"].append(
-                f"the shape is {s['shape_distance']:.3f} D (RMS signed distance) from the nearest training shape, "
-                f"{s['score']:.1f} times the distance of 95% of unseen test-like shapes: treat the prediction "
-                "with care and verify it"
+                f"the shape is {s['shape_distance']:.3f} D (RMS signed distance) from the nearest training "
+                f"shape, {s['score']:.1f} times the distance of 95% of unseen test-like shapes: treat the "
+                "prediction with care and verify it"
             )
     if not backend.model.window.fits(shape.points):
         out["warnings"].append("the body does not fit the surrogate's window")
@@ -93,11 +97,12 @@ def verify(
     shape: Shape,
     re: float,
     resolution: float | None = None,
-    progress=None,
+    progress: Callable[[int, float], None] | None = None,
     split: str = "auto",
 ) -> dict:
-    """Predicted against simulated drag and lift of one body: keys cd_pred, cd_sim, rel_err, cl_pred, cl_sim, the
-    pressure/viscous split of both, and the out-of-distribution report. The simulated split of a body sharp for the
+    """Predicted against simulated drag and lift of one body: keys cd_pred, cd_sim, rel_err, cl_pred, cl_sim,
+    the pressure/viscous split of both, and the out-of-distribution report. The simulated split of a body
+    sharp for the
     grid is extrapolated from a second, finer solve (sim.solver.simulate's split)."""
     from sim.fields import sample
     from sim.setups import DEFAULT_RESOLUTION
@@ -124,8 +129,8 @@ def verify(
         "cl_pressure_sim": sim.cl_pressure,
         "split_sim": sim.split,
         "split_resolutions": [x["resolution"] for x in sim.split_solves],
-        # the simulation's single-solve split at this resolution: the like-for-like figure for the surrogate's, which
-        # is the same single-solve evaluation on its window
+        # the simulation's single-solve split at this resolution: the like-for-like figure for the
+        # surrogate's, which is the same single-solve evaluation on its window
         "cd_pressure_sim_single": next(
             (x["cd_pressure"] for x in sim.split_solves if x["resolution"] == sim.resolution), sim.cd_pressure
         ),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -59,8 +60,8 @@ def compare(
     batch: int = 32,
     gradient_shapes: int = 5,
     methods: tuple[str, ...] = METHODS,
-    progress=None,
-    log=None,
+    progress: Callable[[dict], None] | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> dict:
     """Run (or resume) the comparison in `out`; `log(text)` hears which run starts, `progress` every
     update."""
@@ -118,7 +119,7 @@ def compare(
     return result
 
 
-def _test_rows(d: dataset.Data, runs: dict, gradient_shapes: int, log) -> list[dict]:
+def _test_rows(d: dataset.Data, runs: dict, gradient_shapes: int, log: Callable[[str], None]) -> list[dict]:
     """Each run's test metrics and the cosine of its shape gradient against the adjoint's on a few test
     shapes."""
     rows = []

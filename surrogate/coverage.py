@@ -65,7 +65,7 @@ def build(train_points: np.ndarray, val_points: np.ndarray) -> dict[str, np.ndar
 def save(folder: str | Path, cov: dict[str, np.ndarray]) -> None:
     """The coverage data into the model folder (atomically)."""
     buf = io.BytesIO()
-    np.savez_compressed(buf, **cov)
+    np.savez_compressed(buf, **cov)  # type: ignore[arg-type]
     atomic_write_bytes(Path(folder) / FILE, buf.getvalue())
 
 

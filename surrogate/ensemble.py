@@ -91,11 +91,11 @@ def calibration(models: list, data_dir: str | Path, threshold: float = 0.03) -> 
     from surrogate.splits import make_split
 
     d = dataset.load(data_dir)
-    cds = []
+    per_model = []
     for m in models:
         split = make_split(d, None, m)
-        cds.append(predict_split(m, split, "cpu")["cd"])
-    cds = np.stack(cds)  # (K, N)
+        per_model.append(predict_split(m, split, "cpu")["cd"])
+    cds = np.stack(per_model)  # (K, N)
     true = split.y[:, 0].double().numpy()
     mean, std = cds.mean(0), cds.std(0, ddof=1)
     err = np.abs(mean / true - 1)

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from surrogate import physics
+from surrogate.model import Surrogate
 
 
 def normal_modes(points: torch.Tensor, k: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
@@ -29,7 +30,7 @@ def normal_modes(points: torch.Tensor, k: int = 8) -> tuple[torch.Tensor, torch.
     return n, basis
 
 
-def surrogate_gradient(model, points: torch.Tensor, re: float, k: int = 8) -> np.ndarray:
+def surrogate_gradient(model: Surrogate, points: torch.Tensor, re: float, k: int = 8) -> np.ndarray:
     n, basis = normal_modes(points, k)
     a = torch.zeros(basis.shape[1], dtype=torch.float64, requires_grad=True)
     pts = points.double() + n * (basis @ a)[:, None]
@@ -61,7 +62,7 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-300))
 
 
-def agreement(model, points: list[torch.Tensor], re: list[float], k: int = 8) -> dict:
+def agreement(model: Surrogate, points: list[torch.Tensor], re: list[float], k: int = 8) -> dict:
     """Cosines between the surrogate's and the adjoint's dCd/d(shape modes), one per shape, and their
     median."""
     cos = [

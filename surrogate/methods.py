@@ -157,7 +157,7 @@ def per_sample_jacobian(
     free = trainable(model, names)
     frozen = {n: p.detach() for n, p in model.named_parameters() if n not in free}
 
-    def one(p: dict[str, Tensor], *sample) -> Tensor:
+    def one(p: dict[str, Tensor], *sample: Tensor) -> Tensor:
         return outputs({**frozen, **p}, *sample)
 
     jac = vmap(jacrev(one), in_dims=(None, *([0] * len(inputs))), chunk_size=chunk_size)(free, *inputs)

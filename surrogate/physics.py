@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -31,7 +32,9 @@ class Probe:
     stations: torch.Tensor  # (B, M, 2) Cp stations
 
 
-def contour_weights(window: Window, dtype=torch.float64, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+def contour_weights(
+    window: Window, dtype: torch.dtype = torch.float64, device: torch.device | str | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Weight maps (1, n, n): outward normal times the trapezoid length element on the contour's nodes."""
     n, h = window.cells, window.h
     a, b = window.contour_index()
@@ -41,7 +44,7 @@ def contour_weights(window: Window, dtype=torch.float64, device=None) -> tuple[t
     return (side[:, None] * along[None, :])[None], (along[:, None] * side[None, :])[None]
 
 
-def probe(points, window: Window, stations: int = STATIONS) -> Probe:
+def probe(points: torch.Tensor | np.ndarray, window: Window, stations: int = STATIONS) -> Probe:
     """P_s for shapes (B, K, 2) or one shape (K, 2); differentiable in the points (through the stations)."""
     points = torch.as_tensor(points)
     if points.dim() == 2:
@@ -58,7 +61,7 @@ def _central(f: torch.Tensor, dim: int, h: float) -> torch.Tensor:
     return F.pad(d, (1, 1, 0, 0) if dim == 2 else (0, 0, 1, 1))
 
 
-def measure(state: torch.Tensor, re, pr: Probe, window: Window) -> dict[str, torch.Tensor]:
+def measure(state: torch.Tensor, re: torch.Tensor, pr: Probe, window: Window) -> dict[str, torch.Tensor]:
     """P(x): state (B, 3, n, n) = u, v, p at the window's cell centres; re (B,) -> cd, cl, cd_pressure,
     cl_pressure (B,) and cp (B, M)."""
     cdl = drag_lift_on(state, re, window)
@@ -68,7 +71,7 @@ def measure(state: torch.Tensor, re, pr: Probe, window: Window) -> dict[str, tor
     grid = _WindowGrid(c, window.h)
     re_t = torch.as_tensor(re, dtype=torch.float64).reshape(-1)
     parts = [  # the solver's split (forces.pressure_part) on the window: reporting only, not differentiable
-        forces.pressure_part(
+        forces.pressure_part(  # type: ignore[call-arg]  # u, v, p unpacked from the state
             *(f.detach().double() for f in state[b]),
             pr.points[b].detach().double(),
             grid,
@@ -92,7 +95,7 @@ class _WindowGrid:
     """The window as the collocated grid forces.surface_stress_forces samples (u, v, p all at the cell
     centres)."""
 
-    def __init__(self, centres: torch.Tensor, h: float):
+    def __init__(self, centres: torch.Tensor, h: float) -> None:
         self.xc = self.yc = self.xf = self.yf = centres.double()
         self._h = h
 
@@ -100,13 +103,13 @@ class _WindowGrid:
         return self._h
 
 
-def drag_lift(state: torch.Tensor, re) -> torch.Tensor:
+def drag_lift(state: torch.Tensor, re: torch.Tensor) -> torch.Tensor:
     """(B, 2): Cd and Cl of states on the default window, the part of P the trainers use (no shape needed: the
     contour is fixed)."""
     return drag_lift_on(state, re, Window())
 
 
-def drag_lift_on(state: torch.Tensor, re, window: Window) -> torch.Tensor:
+def drag_lift_on(state: torch.Tensor, re: torch.Tensor, window: Window) -> torch.Tensor:
     u, v, p = state[:, 0], state[:, 1], state[:, 2]
     nu = (1.0 / torch.as_tensor(re, dtype=state.dtype, device=state.device)).reshape(-1, 1, 1)
     h = window.h

@@ -14,13 +14,17 @@ floor to compare with.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from surrogate.model import P_SCALE_RE
 from surrogate.window import Window
 
 
-def fields_residual(state: torch.Tensor, re, window: Window) -> tuple[torch.Tensor, torch.Tensor]:
+def fields_residual(
+    state: torch.Tensor, re: torch.Tensor, window: Window
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(momentum residual magnitude (B, n, n) / (1 + 5/Re), continuity residual (B, n, n))."""
     from phi.torch import flow
     from phiml.backend.torch import TORCH
@@ -30,7 +34,7 @@ def fields_residual(state: torch.Tensor, re, window: Window) -> tuple[torch.Tens
     box = flow.Box(x=(-e, e), y=(-e, e))
     ex = flow.extrapolation.ZERO_GRADIENT
 
-    def grid(t):
+    def grid(t: torch.Tensor) -> Any:
         return flow.CenteredGrid(
             flow.tensor(t, flow.batch("b"), flow.spatial("x,y")), bounds=box, extrapolation=ex
         )
@@ -57,7 +61,9 @@ def fluid_cells(sdf: torch.Tensor, window: Window, cells: int = 2) -> torch.Tens
     return keep
 
 
-def consistency(state: torch.Tensor, re, sdf: torch.Tensor, window: Window) -> dict[str, torch.Tensor]:
+def consistency(
+    state: torch.Tensor, re: torch.Tensor, sdf: torch.Tensor, window: Window
+) -> dict[str, torch.Tensor]:
     """RMS momentum and continuity residuals per sample over the fluid cells: (B,) each."""
     mom, div = fields_residual(state, re, window)
     keep = fluid_cells(sdf, window).to(state.dtype)

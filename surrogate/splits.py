@@ -16,7 +16,8 @@ import torch
 from surrogate.datasets import data as dataset
 from surrogate.model import Surrogate, shape_channels
 
-_RASTERS: dict[tuple, torch.Tensor] = {}  # rasterised shapes of recent splits, by dataset, split and window
+# rasterised shapes of recent splits, by dataset, split and window
+_RASTERS: dict[tuple[str, str, str | None, str], torch.Tensor] = {}
 _KEEP = 4
 
 
@@ -31,18 +32,21 @@ class Split:
     def __len__(self) -> int:
         return len(self.rows)
 
-    def batch(self, idx, device: str) -> tuple[torch.Tensor, ...]:
+    def batch(self, idx: torch.Tensor | np.ndarray | slice, device: str) -> tuple[torch.Tensor, ...]:
         """(inputs, target, re, y) of the samples `idx` on `device`."""
         return tuple(t[idx].to(device) for t in (self.inputs, self.target, self.re, self.y))
 
     def to(self, device: str) -> Split:
         """The tensors on `device` (a GPU holds a whole training set: batches are then cut there)."""
-        return Split(*(t.to(device) for t in (self.inputs, self.target, self.re, self.y)), self.rows)
+        return Split(
+            self.inputs.to(device), self.target.to(device), self.re.to(device), self.y.to(device), self.rows
+        )
 
     def take(self, pick: torch.Tensor) -> Split:
         """The samples at positions `pick` (repeats allowed: a bootstrap resample)."""
-        tensors = (self.inputs, self.target, self.re, self.y)
-        return Split(*(t[pick] for t in tensors), self.rows[pick.numpy()])
+        return Split(
+            self.inputs[pick], self.target[pick], self.re[pick], self.y[pick], self.rows[pick.numpy()]
+        )
 
 
 def make_split(d: dataset.Data, name: str | None, model: Surrogate) -> Split:

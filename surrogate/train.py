@@ -17,6 +17,7 @@ import math
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -108,7 +109,9 @@ def _hig_update(
     g = (y - y_star / scale).detach() / (len(y) * dist.world_size())  # dL/dy of physics_loss (a batch mean)
     names = [n for n, p in model.net.named_parameters() if p.requires_grad]
 
-    def outputs(params, one_inp, one_re, one_scale):
+    def outputs(
+        params: dict[str, torch.Tensor], one_inp: torch.Tensor, one_re: torch.Tensor, one_scale: torch.Tensor
+    ) -> torch.Tensor:
         o = torch.func.functional_call(model.net, params, (one_inp[None],))
         st = model.decode(o, one_inp[None], one_re[None])
         return physics.drag_lift(st, one_re[None])[0] / one_scale
@@ -189,7 +192,7 @@ def train(
             _check_loss(loss, losses, cfg, step, out)
             losses.append(loss)
             step += 1
-            rec = {"step": step, "loss": loss, "lr": lr, "wall_s": clock()}
+            rec: dict[str, Any] = {"step": step, "loss": loss, "lr": lr, "wall_s": clock()}
             last = step == cfg.steps or out_of_time()
             if not writes:
                 continue

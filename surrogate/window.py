@@ -9,8 +9,10 @@ the fields are smooth, reproduces the solver's drag best (docs/design-notes.md, 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from geometry.errors import ShapeError
 
@@ -46,10 +48,10 @@ class Window:
         """The largest |x| or |y| (about the centroid, in D) that a body may reach."""
         return float(self.centres()[self.cells - 1 - self.edge]) - self.margin
 
-    def fits(self, points) -> bool:
+    def fits(self, points: ArrayLike) -> bool:
         return float(np.abs(np.asarray(points)).max()) <= self.fit_half_width()
 
-    def check(self, points) -> None:
+    def check(self, points: ArrayLike) -> None:
         """Raise ShapeError naming how far a body (D = 1, centroid at the origin) sticks out of the window."""
         if not self.fits(points):
             reach = float(np.abs(np.asarray(points)).max())
@@ -60,9 +62,9 @@ class Window:
                 f"holds at most {self.fit_half_width():.2f} D"
             )
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> Window:
+    def from_dict(cls, d: dict[str, Any]) -> Window:
         return cls(int(d["cells"]), float(d["extent"]), float(d["margin"]), int(d["edge"]))

@@ -1,6 +1,7 @@
 """Inverse design (optim/): parametrisations against analytic shapes, constraints against closed forms, the
 optimisers against a problem with a known answer (least perimeter at fixed area: the circle, isoperimetric
-inequality), backend gradients against finite differences, and the commands end to end on the shipped model."""
+inequality), backend gradients against finite differences, and the commands end to end on the shipped
+model."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from geometry.io import read_csv
 from optim import constraints as C
 from optim import parametrise
 from optim.backends import SimulationBackend, SurrogateBackend
+from optim.design import Options
 from optim.optimize import Problem, optimise
 from tests.helpers import error_line
 
@@ -36,12 +38,12 @@ def surrogate():
 
 
 def cli_default_model():
-    from surrogate.defaults import DEFAULT_MODEL
+    from surrogate.paths import DEFAULT_MODEL
 
     return DEFAULT_MODEL
 
 
-# ----------------------------------------------------------------------------------------------- parametrisations
+# ------------------------------------------------------------------------------------------- parametrisations
 
 
 @pytest.mark.parametrize("kind", parametrise.KINDS)
@@ -68,7 +70,7 @@ def test_fourier_refuses_a_shape_that_is_not_star_shaped():
         parametrise.make("fourier", Shape.from_points(hook).points)
 
 
-# ----------------------------------------------------------------------------------------------- constraints
+# ------------------------------------------------------------------------------------------------ constraints
 
 
 def test_constraint_values_match_closed_forms():
@@ -108,7 +110,7 @@ def test_infeasible_limits_are_named(limits, match):
         C.check(limits)
 
 
-# ----------------------------------------------------------------------------------------------- the optimisers
+# --------------------------------------------------------------------------------------------- the optimisers
 
 
 @pytest.mark.parametrize("optimiser, steps", [("slsqp", 80), ("adam", 300)])
@@ -126,8 +128,8 @@ def test_least_perimeter_at_fixed_area_is_the_circle(optimiser, steps):
 
 
 def test_active_height_bound_shapes_the_optimum():
-    """Least perimeter at fixed area inside a box of height 0.6: the height bound is active, and the body is the
-    stadium-like shape that fills it (its perimeter is above the circle's)."""
+    """Least perimeter at fixed area inside a box of height 0.6: the height bound is active, and the body is
+    the stadium-like shape that fills it (its perimeter is above the circle's)."""
     p = parametrise.make("bspline", parse_shape("ellipse:2").points, 16, symmetric=True)
     lim = C.Limits(keep_area=True, max_height=0.6, symmetric=True)
     r = optimise(p, PerimeterBackend(), Problem([1.0], lim), "slsqp", 80)
@@ -151,7 +153,7 @@ def test_stop_request_keeps_the_best_design_so_far():
     assert r.final.objective == min(h["objective"] for h in r.history if h["violation"] <= 2e-3)
 
 
-# ----------------------------------------------------------------------------------------------- backends
+# --------------------------------------------------------------------------------------------------- backends
 
 
 def test_surrogate_backend_scales_with_the_body(surrogate):
@@ -188,7 +190,8 @@ def test_surrogate_backend_gradient_matches_finite_differences(surrogate):
 
 
 def test_simulation_backend_gradient_matches_finite_differences():
-    """The adjoint through the backend's autograd Function, on a grid fixed at the start (coarse, for speed)."""
+    """The adjoint through the backend's autograd Function, on a grid fixed at the start (coarse, for
+    speed)."""
     sim = SimulationBackend(resolution=8)
     p = parametrise.make("bspline", parse_shape("ellipse:2").points, 8)
     sim.fix_grid(p.points(p.theta0).detach().numpy())
@@ -208,17 +211,17 @@ def test_simulation_backend_gradient_matches_finite_differences():
     assert float(g[i]) == pytest.approx(fd, rel=0.02)
 
 
-# ----------------------------------------------------------------------------------------------- commands
+# --------------------------------------------------------------------------------------------------- commands
 
 
 def test_optimize_command_lowers_the_drag_and_writes_its_files(tmp_path, capsys):
     out = tmp_path / "run"
-    rc = cli.main(["optimize", "--shape", "circle", "--re", "20", "--keep-area", "--symmetric",
-                   "--steps", "12", "--verify", "--out", str(out), "-q"])  # fmt: skip
+    args = "optimize --shape circle --re 20 --keep-area --symmetric --steps 12 --verify -q --out".split()
+    rc = cli.main([*args, str(out)])
     assert rc == 0
     r = json.loads((out / "result.json").read_text())
-    for key in ("cd_pred_initial", "cd_pred_final", "history", "active_constraints", "wall_s",
-                "cd_sim_initial", "cd_sim_final"):  # fmt: skip
+    keys = "cd_pred_initial cd_pred_final history active_constraints wall_s cd_sim_initial cd_sim_final"
+    for key in keys.split():
         assert key in r
     assert r["cd_pred_final"] < 0.97 * r["cd_pred_initial"]
     assert r["cd_sim_final"] < r["cd_sim_initial"]  # the full simulation agrees that the drag went down
@@ -231,8 +234,8 @@ def test_optimize_command_lowers_the_drag_and_writes_its_files(tmp_path, capsys)
 
 
 def test_optimize_rejects_conflicting_limits_before_any_work(tmp_path, capsys):
-    rc = cli.main(["optimize", "--shape", "circle", "--re", "20", "--min-thickness", "2", "--max-height", "1",
-                   "--out", str(tmp_path / "x")])  # fmt: skip
+    args = "optimize --shape circle --re 20 --min-thickness 2 --max-height 1 --out".split()
+    rc = cli.main([*args, str(tmp_path / "x")])
     assert rc == 2
     assert "--min-thickness 2 is larger than --max-height 1" in error_line(capsys)
     assert not (tmp_path / "x" / "result.json").exists()
@@ -242,8 +245,9 @@ def test_verify_command_agrees_with_the_simulation_and_warns_outside_the_trained
     f = tmp_path / "v.json"
     assert cli.main(["verify", "--shape", "ellipse:2", "--re", "10", "--json", str(f)]) == 0
     v = json.loads(f.read_text())
-    for key in ("cd_pred", "cd_sim", "rel_err", "cl_pred", "cl_sim", "cd_pressure_pred", "cd_pressure_sim",
-                "cd_viscous_pred", "cd_viscous_sim"):  # fmt: skip
+    keys = "cd_pred cd_sim rel_err cl_pred cl_sim cd_pressure_pred cd_pressure_sim cd_viscous_pred"
+    keys += " cd_viscous_sim"
+    for key in keys.split():
         assert key in v
     assert abs(v["rel_err"]) < 5e-3
     assert v["rel_err"] == pytest.approx(v["cd_pred"] / v["cd_sim"] - 1)
@@ -280,3 +284,24 @@ def test_a_start_the_surrogate_cannot_judge_is_refused_with_advice(tmp_path, cap
     assert rc == 2
     msg = error_line(capsys)
     assert "beyond the surrogate's window" in msg and "--backend simulation" in msg
+
+
+def test_optimize_refuses_a_reynolds_number_the_solver_cannot_take(tmp_path, capsys):
+    for re in ("0", "-1", "nan", "20,inf", "500"):
+        assert cli.main(["optimize", "--shape", "circle", "--re", re, "--out", str(tmp_path / "x")]) == 2
+        line = error_line(capsys)
+        assert "--re" in line and "Reynolds number" in line, line
+    with pytest.raises(ValueError, match="Reynolds number"):
+        Options(re=[20.0, 0.0]).check()
+
+
+def test_design_run_returns_a_typed_result_with_its_snapshots(surrogate):
+    from optim.design import DesignRun, run
+
+    opts = Options(re=[20.0], steps=3, limits=C.Limits(keep_area=True, symmetric=True))
+    done = run(parse_shape("circle"), opts, surrogate)
+    assert isinstance(done, DesignRun) and done.backend == "surrogate"
+    assert done.snapshots[0][0] == 0 and done.snapshots[-1][1] is done.result.final.points
+    out = done.to_dict()
+    assert "_snapshots" not in out and out["cd_pred_final"] == pytest.approx(done.result.final.cd)
+    assert list(out)[:4] == ["backend", "optimiser", "re", "status"] and "ood" in out

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import math
 import warnings
 from pathlib import Path
 
-from app.common import UsageError, check_output, float_arg, info
+from app.common import SubParsers, UsageError, check_output, float_arg, info
 
 
-def register(sub) -> None:
+def register(sub: SubParsers) -> None:
+    """The `export` sub-command."""
     from geometry.export import FORMATS, UNITS
     from geometry.presets import PRESET_HELP
 
@@ -17,10 +19,10 @@ def register(sub) -> None:
         "export",
         help="export a shape to CSV, DXF, SVG, STL, OBJ or GLB",
         description=(
-            "Export a shape in the input's units (the numbers are not rescaled; --units labels them, except in "
-            "GLB, whose unit is the metre: there --units converts to metres). Meshes (stl, obj, glb) are a prism "
-            "(--extrude L, default: the shape's equivalent diameter D) or a body of revolution of the section's "
-            "upper half about the flow axis through its centroid (--revolve)."
+            "Export a shape in the input's units (the numbers are not rescaled; --units labels them, except "
+            "in GLB, whose unit is the metre: there --units converts to metres). Meshes (stl, obj, glb) are "
+            "a prism (--extrude L, default: the shape's equivalent diameter D) or a body of revolution of "
+            "the section's upper half about the flow axis through its centroid (--revolve)."
         ),
     )
     e.add_argument("--shape", required=True, help=f"SHAPE: {PRESET_HELP}")
@@ -40,7 +42,8 @@ def register(sub) -> None:
     e.set_defaults(func=run)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
+    """`dragopt export`: check the options, write the file, say what was written."""
     from geometry.export import FORMATS, MESH_FORMATS, export_shape
 
     fmt = args.format

@@ -1,10 +1,13 @@
-"""`dragopt optimize` and `dragopt verify`: inverse design through the surrogate or the full simulation, and the
-surrogate's drag of one body held against the full simulation. The work is in optim/; this parses and prints."""
+"""`dragopt optimize` and `dragopt verify`: inverse design through the surrogate or the full simulation, and
+the surrogate's drag of one body held against the full simulation. The work is in optim/; this parses and
+prints."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.common import (
     EXIT_INTERRUPTED,
@@ -19,11 +22,27 @@ from app.common import (
     write_result,
 )
 
+if TYPE_CHECKING:
+    from app.common import SubParsers
+    from geometry.shape import Shape
+    from optim.backends import SurrogateBackend
+    from optim.design import DesignRun, Options
+    from optim.optimize import Design
+
 
 def _re_list(text: str) -> list[float]:
+    """--re's value: one Reynolds number or a comma-separated list, each one the solver takes."""
+    from sim.errors import SetupError
+    from sim.setups import check_reynolds
+
     values = [float_arg(t, "--re") for t in str(text).split(",") if t.strip()]
-    if not values or any(not (v > 0 and v < float("inf")) for v in values):
+    if not values:
         raise UsageError(f"--re must be a positive number or a comma-separated list of them; got {text!r}")
+    for v in values:
+        try:
+            check_reynolds(v)
+        except SetupError as exc:
+            raise UsageError(f"--re {text}: {exc}") from None
     return values
 
 
@@ -36,15 +55,16 @@ def _length(text: str | None, what: str) -> float | None:
     return v
 
 
-def register(sub) -> None:
+def register(sub: SubParsers) -> None:
+    """The `optimize` and `verify` sub-commands."""
     from geometry.presets import PRESET_HELP
 
     o = sub.add_parser(
         "optimize",
         help="find a low-drag shape under constraints (surrogate, full simulation, or trust region)",
         description="Minimise Cd (+ W |Cl|) of a body from a start shape. Lengths are in the start shape's "
-        "equivalent diameter D (the body is normalised to D = 1 at its centroid); Re is U D / nu of the start "
-        "shape. Writes DIR/shape.csv (in the start shape's units), DIR/result.json, DIR/shapes.png and "
+        "equivalent diameter D (the body is normalised to D = 1 at its centroid); Re is U D / nu of the "
+        "start shape. Writes DIR/shape.csv (in the start shape's units), DIR/result.json, DIR/shapes.png and "
         "DIR/history.png. Ctrl+C keeps the best design so far.",
     )
     o.add_argument("--shape", required=True, help=f"start shape: {PRESET_HELP}")
@@ -52,44 +72,68 @@ def register(sub) -> None:
         "--re", required=True, metavar="RE", help="Reynolds number, or a list (5,20,40) to average over"
     )
     o.add_argument("--model", metavar="MODEL", help="surrogate model folder (default: the shipped model)")
-    o.add_argument("--backend", choices=("surrogate", "simulation"), default="surrogate",
-                   help="drag from the surrogate (default, milliseconds) or the full simulation with its adjoint "
-                   "gradient (seconds a step)")  # fmt: skip
-    o.add_argument("--optimizer", choices=("slsqp", "adam"), default="slsqp",
-                   help="SLSQP with exact gradients (default) or Adam with projection")  # fmt: skip
+    o.add_argument(
+        "--backend",
+        choices=("surrogate", "simulation"),
+        default="surrogate",
+        help="drag from the surrogate (default, milliseconds) or the full simulation with its adjoint "
+        "gradient (seconds a step)",
+    )
+    o.add_argument(
+        "--optimizer",
+        choices=("slsqp", "adam"),
+        default="slsqp",
+        help="SLSQP with exact gradients (default) or Adam with projection",
+    )
     o.add_argument("--keep-area", action="store_true", help="hold the area (D = 1)")
     o.add_argument("--min-thickness", metavar="T", help="smallest allowed thickness across the flow, in D")
     o.add_argument("--max-length", metavar="L", help="largest extent along the flow, in D")
     o.add_argument("--max-height", metavar="H", help="largest extent across the flow, in D")
     o.add_argument("--max-curvature", metavar="K", help="smoothness: |curvature| at most K (1/D)")
     o.add_argument("--symmetric", action="store_true", help="symmetric about the flow axis (Cl = 0)")
-    o.add_argument("--max-ood", metavar="S",
-                   help="stay near the model's training shapes: out-of-distribution score at most S (1: as near "
-                   "as 95%% of unseen test shapes are)")  # fmt: skip
+    o.add_argument(
+        "--max-ood",
+        metavar="S",
+        help="stay near the model's training shapes: out-of-distribution score at most S (1: as near as 95%% "
+        "of unseen test shapes are)",
+    )
     o.add_argument("--lift-weight", default="0", metavar="W", help="objective Cd + W |Cl| (default 0)")
-    o.add_argument("--parametrisation", choices=("bspline", "fourier"), default="bspline",
-                   help="closed B-spline control points (default) or a Fourier radius (star-shaped bodies)")  # fmt: skip
+    o.add_argument(
+        "--parametrisation",
+        choices=("bspline", "fourier"),
+        default="bspline",
+        help="closed B-spline control points (default) or a Fourier radius (star-shaped bodies)",
+    )
     o.add_argument(
         "--variables", metavar="N", help="control points (default 12) or Fourier modes (default 8)"
     )
-    o.add_argument("--steps", metavar="N",
-                   help="optimiser iterations (default 60); with --trust-region, full simulations (default 8)")  # fmt: skip
-    o.add_argument("--trust-region", action="store_true",
-                   help="surrogate steps inside a trust region checked by a full simulation each step; the "
-                   "answer is a simulated design")  # fmt: skip
+    o.add_argument(
+        "--steps",
+        metavar="N",
+        help="optimiser iterations (default 60); with --trust-region, full simulations (default 8)",
+    )
+    o.add_argument(
+        "--trust-region",
+        action="store_true",
+        help="surrogate steps inside a trust region checked by a full simulation each step; the answer is a "
+        "simulated design",
+    )
     o.add_argument("--verify", action="store_true", help="simulate the initial and the final design")
     o.add_argument("--resolution", metavar="N", help="full simulation: cells per D (default 16)")
     o.add_argument("--out", required=True, metavar="DIR", help="output folder")
     o.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     o.set_defaults(func=run_optimize)
+    _register_verify(sub, PRESET_HELP)
 
+
+def _register_verify(sub: SubParsers, preset_help: str) -> None:
     v = sub.add_parser(
         "verify",
         help="compare the surrogate's drag of a shape with the full simulation",
-        description="Predicted (surrogate) against simulated Cd and Cl of one body, with the pressure/viscous "
-        "split of both and an out-of-distribution report.",
+        description="Predicted (surrogate) against simulated Cd and Cl of one body, with the "
+        "pressure/viscous split of both and an out-of-distribution report.",
     )
-    v.add_argument("--shape", required=True, help=f"SHAPE: {PRESET_HELP}")
+    v.add_argument("--shape", required=True, help=f"SHAPE: {preset_help}")
     v.add_argument("--re", required=True, metavar="RE", help="Reynolds number U D / nu")
     v.add_argument("--model", metavar="MODEL", help="surrogate model folder (default: the shipped model)")
     v.add_argument("--resolution", metavar="N", help="full simulation: cells per D (default 16)")
@@ -97,14 +141,14 @@ def register(sub) -> None:
     v.set_defaults(func=run_verify)
 
 
-def _shape(spec: str):
+def _shape(spec: str) -> Shape:
     from geometry import parse_shape
 
     check_shape_arg(spec)
     return parse_shape(spec)
 
 
-def _surrogate(model: str | None):
+def _surrogate(model: str | None) -> SurrogateBackend:
     from optim.design import load_surrogate
 
     if model is not None and not Path(model).is_dir():
@@ -112,15 +156,15 @@ def _surrogate(model: str | None):
     return load_surrogate(model)
 
 
-def run_optimize(args) -> int:
+def _options(args: argparse.Namespace) -> Options:
+    """The design options from the parsed arguments (each number checked, naming its flag)."""
     from optim import constraints as C
-    from optim.design import Options, prepare, run
+    from optim.design import Options
 
     trust = args.trust_region
-    opts = Options(
+    return Options(
         re=_re_list(args.re),
         backend=args.backend,
-        model=args.model,
         optimiser=args.optimizer,
         parametrisation=args.parametrisation,
         variables=positive_int(args.variables, "--variables") if args.variables else None,
@@ -139,54 +183,60 @@ def run_optimize(args) -> int:
         verify=args.verify,
         resolution=_length(args.resolution, "--resolution"),
     )
+
+
+def _progress(rec: dict, design: Design) -> None:
+    """One stderr line per step (with the trust region's check when there is one)."""
+    rho = f", rho {rec['rho']:.2f}" if rec.get("rho") is not None else ""
+    extra = (
+        f" simulated (predicted {rec['cd_pred']:.5f}{rho}, region {rec['delta']:.3g})" if "rho" in rec else ""
+    )
+    info(
+        f"  step {rec['step']:4d}: Cd {rec['cd']:.5f}, violation {rec['violation']:.2g}{extra} "
+        f"({rec['wall_s']:.1f} s)"
+    )
+
+
+def run_optimize(args: argparse.Namespace) -> int:
+    """`dragopt optimize`: check everything that can fail before the run, optimise, write the files."""
+    from optim.design import prepare, run
+
+    opts = _options(args)
     out_dir = Path(args.out)
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out {out_dir} is a file; give a folder")
     for name in ("shape.csv", "result.json", "shapes.png", "history.png"):
         check_output(out_dir / name)
     shape = _shape(args.shape)
-    surrogate = _surrogate(args.model) if (opts.backend == "surrogate" or args.model or trust) else None
+    surrogate = _surrogate(args.model) if (opts.needs_surrogate or args.model) else None
     try:
         prepare(shape, opts, surrogate)  # infeasible limits fail here, before any work
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-
-    def progress(rec: dict, design) -> None:
-        if args.quiet:
-            return
-        rho = f", rho {rec['rho']:.2f}" if rec.get("rho") is not None else ""
-        extra = (
-            f" simulated (predicted {rec['cd_pred']:.5f}{rho}, region {rec['delta']:.3g})"
-            if "rho" in rec
-            else ""
-        )
-        info(
-            f"  step {rec['step']:4d}: Cd {rec['cd']:.5f}, violation {rec['violation']:.2g}{extra} "
-            f"({rec['wall_s']:.1f} s)"
-        )
-
     if not args.quiet:
         what = (
             "trust region (surrogate steps, simulated checks)"
-            if trust
+            if opts.trust_region
             else f"{opts.backend}, {opts.optimiser}"
         )
         info(f"optimising {args.shape} at Re {args.re}: {what}")
-    out, res = run(shape, opts, surrogate, progress, log=None if args.quiet else info)
-    _write(out_dir, shape, out, res, args)
-    if res.status == "interrupted":
+    progress = None if args.quiet else _progress
+    done = run(shape, opts, surrogate, progress, log=None if args.quiet else info)
+    _write(out_dir, done, args)
+    if done.result.status == "interrupted":
         info(f"stopped; the best design so far is in {out_dir}")
         return EXIT_INTERRUPTED
     return 0
 
 
-def _write(out_dir: Path, shape, out: dict, res, args) -> None:
+def _write(out_dir: Path, done: DesignRun, args: argparse.Namespace) -> None:
+    """shape.csv, result.json and the two figures, then the summary on stdout."""
     from geometry.io import write_csv
     from optim.design import user_points
     from optim.plots import pick, write
 
-    snapshots = out.pop("_snapshots")
-    pts = user_points(res.final.points, shape)
+    out, res = done.to_dict(), done.result
+    pts = user_points(res.final.points, done.start)
     write_csv(
         out_dir / "shape.csv",
         pts,
@@ -195,11 +245,12 @@ def _write(out_dir: Path, shape, out: dict, res, args) -> None:
     )
     write_json(out_dir / "result.json", out)
     title = f"{args.shape}, Re {args.re}: Cd {res.initial.cd:.4f} -> {res.final.cd:.4f} ({out['backend']})"
-    write(out_dir, pick(snapshots), out["history"], title)
+    write(out_dir, pick(done.snapshots), out["history"], title)
     ci, cf = out.get("cd_pred_initial"), out.get("cd_pred_final")
     steps = out["history"][-1]["step"] if out["history"] else 0
     lines = [
-        f"{out_dir}: {out['status']} after {steps} steps, {out['wall_s']:.1f} s ({out['evaluations']} evaluations)"
+        f"{out_dir}: {out['status']} after {steps} steps, {out['wall_s']:.1f} s "
+        f"({out['evaluations']} evaluations)"
     ]
     if ci is not None and cf is not None:
         lines.append(f"  Cd predicted {ci:.5f} -> {cf:.5f} ({100 * (cf / ci - 1):+.2f}%)")
@@ -215,7 +266,8 @@ def _write(out_dir: Path, shape, out: dict, res, args) -> None:
     sys.stdout.flush()
 
 
-def run_verify(args) -> int:
+def run_verify(args: argparse.Namespace) -> int:
+    """`dragopt verify`: the surrogate's drag of one body against the full simulation."""
     from optim.verify import summary, verify
 
     re = _re_list(args.re)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from types import FrameType
+from typing import NoReturn
 
-from app.common import UsageError, info
+from app.common import SubParsers, UsageError, info
 
 
-def register(sub) -> None:
+def register(sub: SubParsers) -> None:
+    """The `app` sub-command."""
     a = sub.add_parser(
         "app", help="start the Streamlit app (localhost)", description="Start the Streamlit app."
     )
@@ -20,7 +24,8 @@ def register(sub) -> None:
     a.set_defaults(func=run)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
+    """`dragopt app`: run Streamlit until it ends; a termination ends it too, as Ctrl+C would."""
     import importlib.util
 
     if importlib.util.find_spec("streamlit") is None:
@@ -50,7 +55,9 @@ def run(args) -> int:
     info(f"starting the dragopt app on {args.address} (Ctrl+C stops it)")
     proc = subprocess.Popen(cmd)
 
-    def stop(signum, frame):  # pass a termination on to the app, then end as if interrupted
+    def stop(
+        signum: int, frame: FrameType | None
+    ) -> NoReturn:  # pass a termination on, end as if interrupted
         raise KeyboardInterrupt
 
     old_term = signal.signal(signal.SIGTERM, stop)

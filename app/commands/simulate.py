@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
+
 from app.common import (
+    SubParsers,
     UsageError,
     add_output_options,
     check_output,
@@ -15,7 +18,8 @@ from app.common import (
 )
 
 
-def register(sub) -> None:
+def register(sub: SubParsers) -> None:
+    """The `simulate` and `benchmark` sub-commands."""
     from geometry.presets import PRESET_HELP
     from sim.setups import (
         DEFAULT_BOX,
@@ -57,18 +61,18 @@ def register(sub) -> None:
     s.add_argument(
         "--box",
         metavar="HALF_WIDTH",
-        help=f"half-width of the unconfined domain in D ({MIN_BOX:g} to {MAX_BOX:g}, default {DEFAULT_BOX:g}; the "
-        f"body must stay 4 D inside it; the grid may have at most {MAX_CELLS:,} cells: at resolution 16, box "
-        f"{MAX_BOX:g} takes about 10 s)",
+        help=f"half-width of the unconfined domain in D ({MIN_BOX:g} to {MAX_BOX:g}, default "
+        f"{DEFAULT_BOX:g}; the body must stay 4 D inside it; the grid may have at most {MAX_CELLS:,} cells: "
+        f"at resolution 16, box {MAX_BOX:g} takes about 10 s)",
     )
     s.add_argument(
         "--split",
         choices=SPLITS,
         default="auto",
-        help="how the pressure/viscous split is measured: surface (the fluid-side wall stress of this solve), "
-        "extrapolated (also solves at twice the resolution and extrapolates: about 2 to 3 times the time), auto "
-        "(default: extrapolated where the outline turns by over 30 degrees within a cell, at a corner or a slender "
-        "nose, whose single-solve split is off by up to 8%%)",
+        help="how the pressure/viscous split is measured: surface (the fluid-side wall stress of this "
+        "solve), extrapolated (also solves at twice the resolution and extrapolates: about 2 to 3 times the "
+        "time), auto (default: extrapolated where the outline turns by over 30 degrees within a cell, at a "
+        "corner or a slender nose, whose single-solve split is off by up to 8%%)",
     )
     add_output_options(s)
     s.set_defaults(func=run_simulate)
@@ -86,7 +90,8 @@ def register(sub) -> None:
     b.set_defaults(func=run_benchmark)
 
 
-def run_simulate(args) -> int:
+def run_simulate(args: argparse.Namespace) -> int:
+    """`dragopt simulate`: one full simulation (unconfined, or the Schaefer-Turek channel), printed."""
     from geometry.presets import parse_shape
     from sim import setups
 
@@ -115,7 +120,7 @@ def run_simulate(args) -> int:
             raise UsageError(
                 "--split extrapolated applies to the unconfined set-up only, not to --setup channel"
             )
-        from sim.solver import schaefer_turek
+        from sim.channel import schaefer_turek
 
         res = resolution if resolution is not None else setups.DEFAULT_RESOLUTION
         if not args.quiet:
@@ -124,7 +129,8 @@ def run_simulate(args) -> int:
         sim = ch.sim
         out = {**sim.to_dict(), **ch.to_dict(), "shape": "circle"}
     else:
-        from sim.solver import simulate, split_domain
+        from sim.solver import simulate
+        from sim.split import split_domain
 
         shape = parse_shape(args.shape)
         res = resolution if resolution is not None else setups.DEFAULT_RESOLUTION
@@ -137,8 +143,8 @@ def run_simulate(args) -> int:
         second = split_domain(shape, re, res, b, args.split)
         if second is not None and not args.quiet:
             info(
-                f"the body is sharp for this grid: its pressure/viscous split is extrapolated from a second solve "
-                f"at resolution {second[1]:g} (--split surface skips it)"
+                "the body is sharp for this grid: its pressure/viscous split is extrapolated from a second "
+                f"solve at resolution {second[1]:g} (--split surface skips it)"
             )
         sim = simulate(shape, re, res, b, split=args.split, progress=progress)
         out = {**sim.to_dict(), "shape": shape.name, "box": b}
@@ -161,9 +167,10 @@ def run_simulate(args) -> int:
     return write_result(args.json, out)
 
 
-def run_benchmark(args) -> int:
+def run_benchmark(args: argparse.Namespace) -> int:
+    """`dragopt benchmark`: the Schaefer-Turek channel against its reference values."""
     from sim import setups
-    from sim.solver import schaefer_turek
+    from sim.channel import schaefer_turek
 
     resolution = (
         float_arg(args.resolution, "--resolution")

@@ -148,7 +148,9 @@ class FlowDataset(torch.utils.data.Dataset):
         return out
 
 
-def loader(data: Data, split: str, batch_size: int = 32, shuffle: bool | None = None, seed: int = 0):
+def loader(
+    data: Data, split: str, batch_size: int = 32, shuffle: bool | None = None, seed: int = 0
+) -> torch.utils.data.DataLoader:
     """A DataLoader over one split (shuffled for training)."""
     g = torch.Generator().manual_seed(seed)
     shuffle = split == "train" if shuffle is None else shuffle

@@ -75,7 +75,7 @@ def _canonical(x: float) -> float | int:
     return int(x) if float(x).is_integer() else float(x)
 
 
-def check_arguments(n, re_min, re_max, workers) -> None:
+def check_arguments(n: int, re_min: float, re_max: float, workers: int | None) -> None:
     if not (isinstance(n, int) and n >= 1):
         raise ValueError(f"--n must be a positive whole number of samples; got {n!r}")
     if not (math.isfinite(re_min) and math.isfinite(re_max) and 0 < re_min < re_max):
@@ -145,7 +145,7 @@ def body_case(
     }
 
 
-def simulate_many(
+def run_cases(
     cases: list[dict], folder: Path, workers: int, executor: str = "local", address: str | None = None
 ) -> Iterator[dict]:
     """The full simulation of every case, on `workers` processes (or Ray tasks), in the order they finish.
@@ -181,7 +181,7 @@ def same_case(record: dict, case: dict) -> bool:
     return (
         str(record.get("family")) == case["family"]
         and float(record.get("re", np.nan)) == case["re"]
-        and np.allclose(record.get("points"), case["points"], rtol=0, atol=1e-12)
+        and np.allclose(record.get("points"), case["points"], rtol=0, atol=1e-12)  # type: ignore[arg-type]
     )
 
 
@@ -378,7 +378,7 @@ def generate(
     t0 = time.perf_counter()
     failed = 0
     workers = workers or (os.cpu_count() or 1)
-    for done, rec in enumerate(simulate_many(cases, out, workers, executor, address), start=1):
+    for done, rec in enumerate(run_cases(cases, out, workers, executor, address), start=1):
         failed += not rec.get("ok")
         k = rec["index"] // shard_size
         remaining[k].discard(rec["index"])

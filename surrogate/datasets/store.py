@@ -17,8 +17,10 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -57,7 +59,7 @@ def shard_name(k: int) -> str:
 
 def _atomic_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Compressed npz, written atomically (geometry.io's permission policy: a dataset is for sharing)."""
-    atomic_write(path, lambda tmp: np.savez_compressed(tmp, **arrays))
+    atomic_write(path, lambda tmp: np.savez_compressed(tmp, **arrays))  # type: ignore[arg-type]
 
 
 def _stack(records: list[dict], key: str) -> np.ndarray:
@@ -162,7 +164,9 @@ def update_counts(manifest: dict) -> None:
     manifest["updated"] = datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def add_shard(folder: Path, name: str, records: list[dict], manifest: dict | None = None, **extra) -> dict:
+def add_shard(
+    folder: Path, name: str, records: list[dict], manifest: dict | None = None, **extra: Any
+) -> dict:
     """Pack `records` into the shard `name` of the dataset in `folder`, then list it in the manifest.
 
     The shard is written first and the manifest last (both atomically), so a kill in between leaves the
@@ -225,7 +229,7 @@ def write_work(folder: Path, record: dict) -> None:
 def read_work(folder: Path) -> dict[int, dict]:
     """Finished samples in work/, by index; an unreadable file (a kill mid-write cannot make one, a full disk
     might) is removed so its case runs again."""
-    out = {}
+    out: dict[int, dict] = {}
     w = folder / WORK
     if not w.is_dir():
         return out
@@ -241,7 +245,7 @@ def read_work(folder: Path) -> dict[int, dict]:
     return out
 
 
-def drop_work(folder: Path, indices) -> None:
+def drop_work(folder: Path, indices: Iterable[int]) -> None:
     for i in indices:
         (folder / WORK / f"s-{int(i):08d}.npz").unlink(missing_ok=True)
 
