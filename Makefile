@@ -22,7 +22,7 @@ lint: $(STAMP)
 
 # The typed library (mypy's settings: pyproject.toml).
 typecheck: $(STAMP)
-	$(BIN)/mypy geometry sim optim
+	$(BIN)/mypy geometry sim surrogate optim
 
 # The same checks before each commit (.pre-commit-config.yaml: ruff check --fix, ruff format).
 hooks: $(STAMP)
@@ -33,7 +33,7 @@ hooks: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy geometry sim optim
+	$(BIN)/mypy geometry sim surrogate optim
 	$(BIN)/pytest -q
 
 slow: $(STAMP)

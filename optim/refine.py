@@ -25,7 +25,7 @@ import math
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +34,8 @@ from geometry.io import atomic_write_text
 from geometry.presets import parse_shape
 from optim.constraints import Limits
 from optim.design import Options, load_surrogate, prepare, run
-from sim.errors import SetupError
-from sim.setups import check_reynolds
+from optim.refine_plan import FAMILY, REPORT, Plan
+from optim.verify import errors_at
 from surrogate import model_files
 from surrogate.datasets import store
 from surrogate.datasets.data import split_of
@@ -46,74 +46,6 @@ from surrogate.finetune import Stage
 from surrogate.finetune import fine_tune as fine_tune_stages
 from surrogate.paths import portable
 from surrogate.train import TrainConfig
-
-STARTS = (
-    "circle",
-    "ellipse:2",
-    "rect:1:0.25",
-    "naca:0030",
-)  # four families of start: round, long, cornered, thin
-RE = (1.0, 5.0, 20.0, 40.0)  # across the design range, log-spaced roughly
-FAMILY = "refine"
-REPORT = "refine.json"
-
-
-@dataclass
-class Plan:
-    """What a refine run does; its hash names the run's shards, so a rerun continues only the same plan."""
-
-    starts: list[str] = field(default_factory=lambda: list(STARTS))
-    re: list[float] = field(default_factory=lambda: list(RE))
-    rounds: int = 2
-    trajectory: int = 2  # designs along each optimisation simulated besides the final one
-    opt_steps: int = 60  # optimiser iterations per problem
-    steps: int = 300  # fine-tuning steps per round (per member of an ensemble)
-    method: str = "dp"
-    lr: float = 3e-5
-    share: float = 0.25  # of every fine-tuning batch, drawn from the refine samples
-    polish: int = 200  # then steps on uniform batches at lr / 3 (0: none)
-    settle: int = 2500  # after the last round, steps on uniform batches at settle_lr (0: none)
-    settle_lr: float = 2e-5
-    batch: int = 32
-
-    def check(self) -> None:
-        if not self.starts:
-            raise ValueError("refine needs at least one start shape")
-        if not self.re:
-            raise ValueError("refine needs at least one Reynolds number")
-        for r in self.re:
-            try:
-                check_reynolds(r)
-            except SetupError as exc:
-                raise ValueError(f"--re: {exc}") from None
-        for name in ("polish", "settle"):
-            v = getattr(self, name)
-            if not (isinstance(v, int) and v >= 0):
-                raise ValueError(f"{name} must be a whole number of steps >= 0; got {v!r}")
-        for name in ("opt_steps", "steps", "batch"):
-            v = getattr(self, name)
-            if not (isinstance(v, int) and v >= 1):
-                raise ValueError(f"{name.replace('_', '-')} must be a positive whole number; got {v!r}")
-        if not (isinstance(self.rounds, int) and self.rounds >= 0):
-            raise ValueError(f"rounds must be a whole number >= 0 (0: only measure); got {self.rounds!r}")
-        if not (isinstance(self.trajectory, int) and self.trajectory >= 0):
-            raise ValueError(f"trajectory must be a whole number >= 0; got {self.trajectory!r}")
-        if not 0 < self.share < 1:
-            raise ValueError(f"the batch share of refine samples must be between 0 and 1; got {self.share}")
-
-    def problems(self) -> list[dict]:
-        """Start x Re, the area held (D = 1); every second problem also symmetric about the flow axis."""
-        out: list[dict] = []
-        for s in self.starts:
-            for r in self.re:
-                out.append({"k": len(out), "start": s, "re": float(r), "symmetric": len(out) % 2 == 0})
-        return out
-
-    def tag(self) -> str:
-        import hashlib
-
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:8]
-
 
 # ------------------------------------------------------------------------------------------------- the stages
 
@@ -216,24 +148,6 @@ def add_shard(data_dir: Path, name: str, records: list[dict], note: dict) -> Non
     store.add_shard(data_dir, name, records, source=note)
 
 
-def errors(model_dir: Path, records: list[dict]) -> list[dict]:
-    """The model's Cd at each simulated sample against the simulation: signed relative error."""
-    import torch
-
-    surrogate = load_surrogate(model_dir)
-    out = []
-    for r in records:
-        if not r.get("ok"):
-            continue
-        pred, std = surrogate.drag_and_spread(torch.as_tensor(np.asarray(r["points"])), float(r["re"]))
-        sim = float(r["cd"])
-        p = json.loads(str(r["params"]))
-        out.append(
-            {**p, "re": float(r["re"]), "cd_pred": pred, "cd_sim": sim, "err": pred / sim - 1, "cd_std": std}
-        )
-    return out
-
-
 def summarise_errors(errs: list[dict]) -> dict:
     """Median, max and mean signed error at the final designs and at those along the way."""
 
@@ -300,11 +214,6 @@ def test_metrics(model_dir: Path, test_dir: Path) -> dict:
     }
 
 
-def percent(summary: dict, key: str) -> str:
-    """An error summary's entry as a percentage, '-' when no design was simulated."""
-    return f"{100 * summary[key]:.2f}%" if key in summary else "-"
-
-
 def _cached(path: Path, make: Callable, *args):
     """make(*args), kept in `path` (JSON) the first time and read back after."""
     if path.is_file():
@@ -348,7 +257,7 @@ def refine(
         cases = _cached(rd / "cases.json", _new_cases, designs, settings, data, r)
         cases = [{**c, "points": np.asarray(c["points"]), "settings": settings} for c in cases]
         records = simulate_cases(cases, rd, workers, log)
-        errs = errors(current, records)  # seconds: recomputed, so a case simulated on a rerun counts
+        errs = errors_at(load_surrogate(current), records)  # recomputed: a case simulated on a rerun counts
         note = {"refine": portable(out), "round": r, "model": portable(current)}
         add_shard(data, f"shard-{FAMILY}-{tag}-{r}.npz", records, note)
         tm = _cached(rd / "test.json", test_metrics, current, test)
@@ -423,8 +332,8 @@ def _keep_plan(work: Path, plan: Plan, model: Path, out: Path) -> None:
 def _log_round(log: Callable[[str], None], summary: dict, tm: dict, failed: int, n: int) -> None:
     fin, along = summary["final"], summary["along"]
     log(
-        f"  Cd error at the {fin['n']} optimised designs: median {percent(fin, 'median')}, max "
-        f"{percent(fin, 'max')} (along the way: median {percent(along, 'median')}); test set median "
+        f"  Cd error at the {fin['n']} optimised designs: median {_percent(fin, 'median')}, max "
+        f"{_percent(fin, 'max')} (along the way: median {_percent(along, 'median')}); test set median "
         f"{100 * tm['cd_rel_err_median']:.3f}%, p95 {100 * tm['cd_rel_err_p95']:.3f}%"
     )
     if failed:
@@ -458,3 +367,8 @@ def _install(model: Path, out: Path) -> None:
 
 def _copy(src: Path, dst: Path) -> None:
     shutil.copyfile(src, dst)
+
+
+def _percent(summary: dict, key: str) -> str:
+    """An error summary's entry as a percentage, '-' when no design was simulated."""
+    return f"{100 * summary[key]:.2f}%" if key in summary else "-"

@@ -146,3 +146,23 @@ def verify(
 def summary(v: dict) -> dict:
     """verify()'s result without its arrays (for JSON)."""
     return {k: val for k, val in v.items() if not k.startswith("_")}
+
+
+def errors_at(backend: SurrogateBackend, records: list[dict]) -> list[dict]:
+    """The surrogate's Cd at simulated dataset samples against the simulation's (those that simulated).
+
+    Returns:
+        Per sample: its parameters (the record's `params` JSON), re, cd_pred, cd_sim, the signed relative
+        error `err` and the ensemble's spread `cd_std`.
+    """
+    import json
+
+    out = []
+    for r in records:
+        if not r.get("ok"):
+            continue
+        pred, std = backend.drag_and_spread(torch.as_tensor(np.asarray(r["points"])), float(r["re"]))
+        sim = float(r["cd"])
+        row = {"re": float(r["re"]), "cd_pred": pred, "cd_sim": sim, "err": pred / sim - 1, "cd_std": std}
+        out.append({**json.loads(str(r["params"])), **row})
+    return out

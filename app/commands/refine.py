@@ -92,7 +92,8 @@ def register(sub) -> None:
 
 
 def run_refine(args) -> int:
-    from optim.refine import RE, STARTS, Plan, percent, refine
+    from optim.refine import refine
+    from optim.refine_plan import RE, STARTS, Plan
 
     check_output(args.json)
     for flag, folder in (("--model", args.model), ("--data", args.data), ("--test", args.test)):
@@ -122,8 +123,8 @@ def run_refine(args) -> int:
     db, da = b["designs"]["final"], a["designs"]["final"]
     print(
         f"{out}: Cd error at freshly optimised designs, "
-        f"median {percent(db, 'median')} -> {percent(da, 'median')} "
-        f"(max {percent(db, 'max')} -> {percent(da, 'max')}); "
+        f"median {_percent(db, 'median')} -> {_percent(da, 'median')} "
+        f"(max {_percent(db, 'max')} -> {_percent(da, 'max')}); "
         f"test set median {100 * b['test']['cd_rel_err_median']:.3f}% -> "
         f"{100 * a['test']['cd_rel_err_median']:.3f}%, p95 {100 * b['test']['cd_rel_err_p95']:.3f}% -> "
         f"{100 * a['test']['cd_rel_err_p95']:.3f}%"
@@ -145,3 +146,8 @@ def _check_starts(starts: list[str]) -> None:
             parse_shape(s)
         except ValueError as exc:
             raise UsageError(f"--starts {s!r}: {exc}") from None
+
+
+def _percent(summary: dict, key: str) -> str:
+    """An error summary's entry as a percentage, '-' when no design was simulated."""
+    return f"{100 * summary[key]:.2f}%" if key in summary else "-"
