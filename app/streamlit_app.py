@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from optim.backends import SurrogateBackend
     from optim.design import Options
-    from optim.optimize import Design
+    from optim.optimise import Design
 
 ROOT = Path(__file__).resolve().parents[1]
 RE_OPTIONS = [0.8, 1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 15.0, 20.0, 25.0, 30.0]

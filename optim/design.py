@@ -20,7 +20,7 @@ from geometry.shape import Shape
 from optim import constraints as C
 from optim import parametrise
 from optim.backends import SimulationBackend, SurrogateBackend
-from optim.optimize import FEASIBLE, OPTIMISERS, Design, Problem, Result, StepCallback, optimise
+from optim.optimise import FEASIBLE, OPTIMISERS, Design, Problem, Result, StepCallback, optimise
 from optim.parametrise import Parametrisation
 from optim.plots import Snapshot
 from optim.trust import trust_region

@@ -17,7 +17,7 @@ import torch
 
 from optim import constraints as C
 from optim.backends import Backend
-from optim.optimize import (
+from optim.optimise import (
     FEASIBLE,
     Design,
     Evaluator,
@@ -45,7 +45,7 @@ def trust_region(
     callback: StepCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> Result:
-    """Minimise as optim.optimize.optimise does, with the surrogate's steps checked by the simulation.
+    """Minimise as optim.optimise.optimise does, with the surrogate's steps checked by the simulation.
 
     `steps` full simulations after the first, each preceded by `inner` surrogate steps inside the region of
     half-width `delta` (D, in the design variables). Every design in the result is a simulated one.

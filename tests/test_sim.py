@@ -22,8 +22,7 @@ from sim.linsolve import available_backends
 from sim.parallel import load_results, simulate_many
 from sim.solver import run_case, simulate
 
-# Independent body-fitted OpenFOAM runs on the same box [-32, 32]^2 with slip sides
-# (shared/reference/validation.md)
+# Independent body-fitted OpenFOAM runs on the same box [-32, 32]^2 with slip sides (docs/validation.md)
 OPENFOAM = {1: 11.18, 20: 2.046, 40: 1.528}
 
 

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from geometry.shape import Shape
     from optim.backends import SurrogateBackend
     from optim.design import DesignRun, Options
-    from optim.optimize import Design
+    from optim.optimise import Design
 
 
 def _re_list(text: str) -> list[float]:
