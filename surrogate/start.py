@@ -40,6 +40,9 @@ class Start:
     val: Split
     focus: torch.Tensor | None
     opt: torch.optim.Optimizer
+    field_opt: (
+        torch.optim.Optimizer | None
+    )  # the state terms' own Adam (a physics method with a field weight)
     step: int = 0
     elapsed: float = 0.0
 
@@ -65,7 +68,7 @@ def prepare(
         check_compatible(start, d.manifest)
         saved["lineage"] = lineage_of(start, init)
     else:
-        model = _new_model(d, cfg)
+        model = new_model(d, cfg)
     check_compatible({"architecture": model.config.to_dict()}, d.manifest)
     cfg.base, cfg.depth = model.config.base, model.config.depth  # a fine-tune keeps its start's network
     model.train()
@@ -76,17 +79,15 @@ def prepare(
     focus = _focus_rows(d, train_split, cfg)
     if cfg.device != "cpu":
         train_split = train_split.to(cfg.device)
-    run = Start(
-        model,
-        {},
-        train_split,
-        val_split,
-        focus,
-        torch.optim.Adam(model.net.parameters(), cfg.learning_rate()),
-    )
+    opt = torch.optim.Adam(model.net.parameters(), cfg.learning_rate())
+    state_terms = cfg.method != "supervised" and bool(cfg.field_weight or cfg.residual_weight)
+    field_opt = torch.optim.Adam(model.net.parameters(), cfg.field_lr) if state_terms else None
+    run = Start(model, {}, train_split, val_split, focus, opt, field_opt)
     if resume:
         state = torch.load(out / STATE, weights_only=True)
         run.opt.load_state_dict(state["optimizer"])
+        if field_opt is not None and "field_optimizer" in state:
+            field_opt.load_state_dict(state["field_optimizer"])
         run.step, run.elapsed = int(state["step"]), float(state["elapsed"])
         torch.set_rng_state(state["rng"])
     run.card = {
@@ -108,7 +109,7 @@ def prepare(
     return run
 
 
-def _new_model(d: dataset.Data, cfg: TrainConfig) -> Surrogate:
+def new_model(d: dataset.Data, cfg: TrainConfig) -> Surrogate:
     """A fresh network for the dataset's window, its input and output scales from the training split."""
     arch = Config(base=cfg.base, depth=cfg.depth, window=d.manifest["settings"]["window"])
     stats = dataset.stats(d)
@@ -137,8 +138,17 @@ def _focus_rows(d: dataset.Data, split: Split, cfg: TrainConfig) -> torch.Tensor
 
 
 def write_checkpoint(
-    out: Path, model: Surrogate, opt: torch.optim.Optimizer, card: dict, step: int, elapsed: float
+    out: Path,
+    model: Surrogate,
+    card: dict,
+    step: int,
+    elapsed: float,
+    opt: torch.optim.Optimizer,
+    field_opt: torch.optim.Optimizer | None = None,
 ) -> None:
+    """The weights and card (surrogate.model_files), then the optimisers' states, step, time and RNG."""
     save_model(out, model, card)
     state = {"optimizer": opt.state_dict(), "step": step, "elapsed": elapsed, "rng": torch.get_rng_state()}
+    if field_opt is not None:
+        state["field_optimizer"] = field_opt.state_dict()
     atomic_write(out / STATE, lambda tmp: torch.save(state, tmp))

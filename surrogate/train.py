@@ -52,57 +52,77 @@ def update(
     batch: tuple[torch.Tensor, ...],
     lr: float,
     net: torch.nn.Module | None = None,
+    field_opt: torch.optim.Optimizer | None = None,
 ) -> float:
     """One update of `method` on a batch; returns the loss it reports (the physics loss for dp/sip/hig).
+
+    Each loss term has its own optimiser state and rate. The physics term steps first: Adam (`opt`) on dp's
+    loss or sip's proxy, or HIG's half-inverse step at rate `lr`. Then, for a physics method with
+    `field_weight` or `residual_weight` above 0, the state terms (the supervised field loss and the PhiFlow
+    residual) step with `field_opt`, an Adam of its own rate (`TrainConfig.field_lr`): one optimiser for both
+    let the physics method's rate drive the field step (an Adam step at HIG's SGD rate diverges).
 
     Args:
         net: model.net, or its DistributedDataParallel wrapper when training data-parallel: each process then
             holds its share of the batch, DDP averages the gradients, and HIG gathers every process's
             per-sample Jacobians (and dL/dy) so that each computes the same half-inverse step of the whole
             batch.
+        field_opt: the state terms' optimiser; needed when a physics method has a field or residual weight.
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; allowed: {', '.join(METHODS)}")
     net = model.net if net is None else net
-    if method == "hig":
-        return _hig_update(model, opt, cfg, batch, lr, net)
     inp, target, re, y_star = batch
-    opt.zero_grad()
-    out = net(inp)
     if method == "supervised":
-        loss = field_loss(model, out, target, re)
-        if cfg.residual_weight:
-            loss = loss + cfg.residual_weight * _residual_loss(model, out, inp, re)
-        report = loss
+        opt.zero_grad()
+        loss = _state_loss(model, net(inp), batch, 1.0, cfg.residual_weight)
+        loss.backward()
+        opt.step()
+        return dist.global_mean(float(loss.detach()))
+    if method == "hig":
+        report = _hig_step(model, cfg, batch, lr)
     else:
+        opt.zero_grad()
+        out = net(inp)
         scale = y_star[:, :1]  # relative to the stored drag: every Re weighs the same
         x = model.decode(out, inp, re)
         y = physics.drag_lift(x, re) / scale
-        report = methods.physics_loss(y, y_star / scale)
-        if method == "dp":
-            loss = report
-        else:
-            x_tilde = methods.sip_targets(x, y, y_star / scale, cfg.sip_eta, cfg.sip_eps)
-            loss = methods.sip_proxy_loss(x, x_tilde)
-        if cfg.field_weight:
-            loss = loss + cfg.field_weight * field_loss(model, out, target, re)
-        if cfg.residual_weight:
-            loss = loss + cfg.residual_weight * _residual_loss(model, out, inp, re)
-    loss.backward()
-    opt.step()
-    return dist.global_mean(float(report.detach()))
+        loss = methods.physics_loss(y, y_star / scale)
+        report = float(loss.detach())
+        if method == "sip":
+            loss = methods.sip_proxy_loss(
+                x, methods.sip_targets(x, y, y_star / scale, cfg.sip_eta, cfg.sip_eps)
+            )
+        loss.backward()
+        opt.step()
+    if cfg.field_weight or cfg.residual_weight:
+        if field_opt is None:
+            raise ValueError(f"{method} with a field or residual weight needs the state terms' own optimiser")
+        field_opt.zero_grad()
+        _state_loss(model, net(inp), batch, cfg.field_weight, cfg.residual_weight).backward()
+        field_opt.step()
+    return dist.global_mean(report)
 
 
-def _hig_update(
+def _state_loss(
     model: Surrogate,
-    opt: torch.optim.Optimizer,
-    cfg: TrainConfig,
-    batch: tuple,
-    lr: float,
-    net: torch.nn.Module,
-) -> float:
-    """HIG's step from the whole batch's stacked per-sample Jacobians of y = P(f(s, Re)) / Cd*."""
-    inp, target, re, y_star = batch
+    out: torch.Tensor,
+    batch: tuple[torch.Tensor, ...],
+    field_weight: float,
+    residual_weight: float,
+) -> torch.Tensor:
+    """The losses on the predicted state: field_weight x field loss + residual_weight x PhiFlow residual."""
+    inp, target, re, _ = batch
+    loss = field_weight * field_loss(model, out, target, re)
+    if residual_weight:
+        loss = loss + residual_weight * _residual_loss(model, out, inp, re)
+    return loss
+
+
+def _hig_step(model: Surrogate, cfg: TrainConfig, batch: tuple[torch.Tensor, ...], lr: float) -> float:
+    """HIG's step from the whole batch's stacked per-sample Jacobians of y = P(f(s, Re)) / Cd*; returns the
+    physics loss before it."""
+    inp, _, re, y_star = batch
     scale = y_star[:, :1]
     out = model.net(inp)
     y = physics.drag_lift(model.decode(out, inp, re), re) / scale
@@ -120,11 +140,7 @@ def _hig_update(
     jac = {n: dist.gather(j) for n, j in jac.items()}  # every process gets the whole batch's rows and dL/dy
     delta = methods.half_inverse_from_jacobian(jac, dist.gather(g), cfg.hig_tau)
     methods.apply_direction(model.net, delta, lr)
-    if cfg.field_weight:
-        opt.zero_grad()
-        (cfg.field_weight * field_loss(model, net(inp), target, re)).backward()
-        opt.step()
-    return dist.global_mean(float(methods.physics_loss(y.detach(), y_star / scale)))
+    return float(methods.physics_loss(y.detach(), y_star / scale))
 
 
 def _residual_loss(model: Surrogate, out: torch.Tensor, inp: torch.Tensor, re: torch.Tensor) -> torch.Tensor:
@@ -180,11 +196,13 @@ def train(
                 cfg.seed * 1_000_003 + step
             )  # a batch per step: resumes exactly
             idx = batch_positions(len(run.train), run.focus, cfg, gen)[rank::world]
-            lr = _learning_rate(cfg, step, clock())
-            for group in opt.param_groups:
-                group["lr"] = lr
+            decay = _decay(cfg, step, clock())
+            lr = cfg.learning_rate() * decay
+            _set_rate(opt, lr)
+            _set_rate(run.field_opt, cfg.field_lr * decay)
             try:
-                loss = update(cfg.method, model, opt, cfg, run.train.batch(idx, cfg.device), lr, net)
+                batch = run.train.batch(idx, cfg.device)
+                loss = update(cfg.method, model, opt, cfg, batch, lr, net, run.field_opt)
             except (
                 torch.linalg.LinAlgError
             ):  # HIG's Gram matrix of a diverged network (NaN): stop as for a NaN
@@ -207,7 +225,7 @@ def train(
             log.flush()
             if time.perf_counter() - last_ck > cfg.checkpoint_s or last:
                 card.update(step=step, wall_s=clock(), val_metrics=best)
-                write_checkpoint(out, model, opt, card, step, clock())
+                write_checkpoint(out, model, card, step, clock(), opt, run.field_opt)
                 _save_coverage(out, d, run)
                 last_ck = time.perf_counter()
             if progress:
@@ -240,14 +258,17 @@ def _parallel(model: Surrogate, cfg: TrainConfig, world: int) -> torch.nn.Module
     return DistributedDataParallel(model.net, device_ids=devices)
 
 
-def _learning_rate(cfg: TrainConfig, step: int, elapsed: float) -> float:
-    """Cosine decay to 5% of the rate over the steps, or over the time budget when that ends first."""
+def _decay(cfg: TrainConfig, step: int, elapsed: float) -> float:
+    """The rates' factor: cosine decay to 5% over the steps, or over the time budget when that ends first."""
     done = step / cfg.steps
-    if cfg.max_seconds:
-        done = dist.global_max(
-            max(done, min(elapsed / cfg.max_seconds, 1.0))
-        )  # one schedule for all processes
-    return cfg.learning_rate() * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * done)))
+    if cfg.max_seconds:  # one schedule for all processes
+        done = dist.global_max(max(done, min(elapsed / cfg.max_seconds, 1.0)))
+    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * done))
+
+
+def _set_rate(opt: torch.optim.Optimizer | None, lr: float) -> None:
+    for group in opt.param_groups if opt is not None else ():
+        group["lr"] = lr
 
 
 def _check_loss(loss: float, losses: list[float], cfg: TrainConfig, step: int, out: Path) -> None:

@@ -23,10 +23,11 @@ class TrainConfig:
     bootstrap: bool = False  # train on a seeded bootstrap resample of the training split: an ensemble member
     base: int = 16
     depth: int = 3
-    field_weight: float = 0.0  # supervised loss added to dp/sip/hig
+    field_weight: float = 0.0  # dp/sip/hig: the supervised field loss as a second term, with its own Adam
+    field_lr: float = 1e-4  # that Adam's rate (decayed with the method's)
     focus: str | None = None  # a sample family (e.g. 'refine') that gets `focus_share` of every batch
     focus_share: float = 0.25
-    residual_weight: float = 0.0  # PhiFlow Navier-Stokes residual (surrogate.residual) added to the Adam loss
+    residual_weight: float = 0.0  # PhiFlow Navier-Stokes residual (surrogate.residual), a state term as above
     sip_eta: float = 1.0
     sip_eps: float = 1e-6
     hig_tau: float = 1e-6

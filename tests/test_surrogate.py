@@ -77,19 +77,22 @@ def test_checkpoint_round_trip_and_bad_files(tmp_path, shapes):
         load_model(tmp_path)
 
 
-def test_a_killed_training_resumes_to_the_same_weights(tmp_path):
-    straight = train(TEST_SET, tmp_path / "a", TrainConfig(steps=4, **TINY))
+@pytest.mark.parametrize("extra", [{}, {"method": "dp", "field_weight": 1.0}], ids=["supervised", "dp+field"])
+def test_a_killed_training_resumes_to_the_same_weights(tmp_path, extra):
+    """Both optimisers' states are in the checkpoint (dp's and its field term's own Adam)."""
+    tiny = {**TINY, **extra}
+    straight = train(TEST_SET, tmp_path / "a", TrainConfig(steps=4, **tiny))
 
     def kill_at_two(rec):
         if rec["step"] == 2:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train(TEST_SET, tmp_path / "b", TrainConfig(steps=4, **TINY), progress=kill_at_two)
+        train(TEST_SET, tmp_path / "b", TrainConfig(steps=4, **tiny), progress=kill_at_two)
     assert json.loads((tmp_path / "b" / "model.json").read_text())["step"] == 2
-    resumed = train(TEST_SET, tmp_path / "b", TrainConfig(steps=4, **TINY))
+    resumed = train(TEST_SET, tmp_path / "b", TrainConfig(steps=4, **tiny))
     assert straight["step"] == resumed["step"] == 4
-    done = train(TEST_SET, tmp_path / "b", TrainConfig(steps=4, **TINY))  # nothing left to do: the saved card
+    done = train(TEST_SET, tmp_path / "b", TrainConfig(steps=4, **tiny))  # nothing left to do: the saved card
     assert done["step"] == 4 and done["val_metrics"] == resumed["val_metrics"]
     a, _ = load_model(tmp_path / "a")
     b, _ = load_model(tmp_path / "b")

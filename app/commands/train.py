@@ -31,7 +31,15 @@ def register(sub) -> None:
     t.add_argument("--batch", default="32", metavar="B", help="samples an update (default 32)")
     t.add_argument("--lr", metavar="LR", help="learning rate (default: per method)")
     t.add_argument("--base", default="16", metavar="C", help="U-Net channels at full resolution (default 16)")
-    t.add_argument("--field-weight", default="0", metavar="W", help="add W x the field loss to dp/sip/hig")
+    t.add_argument(
+        "--field-weight",
+        default="0",
+        metavar="W",
+        help="dp/sip/hig: add W x the field loss as a second term, stepped by its own Adam (--field-lr)",
+    )
+    t.add_argument(
+        "--field-lr", default="1e-4", metavar="LR", help="the field and residual terms' Adam rate (1e-4)"
+    )
     t.add_argument(
         "--residual-weight", default="0", metavar="W", help="add W x the Navier-Stokes residual (PhiFlow)"
     )
@@ -191,6 +199,7 @@ def run_train(args) -> int:
         lr=float_arg(args.lr, "--lr") if args.lr is not None else None,
         base=positive_int(args.base, "--base"),
         field_weight=float_arg(args.field_weight, "--field-weight"),
+        field_lr=float_arg(args.field_lr, "--field-lr"),
         residual_weight=float_arg(args.residual_weight, "--residual-weight"),
         seed=int(float_arg(args.seed, "--seed")),
         bootstrap=args.bootstrap,
