@@ -166,12 +166,7 @@ def train(
         init: a model folder to start from (a fine-tune keeps its network); None starts a new network.
         progress: called with each step's record (step, loss, lr, wall_s, and val metrics when evaluated).
     """
-    if cfg.method not in METHODS:
-        raise ValueError(f"unknown method {cfg.method!r}; allowed: {', '.join(METHODS)}")
-    check_device(cfg.device)
-    out = Path(out)
-    torch.manual_seed(cfg.seed)
-    d = dataset.load(data_dir)
+    out, d = Path(out), _check(cfg, data_dir)
     run = prepare(d, data_dir, out, cfg, init)
     rank, world = dist.rank(), dist.world_size()
     net = _parallel(run.model, cfg, world)
@@ -234,6 +229,15 @@ def train(
         if log is not None:
             log.close()
     return card
+
+
+def _check(cfg: TrainConfig, data_dir: str | Path) -> dataset.Data:
+    """The dataset, after the method and device are checked (and torch seeded)."""
+    if cfg.method not in METHODS:
+        raise ValueError(f"unknown method {cfg.method!r}; allowed: {', '.join(METHODS)}")
+    check_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    return dataset.load(data_dir)
 
 
 def _validate(model: Surrogate, val: Split, device: str) -> tuple[dict, float]:
