@@ -28,6 +28,7 @@ RESULTS = {
     "gradient_cosine": DOCS / "gradient_cosine.json",  # docs/surrogate.md (cosine row)
     "inverse_design": DOCS / "inverse_design.json",  # docs/design-notes.md
     "app_speed": DOCS / "app_speed.json",  # docs/design-notes.md
+    "conditioning": DOCS / "conditioning.json",  # docs/method-comparison.md (spectra)
 }
 
 

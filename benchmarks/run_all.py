@@ -109,6 +109,14 @@ BENCHMARKS = [
         output="docs/benchmarks/gradient_cosine.json",
     ),
     Bench(
+        "conditioning",
+        "conditioning.py",
+        "singular values of P's Jacobian per sample and of the joint network-physics Jacobian of a batch, "
+        "(Cd, Cl) and all 67 outputs, a rough and the shipped network",
+        300,
+        output="docs/benchmarks/conditioning.json",
+    ),
+    Bench(
         "generation",
         "generation.py",
         "dataset generation throughput: samples a minute with 1 and 2 local "

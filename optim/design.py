@@ -49,16 +49,9 @@ class Options:
 
     def check(self) -> None:
         """Raise ValueError when an option cannot be used (each Re as the solver would judge it)."""
-        from sim.errors import SetupError
-        from sim.setups import check_reynolds
+        from sim.setups import check_reynolds_numbers
 
-        if not self.re:
-            raise ValueError("Re must be one or more Reynolds numbers; got none")
-        for r in self.re:
-            try:
-                check_reynolds(r)
-            except SetupError as exc:
-                raise ValueError(f"Re: {exc}") from None
+        check_reynolds_numbers(self.re)
         if self.backend not in BACKENDS:
             raise ValueError(f"unknown backend {self.backend!r}; allowed: {', '.join(BACKENDS)}")
         if self.optimiser not in OPTIMISERS:

@@ -8,8 +8,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 
-from sim.errors import SetupError
-from sim.setups import check_reynolds
+from sim.setups import check_reynolds_numbers
 
 STARTS = ("circle", "ellipse:2", "rect:1:0.25", "naca:0030")  # four families: round, long, cornered, thin
 RE = (1.0, 5.0, 20.0, 40.0)  # across the design range, log-spaced roughly
@@ -39,13 +38,7 @@ class Plan:
         """A ValueError naming the first setting that cannot be used."""
         if not self.starts:
             raise ValueError("refine needs at least one start shape")
-        if not self.re:
-            raise ValueError("refine needs at least one Reynolds number")
-        for r in self.re:
-            try:
-                check_reynolds(r)
-            except SetupError as exc:
-                raise ValueError(f"--re: {exc}") from None
+        check_reynolds_numbers(self.re, "--re")
         for name in ("polish", "settle"):
             v = getattr(self, name)
             if not (isinstance(v, int) and v >= 0):

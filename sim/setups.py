@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypedDict
 
@@ -149,6 +150,18 @@ def check_reynolds(re: float) -> None:
             f"Reynolds number {re:g} is below {MIN_RE:g}: this is Stokes flow, where Cd * Re no longer "
             f"changes with Re; simulate at Re {MIN_RE:g} and use Cd = (Cd * Re at {MIN_RE:g}) / Re"
         )
+
+
+def check_reynolds_numbers(values: Sequence[float], name: str = "Re") -> None:
+    """SetupError unless `values` holds one or more Reynolds numbers that check_reynolds accepts; the message
+    starts with `name` (the option the user gave them in)."""
+    if len(values) == 0:
+        raise SetupError(f"{name} needs one or more Reynolds numbers; got none")
+    for re in values:
+        try:
+            check_reynolds(re)
+        except SetupError as exc:
+            raise SetupError(f"{name}: {exc}") from None
 
 
 def check_box(box: float) -> None:

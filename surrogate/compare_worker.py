@@ -22,6 +22,7 @@ import torch
 
 from surrogate.datasets import store
 from surrogate.model import Config, Surrogate
+from surrogate.splits import Batch
 from surrogate.train import TrainConfig, update
 
 
@@ -39,7 +40,7 @@ def measure(shard: Path, method: str, base: int, batch: int, updates: int) -> di
     re = torch.as_tensor(a["re"][r], dtype=torch.float32)
     inp = m.inputs(torch.as_tensor(a["points"][r], dtype=torch.float32), re)
     y = torch.as_tensor(np.stack([a["cd"][r], a["cl"][r]], 1), dtype=torch.float32)
-    b = (inp, torch.as_tensor(a["fields"][r]), re, y)
+    b = Batch(inp, torch.as_tensor(a["fields"][r]), re, y, None)
     del a
     cfg = TrainConfig(method=method, base=base)
     opt = torch.optim.Adam(m.net.parameters(), lr=1e-5)

@@ -46,10 +46,7 @@ def _worker(rank: int, world: int, port: int, device: str, threads: int, fn: Cal
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(threads)
     _init(rank, world, device)
-    try:
-        fn(*args)
-    finally:
-        dist.destroy_process_group()
+    _run(fn, args)
 
 
 def launch(fn: Callable, args: tuple, processes: int, device: str = "cpu") -> None:
@@ -66,8 +63,15 @@ def launch(fn: Callable, args: tuple, processes: int, device: str = "cpu") -> No
 
 def run_under_torchrun(fn: Callable, args: tuple, device: str) -> None:
     _init(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), device)
+    _run(fn, args)
+
+
+def _run(fn: Callable, args: tuple) -> None:
+    """fn(*args) in this process of the group; the processes leave the group together (a process that tore
+    its group down while another still wrote its checkpoint was seen to abort under load)."""
     try:
         fn(*args)
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 

@@ -22,39 +22,50 @@ RE_BANDS = ((0, 3), (3, 10), (10, 1e9))
 def predict_split(
     model: Surrogate, split: Split, device: str, batch: int = 64, members: list | None = None
 ) -> dict[str, np.ndarray]:
-    """Cd, Cl, field error and PhiFlow residuals per sample.
+    """Cd, Cl, field error and PhiFlow residuals per sample; with the split's read-outs also the pressure part
+    of Cd and Cp at the stations (P's other outputs).
 
     Args:
-        members: an ensemble's networks: Cd and Cl are then the members' mean (as optim.backends predicts),
+        members: an ensemble's networks: the outputs are then the members' mean (as optim.backends predicts),
             the fields their mean state.
     """
     models = members or [model]
-    out: dict[str, list] = {
-        k: [] for k in ("cd", "cl", "field_rel_err", "mom", "div", "mom_true", "div_true")
-    }
+    keys = ["cd", "cl", "field_rel_err", "mom", "div", "mom_true", "div_true"]
+    keys += ["cd_pressure", "cp"] if split.readout is not None else []
+    out: dict[str, list] = {k: [] for k in keys}
     for i in range(0, len(split), batch):
-        inp, target, re, _ = split.batch(slice(i, i + batch), device)
-        xs = [m.forward_inputs(inp, re) for m in models]
-        y = torch.stack([physics.drag_lift(x.double(), re.double()) for x in xs]).mean(0)
-        x = torch.stack(xs).mean(0)
+        b = split.batch(slice(i, i + batch), device)
+        re = b.re.double()
+        xs = [m.forward_inputs(b.inputs, b.re) for m in models]
+        if b.readout is not None:
+            ro = b.readout.to(device, torch.float64)
+            y = torch.stack([physics.outputs(x.double(), re, ro, model.window) for x in xs]).mean(0)
+            own = torch.stack([physics.split(x.double(), re, ro, model.window) for x in xs]).mean(0)
+            out["cd_pressure"].append(own.cpu().numpy())
+            out["cp"].append(y[:, 3:].cpu().numpy())
+        else:
+            y = torch.stack([physics.drag_lift(x.double(), re) for x in xs]).mean(0)
         out["cd"].append(y[:, 0].cpu().numpy())
         out["cl"].append(y[:, 1].cpu().numpy())
+        x, target = torch.stack(xs).mean(0), b.target
         num = torch.linalg.vector_norm((x - target).flatten(1), dim=1)
         out["field_rel_err"].append((num / torch.linalg.vector_norm(target.flatten(1), dim=1)).cpu().numpy())
         for state, suffix in ((x, ""), (target, "_true")):  # PhiFlow on the CPU
-            c = residual.consistency(state.cpu(), re.cpu(), inp[:, 0].cpu(), model.window)
+            c = residual.consistency(state.cpu(), b.re.cpu(), b.inputs[:, 0].cpu(), model.window)
             out["mom" + suffix].append(c["momentum_rms"].cpu().numpy())
             out["div" + suffix].append(c["continuity_rms"].cpu().numpy())
     return {k: np.concatenate(v) for k, v in out.items()}
 
 
 def metrics(model: Surrogate, split: Split, device: str, members: list | None = None) -> dict:
-    """Cd relative error (median, p95, max), Cl error relative to Cd, field error; overall and per Re band."""
+    """Cd relative error (median, p95, max), Cl error relative to Cd, field error; with the split's read-outs
+    also the pressure part's error relative to Cd and Cp's RMS error; overall and per Re band."""
     pred = predict_split(model, split, device, members=members)
     cd_true, cl_true = split.y[:, 0].double().numpy(), split.y[:, 1].double().numpy()
     re = split.re.numpy()
     err = np.abs(pred["cd"] / cd_true - 1)
     cl_err = np.abs(pred["cl"] - cl_true)
+    others = _output_errors(pred, split) if "cp" in pred else {}
 
     def summary(sel: np.ndarray) -> dict:
         if not sel.any():
@@ -71,11 +82,23 @@ def metrics(model: Surrogate, split: Split, device: str, members: list | None = 
             "ns_continuity_rms": float(np.median(pred["div"][sel])),
             "ns_momentum_rms_solver": float(np.median(pred["mom_true"][sel])),
             "ns_continuity_rms_solver": float(np.median(pred["div_true"][sel])),
+            **{f"{k}_median": float(np.median(v[sel])) for k, v in others.items()},
+            **{f"{k}_p95": float(np.percentile(v[sel], 95)) for k, v in others.items()},
         }
 
     out = summary(np.ones(len(err), bool))
     out["bands"] = {f"{lo:g}-{hi:g}": summary((re >= lo) & (re < hi)) for lo, hi in RE_BANDS}
     return out
+
+
+def _output_errors(pred: dict[str, np.ndarray], split: Split) -> dict[str, np.ndarray]:
+    """Per sample: the pressure part's error relative to the stored Cd, and the RMS error of Cp over the
+    stations."""
+    y = split.y.double().numpy()
+    return {
+        "cd_pressure_err_rel_cd": np.abs(pred["cd_pressure"] - y[:, 2]) / y[:, 0],
+        "cp_rms_err": np.sqrt(np.mean((pred["cp"] - y[:, 3:]) ** 2, 1)),
+    }
 
 
 def evaluate(
@@ -90,7 +113,8 @@ def evaluate(
     members, card = model_files.load(model_dir, device)
     d = dataset.load(data_dir)
     model_files.check_compatible(card, d.manifest)
-    out = metrics(members[0], make_split(d, split, members[0]), device, members if len(members) > 1 else None)
+    tensors = make_split(d, split, members[0], readouts=True)
+    out = metrics(members[0], tensors, device, members if len(members) > 1 else None)
     out["model"], out["data"] = portable(model_dir), portable(data_dir)
     out["method"] = card["train"]["method"]
     return out

@@ -19,9 +19,10 @@ import torch
 import torch.nn.functional as F
 
 from sim import forces
+from surrogate.readout import STATIONS, Readout, WindowGrid, integrals
 from surrogate.window import Window
 
-STATIONS = 64  # surface Cp stations, as the solver's
+OUTPUTS = ("cd", "cl", "cd_pressure", *(f"cp{k}" for k in range(STATIONS)))  # what `outputs` gives, in order
 
 
 @dataclass
@@ -68,7 +69,7 @@ def measure(state: torch.Tensor, re: torch.Tensor, pr: Probe, window: Window) ->
     p = state[:, 2]
     c = torch.as_tensor(window.centres(), dtype=state.dtype, device=state.device)
     cp = forces.interp2(p, c, c, pr.stations.to(state.dtype)) / 0.5
-    grid = _WindowGrid(c, window.h)
+    grid = WindowGrid(c, window.h)
     re_t = torch.as_tensor(re, dtype=torch.float64).reshape(-1)
     parts = [  # the solver's split (forces.pressure_part) on the window: reporting only, not differentiable
         forces.pressure_part(  # type: ignore[call-arg]  # u, v, p unpacked from the state
@@ -91,18 +92,6 @@ def measure(state: torch.Tensor, re: torch.Tensor, pr: Probe, window: Window) ->
     }
 
 
-class _WindowGrid:
-    """The window as the collocated grid forces.surface_stress_forces samples (u, v, p all at the cell
-    centres)."""
-
-    def __init__(self, centres: torch.Tensor, h: float) -> None:
-        self.xc = self.yc = self.xf = self.yf = centres.double()
-        self._h = h
-
-    def h_min(self) -> float:
-        return self._h
-
-
 def drag_lift(state: torch.Tensor, re: torch.Tensor) -> torch.Tensor:
     """(B, 2): Cd and Cl of states on the default window, the part of P the trainers use (no shape needed: the
     contour is fixed)."""
@@ -117,3 +106,41 @@ def drag_lift_on(state: torch.Tensor, re: torch.Tensor, window: Window) -> torch
     wnx, wny = contour_weights(window, state.dtype, state.device)
     gx, gy = forces.flux_density(u, v, p, grads, wnx, wny, nu)
     return 2.0 * torch.stack([gx.sum((1, 2)), gy.sum((1, 2))], 1)
+
+
+def outputs(state: torch.Tensor, re: torch.Tensor, ro: Readout, window: Window) -> torch.Tensor:
+    """All of P(x), differentiable in the state: (B, 3 + M) = Cd, Cl, the pressure part of Cd, and Cp at the
+    M stations (`OUTPUTS`).
+
+    The pressure part is the wall pressure integral scaled by the stored sample's closure (`ro.closure`,
+    readout.with_closure): linear in the state, and the stored split on the stored state. A prediction's
+    own split, as the solver reports it, is `split`.
+    """
+    cdl = drag_lift_on(state, re, window)
+    px, _ = integrals(state, re, ro)
+    cd_pressure = 2.0 * px / ro.closure.to(state.dtype)
+    b, m = ro.cp_index.shape[:2]
+    at = torch.gather(state[:, 2].reshape(b, -1), 1, ro.cp_index.reshape(b, -1)).reshape(b, m, 4)
+    cp = (at * ro.cp_weight.to(state.dtype)).sum(-1) / 0.5
+    return torch.cat([cdl, cd_pressure[:, None], cp], 1)
+
+
+def split(state: torch.Tensor, re: torch.Tensor, ro: Readout, window: Window) -> torch.Tensor:
+    """The pressure part of Cd (B,) as the solver splits a state: its own wall integrals scaled to its own
+    body force, Cd Px / (Px + Vx) (forces.pressure_part, without its fallback)."""
+    px, vx = integrals(state, re, ro)
+    return drag_lift_on(state, re, window)[:, 0] * px / (px + vx)
+
+
+def output_scales(y_star: torch.Tensor) -> torch.Tensor:
+    """Per-sample scales (B, 3 + M) that make the outputs weigh alike in the physics loss.
+
+    Cd, Cl and the pressure part are taken relative to the sample's drag Cd* (so every Re weighs the same:
+    Cd spans 1 to 30); each Cp relative to the RMS of the sample's Cp* times sqrt(M), so that the whole
+    distribution's relative RMS error weighs as much as one force coefficient's relative error. The loss then
+    reads four alike terms: drag, lift, the split and the pressure distribution.
+    """
+    b, m = y_star.shape[0], y_star.shape[1] - 3
+    cd = y_star[:, :1].abs()
+    cp = y_star[:, 3:].pow(2).mean(1, keepdim=True).sqrt() * m**0.5
+    return torch.cat([cd.expand(b, 3), cp.expand(b, m)], 1)

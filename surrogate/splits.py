@@ -1,24 +1,36 @@
-"""A dataset split as tensors: the network's inputs (computed once), the stored states, Re and (Cd, Cl).
+"""A dataset split as tensors: the network's inputs (computed once), the stored states, Re, the stored outputs
+of P (Cd, Cl, the pressure part, Cp at the stations) and, when asked, the shapes' read-out maps.
 
-Rasterising thousands of shapes costs seconds, and every model on the same window sees the same rasters, so
-the last few splits' rasters are kept in memory and reused by the next model (a method comparison trains
-many).
+Rasterising thousands of shapes costs seconds, and every model on the same window sees the same rasters
+(and read-outs), so the last few splits' are kept in memory and reused by the next model (a method comparison
+trains many).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
 from surrogate.datasets import data as dataset
 from surrogate.model import Surrogate, shape_channels
+from surrogate.readout import Readout, readout, with_closure
 
-# rasterised shapes of recent splits, by dataset, split and window
+# rasterised shapes (and read-outs) of recent splits, by dataset, split and window
 _RASTERS: dict[tuple[str, str, str | None, str], torch.Tensor] = {}
+_READOUTS: dict[tuple[str, str, str | None, str], Readout] = {}
 _KEEP = 4
+
+
+class Batch(NamedTuple):
+    inputs: torch.Tensor  # (B, 5, n, n)
+    target: torch.Tensor  # (B, 3, n, n) stored state
+    re: torch.Tensor  # (B,)
+    y: torch.Tensor  # (B, 3 + M) stored Cd, Cl, pressure part of Cd, Cp at the M stations
+    readout: Readout | None  # the shapes' read-out maps (for P's outputs beyond Cd and Cl)
 
 
 @dataclass
@@ -26,31 +38,38 @@ class Split:
     inputs: torch.Tensor  # (N, 5, n, n) network inputs
     target: torch.Tensor  # (N, 3, n, n) stored state
     re: torch.Tensor  # (N,)
-    y: torch.Tensor  # (N, 2) stored Cd, Cl
+    y: torch.Tensor  # (N, 3 + M) stored Cd, Cl, pressure part of Cd, Cp at the stations
     rows: np.ndarray  # positions in the dataset
+    readout: Readout | None = None
 
     def __len__(self) -> int:
         return len(self.rows)
 
-    def batch(self, idx: torch.Tensor | np.ndarray | slice, device: str) -> tuple[torch.Tensor, ...]:
-        """(inputs, target, re, y) of the samples `idx` on `device`."""
-        return tuple(t[idx].to(device) for t in (self.inputs, self.target, self.re, self.y))
+    def batch(self, idx: torch.Tensor | np.ndarray | slice, device: str) -> Batch:
+        """The samples `idx` on `device`."""
+        ro = self.readout.take(idx).to(device) if self.readout is not None else None
+        inputs, target, re, y = (t[idx].to(device) for t in (self.inputs, self.target, self.re, self.y))
+        return Batch(inputs, target, re, y, ro)
 
     def to(self, device: str) -> Split:
         """The tensors on `device` (a GPU holds a whole training set: batches are then cut there)."""
-        return Split(
-            self.inputs.to(device), self.target.to(device), self.re.to(device), self.y.to(device), self.rows
-        )
+        ro = self.readout.to(device) if self.readout is not None else None
+        tensors = (self.inputs, self.target, self.re, self.y)
+        return Split(*(t.to(device) for t in tensors), self.rows, ro)  # type: ignore[call-arg]
 
     def take(self, pick: torch.Tensor) -> Split:
         """The samples at positions `pick` (repeats allowed: a bootstrap resample)."""
-        return Split(
-            self.inputs[pick], self.target[pick], self.re[pick], self.y[pick], self.rows[pick.numpy()]
-        )
+        ro = self.readout.take(pick) if self.readout is not None else None
+        tensors = (self.inputs, self.target, self.re, self.y)
+        return Split(*(t[pick] for t in tensors), self.rows[pick.numpy()], ro)  # type: ignore[call-arg]
 
 
-def make_split(d: dataset.Data, name: str | None, model: Surrogate) -> Split:
-    """The usable samples of one split (None: all) as tensors, with the network's inputs computed once."""
+def make_split(d: dataset.Data, name: str | None, model: Surrogate, readouts: bool = False) -> Split:
+    """The usable samples of one split (None: all) as tensors, with the network's inputs computed once.
+
+    Args:
+        readouts: also the shapes' read-out maps (P's pressure part and Cp; about 7 ms a shape, once).
+    """
     rows = dataset.indices(d, name)
     a = d.arrays
     re = torch.as_tensor(a["re"][rows], dtype=torch.float32)
@@ -60,10 +79,20 @@ def make_split(d: dataset.Data, name: str | None, model: Surrogate) -> Split:
         pts = torch.as_tensor(a["points"][rows], dtype=torch.float32)
         with torch.no_grad():
             chunks = [shape_channels(pts[i : i + 256], model.window) for i in range(0, len(rows), 256)]
-        if len(_RASTERS) >= _KEEP:
-            _RASTERS.pop(next(iter(_RASTERS)))
-        _RASTERS[key] = torch.cat(chunks)
+        _keep(_RASTERS, key, torch.cat(chunks))
+    if readouts and key not in _READOUTS:
+        maps = readout(a["points"][rows], model.window)
+        states, re_rows, cdp = (torch.as_tensor(a[k][rows]) for k in ("fields", "re", "cd_pressure"))
+        _keep(_READOUTS, key, with_closure(maps, states, re_rows, cdp))
     with torch.no_grad():
         inputs = model.assemble(_RASTERS[key], re)
-    y = torch.as_tensor(np.stack([a["cd"][rows], a["cl"][rows]], 1), dtype=torch.float32)
-    return Split(inputs, torch.as_tensor(a["fields"][rows]), re, y, rows)
+    y = np.concatenate([np.stack([a[k][rows] for k in ("cd", "cl", "cd_pressure")], 1), a["cp"][rows]], 1)
+    fields = torch.as_tensor(a["fields"][rows])
+    y_t = torch.as_tensor(y, dtype=torch.float32)
+    return Split(inputs, fields, re, y_t, rows, _READOUTS.get(key) if readouts else None)
+
+
+def _keep(cache: dict, key: tuple, value: object) -> None:
+    if len(cache) >= _KEEP:
+        cache.pop(next(iter(cache)))
+    cache[key] = value

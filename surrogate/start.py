@@ -72,7 +72,8 @@ def prepare(
     check_compatible({"architecture": model.config.to_dict()}, d.manifest)
     cfg.base, cfg.depth = model.config.base, model.config.depth  # a fine-tune keeps its start's network
     model.train()
-    train_split, val_split = make_split(d, "train", model), make_split(d, "val", model)
+    every = cfg.outputs == "all"  # the shapes' read-outs, for P's outputs beyond Cd and Cl
+    train_split, val_split = make_split(d, "train", model, every), make_split(d, "val", model, every)
     if cfg.bootstrap:  # n draws with replacement from the n training samples, the same for every resume
         gen = torch.Generator().manual_seed(cfg.seed)
         train_split = train_split.take(torch.randint(len(train_split), (len(train_split),), generator=gen))

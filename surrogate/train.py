@@ -29,9 +29,10 @@ from surrogate.devices import check_device
 from surrogate.evaluation import metrics
 from surrogate.model import Surrogate
 from surrogate.model_files import CARD, METRICS, saved_step
-from surrogate.splits import Split
+from surrogate.readout import Readout
+from surrogate.splits import Batch, Split
 from surrogate.start import Start, prepare, write_checkpoint
-from surrogate.train_config import DEFAULT_LR, METHODS, TrainConfig, TrainingError
+from surrogate.train_config import DEFAULT_LR, METHODS, OUTPUT_SETS, TrainConfig, TrainingError
 
 __all__ = ["DEFAULT_LR", "METHODS", "TrainConfig", "TrainingError", "batch_positions", "train", "update"]
 
@@ -49,7 +50,7 @@ def update(
     model: Surrogate,
     opt: torch.optim.Optimizer,
     cfg: TrainConfig,
-    batch: tuple[torch.Tensor, ...],
+    batch: Batch,
     lr: float,
     net: torch.nn.Module | None = None,
     field_opt: torch.optim.Optimizer | None = None,
@@ -72,10 +73,9 @@ def update(
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; allowed: {', '.join(METHODS)}")
     net = model.net if net is None else net
-    inp, target, re, y_star = batch
     if method == "supervised":
         opt.zero_grad()
-        loss = _state_loss(model, net(inp), batch, 1.0, cfg.residual_weight)
+        loss = _state_loss(model, net(batch.inputs), batch, 1.0, cfg.residual_weight)
         loss.backward()
         opt.step()
         return dist.global_mean(float(loss.detach()))
@@ -83,64 +83,77 @@ def update(
         report = _hig_step(model, cfg, batch, lr)
     else:
         opt.zero_grad()
-        out = net(inp)
-        scale = y_star[:, :1]  # relative to the stored drag: every Re weighs the same
-        x = model.decode(out, inp, re)
-        y = physics.drag_lift(x, re) / scale
-        loss = methods.physics_loss(y, y_star / scale)
+        x = model.decode(net(batch.inputs), batch.inputs, batch.re)
+        y, y_star = physics_outputs(model, x, batch, cfg.outputs)
+        loss = methods.physics_loss(y, y_star)
         report = float(loss.detach())
         if method == "sip":
-            loss = methods.sip_proxy_loss(
-                x, methods.sip_targets(x, y, y_star / scale, cfg.sip_eta, cfg.sip_eps)
-            )
+            loss = methods.sip_proxy_loss(x, methods.sip_targets(x, y, y_star, cfg.sip_eta, cfg.sip_eps))
         loss.backward()
         opt.step()
     if cfg.field_weight or cfg.residual_weight:
         if field_opt is None:
             raise ValueError(f"{method} with a field or residual weight needs the state terms' own optimiser")
         field_opt.zero_grad()
-        _state_loss(model, net(inp), batch, cfg.field_weight, cfg.residual_weight).backward()
+        _state_loss(model, net(batch.inputs), batch, cfg.field_weight, cfg.residual_weight).backward()
         field_opt.step()
     return dist.global_mean(report)
 
 
+def physics_outputs(
+    model: Surrogate, x: torch.Tensor, batch: Batch, outputs: str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(y, y*) of the physics loss, scaled so that the outputs weigh alike (physics.output_scales).
+
+    Args:
+        outputs: "drag": Cd and Cl relative to the stored drag; "all": every output of P (Cd, Cl, the pressure
+            part of Cd, Cp at the stations; the batch needs the shapes' read-outs).
+    """
+    if outputs == "drag":
+        scale = batch.y[:, :1]
+        return physics.drag_lift(x, batch.re) / scale, batch.y[:, :2] / scale
+    if batch.readout is None:
+        raise ValueError(
+            "the physics loss over all outputs needs the shapes' read-outs (make_split(readouts=True))"
+        )
+    scale = physics.output_scales(batch.y)
+    return physics.outputs(x, batch.re, batch.readout, model.window) / scale, batch.y / scale
+
+
 def _state_loss(
-    model: Surrogate,
-    out: torch.Tensor,
-    batch: tuple[torch.Tensor, ...],
-    field_weight: float,
-    residual_weight: float,
+    model: Surrogate, out: torch.Tensor, batch: Batch, field_weight: float, residual_weight: float
 ) -> torch.Tensor:
     """The losses on the predicted state: field_weight x field loss + residual_weight x PhiFlow residual."""
-    inp, target, re, _ = batch
-    loss = field_weight * field_loss(model, out, target, re)
+    loss = field_weight * field_loss(model, out, batch.target, batch.re)
     if residual_weight:
-        loss = loss + residual_weight * _residual_loss(model, out, inp, re)
+        loss = loss + residual_weight * _residual_loss(model, out, batch.inputs, batch.re)
     return loss
 
 
-def _hig_step(model: Surrogate, cfg: TrainConfig, batch: tuple[torch.Tensor, ...], lr: float) -> float:
-    """HIG's step from the whole batch's stacked per-sample Jacobians of y = P(f(s, Re)) / Cd*; returns the
+def _hig_step(model: Surrogate, cfg: TrainConfig, batch: Batch, lr: float) -> float:
+    """HIG's step from the whole batch's stacked per-sample Jacobians of the scaled outputs y; returns the
     physics loss before it."""
-    inp, _, re, y_star = batch
-    scale = y_star[:, :1]
-    out = model.net(inp)
-    y = physics.drag_lift(model.decode(out, inp, re), re) / scale
-    g = (y - y_star / scale).detach() / (len(y) * dist.world_size())  # dL/dy of physics_loss (a batch mean)
+    x = model.decode(model.net(batch.inputs), batch.inputs, batch.re)
+    y, y_star = physics_outputs(model, x, batch, cfg.outputs)
+    g = (y - y_star).detach() / (len(y) * dist.world_size())  # dL/dy of physics_loss (a batch mean)
     names = [n for n, p in model.net.named_parameters() if p.requires_grad]
+    scale = (batch.y[:, :1] if cfg.outputs == "drag" else physics.output_scales(batch.y)).detach()
+    ro = batch.readout.tensors() if cfg.outputs == "all" and batch.readout is not None else ()
 
-    def outputs(
-        params: dict[str, torch.Tensor], one_inp: torch.Tensor, one_re: torch.Tensor, one_scale: torch.Tensor
-    ) -> torch.Tensor:
-        o = torch.func.functional_call(model.net, params, (one_inp[None],))
-        st = model.decode(o, one_inp[None], one_re[None])
-        return physics.drag_lift(st, one_re[None])[0] / one_scale
+    def outputs(params: dict[str, torch.Tensor], inp: torch.Tensor, re: torch.Tensor, *rest: torch.Tensor):
+        one_scale, maps = rest[0], rest[1:]
+        o = torch.func.functional_call(model.net, params, (inp[None],))
+        st = model.decode(o, inp[None], re[None])
+        if not maps:
+            return physics.drag_lift(st, re[None])[0] / one_scale
+        one = Readout(*(t[None] for t in maps))
+        return physics.outputs(st, re[None], one, model.window)[0] / one_scale
 
-    jac = methods.per_sample_jacobian(model.net, outputs, (inp, re, scale[:, 0]), names)
+    jac = methods.per_sample_jacobian(model.net, outputs, (batch.inputs, batch.re, scale, *ro), names)
     jac = {n: dist.gather(j) for n, j in jac.items()}  # every process gets the whole batch's rows and dL/dy
     delta = methods.half_inverse_from_jacobian(jac, dist.gather(g), cfg.hig_tau)
     methods.apply_direction(model.net, delta, lr)
-    return float(methods.physics_loss(y.detach(), y_star / scale))
+    return float(methods.physics_loss(y.detach(), y_star))
 
 
 def _residual_loss(model: Surrogate, out: torch.Tensor, inp: torch.Tensor, re: torch.Tensor) -> torch.Tensor:
@@ -232,9 +245,11 @@ def train(
 
 
 def _check(cfg: TrainConfig, data_dir: str | Path) -> dataset.Data:
-    """The dataset, after the method and device are checked (and torch seeded)."""
+    """The dataset, after the method, output set and device are checked (and torch seeded)."""
     if cfg.method not in METHODS:
         raise ValueError(f"unknown method {cfg.method!r}; allowed: {', '.join(METHODS)}")
+    if cfg.outputs not in OUTPUT_SETS:
+        raise ValueError(f"unknown output set {cfg.outputs!r}; allowed: {', '.join(OUTPUT_SETS)}")
     check_device(cfg.device)
     torch.manual_seed(cfg.seed)
     return dataset.load(data_dir)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 METHODS = ("supervised", "dp", "sip", "hig")
+OUTPUT_SETS = ("drag", "all")  # what the physics loss is over: (Cd, Cl), or every output of P
 DEFAULT_LR = {"supervised": 1e-3, "dp": 1e-4, "sip": 1e-4, "hig": 0.3}  # swept: docs/method-comparison.md
 
 
@@ -28,6 +29,7 @@ class TrainConfig:
     focus: str | None = None  # a sample family (e.g. 'refine') that gets `focus_share` of every batch
     focus_share: float = 0.25
     residual_weight: float = 0.0  # PhiFlow Navier-Stokes residual (surrogate.residual), a state term as above
+    outputs: str = "drag"  # OUTPUT_SETS: the physics loss of dp/sip/hig over (Cd, Cl) or every output of P
     sip_eta: float = 1.0
     sip_eps: float = 1e-6
     hig_tau: float = 1e-6

@@ -164,27 +164,28 @@ def test_evaluate_refuses_a_model_for_another_window(tmp_path, capsys):
     assert "windows differ" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("outputs", ["drag", "all"])
 @pytest.mark.parametrize("method,lr", [("dp", 1e-2), ("sip", 1e-2), ("hig", 0.3)])
-def test_each_physics_method_fits_one_batchs_drag(method, lr):
-    """Repeated dp, sip and hig updates on one batch lower its physics loss (the drag of P(f) towards y*)."""
+def test_each_physics_method_fits_one_batchs_outputs(method, lr, outputs):
+    """Repeated dp, sip and hig updates on one batch lower its physics loss: over (Cd, Cl), or over every
+    output of P (Cd, Cl, the pressure part, Cp at the 64 stations)."""
     from surrogate import methods
     from surrogate.datasets import data
     from surrogate.splits import make_split
-    from surrogate.train import update
+    from surrogate.train import physics_outputs, update
 
     torch.manual_seed(0)
     model = Surrogate(Config(base=4, depth=2))
     d = data.load(TEST_SET)
-    split = make_split(d, "test", model)
+    split = make_split(d, "test", model, readouts=outputs == "all")
     batch = split.batch(slice(0, 4), "cpu")
-    cfg = TrainConfig(method=method, base=4, depth=2)
+    cfg = TrainConfig(method=method, base=4, depth=2, outputs=outputs)
     opt = torch.optim.Adam(model.net.parameters(), lr=lr)
 
-    def loss():
+    def loss() -> float:
         with torch.no_grad():
-            y = physics.drag_lift(model.forward_inputs(batch[0], batch[2]), batch[2])
-            scale = batch[3][:, :1]
-            return float(methods.physics_loss(y / scale, batch[3] / scale))
+            x = model.forward_inputs(batch.inputs, batch.re)
+            return float(methods.physics_loss(*physics_outputs(model, x, batch, outputs)))
 
     before = loss()
     for _ in range(15):

@@ -13,7 +13,7 @@ import torch
 from surrogate import physics
 from surrogate.datasets import data as dataset
 from surrogate.model import Surrogate
-from surrogate.splits import make_split
+from surrogate.splits import Batch, make_split
 from surrogate.start import new_model
 from surrogate.train import TrainConfig, field_loss, update
 
@@ -22,15 +22,15 @@ LR = 1e-3
 
 
 @pytest.fixture(scope="module")
-def small() -> tuple[Surrogate, tuple[torch.Tensor, ...]]:
+def small() -> tuple[Surrogate, Batch]:
     """A tiny fresh network (a few thousand parameters) and a batch of 6 test samples, in float64 so that the
     formulas compare to round-off."""
     d = dataset.load(TEST)
     torch.manual_seed(0)
     model = new_model(d, TrainConfig(base=4, depth=1)).double()
     split = make_split(d, None, model)
-    batch = tuple(t.double() for t in split.batch(slice(0, 6), "cpu"))
-    return model, batch
+    b = split.batch(slice(0, 6), "cpu")
+    return model, Batch(b.inputs.double(), b.target.double(), b.re.double(), b.y.double(), None)
 
 
 def _params(model: Surrogate) -> torch.Tensor:
@@ -49,15 +49,15 @@ def _adam_first_step(g: torch.Tensor) -> torch.Tensor:
     return -LR * g / (g.abs() + 1e-8)
 
 
-def _outputs(m: Surrogate, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+def _outputs(m: Surrogate, batch: Batch) -> tuple[torch.Tensor, ...]:
     """(state x, y = (Cd, Cl) / Cd*, y* / Cd*) of the batch through the network."""
-    inp, _, re, y_star = batch
+    inp, _, re, y_star, _ = batch
     scale = y_star[:, :1]
     x = m.decode(m.net(inp), inp, re)
-    return x, physics.drag_lift(x, re) / scale, y_star / scale
+    return x, physics.drag_lift(x, re) / scale, y_star[:, :2] / scale
 
 
-def _step(model: Surrogate, method: str, batch: tuple[torch.Tensor, ...], cfg: TrainConfig, lr: float = LR):
+def _step(model: Surrogate, method: str, batch: Batch, cfg: TrainConfig, lr: float = LR):
     """theta after one update of `method` from `model`, minus theta before."""
     m = copy.deepcopy(model)
     before = _params(m)
@@ -67,7 +67,7 @@ def _step(model: Surrogate, method: str, batch: tuple[torch.Tensor, ...], cfg: T
 
 def test_supervised_step_is_adams_first_step_on_the_field_loss(small):
     model, batch = small
-    inp, target, re, _ = batch
+    inp, target, re, _, _ = batch
     g = _grad(model, lambda m: field_loss(m, m.net(inp), target, re))
     step = _step(model, "supervised", batch, TrainConfig(method="supervised"))
     torch.testing.assert_close(step, _adam_first_step(g), rtol=1e-6, atol=1e-12)
@@ -87,7 +87,7 @@ def test_dp_step_is_adams_first_step_on_the_physics_loss(small):
 def test_sip_step_is_adams_first_step_towards_the_damped_pseudo_inverse_target(small):
     """x~ = x + J^T (J J^T + eps lambda_max I)^-1 (-(y - y*)) per sample, J = dy/dx by dense autograd here."""
     model, batch = small
-    inp, _, re, y_star = batch
+    inp, _, re, y_star, _ = batch
     eps = 1e-6
     with torch.no_grad():
         x, y, ys = _outputs(model, batch)
@@ -124,7 +124,7 @@ def test_hig_step_is_the_half_inverse_of_the_dense_batch_jacobian(small):
     def y_of(theta: torch.Tensor) -> torch.Tensor:
         chunks = torch.split(theta, sizes)
         named = {n: c.reshape(p.shape) for (n, p), c in zip(m.net.named_parameters(), chunks, strict=True)}
-        inp, _, re, y_star = batch
+        inp, _, re, y_star, _ = batch
         x = m.decode(torch.func.functional_call(m.net, named, (inp,)), inp, re)
         return (physics.drag_lift(x, re) / y_star[:, :1]).reshape(-1)
 
@@ -139,8 +139,8 @@ def test_hig_step_is_the_half_inverse_of_the_dense_batch_jacobian(small):
     torch.testing.assert_close(step, expected, rtol=1e-6, atol=1e-9 * float(expected.abs().max()))
 
 
-def _losses(m: Surrogate, batch: tuple[torch.Tensor, ...]) -> tuple[float, float]:
-    inp, target, re, _ = batch
+def _losses(m: Surrogate, batch: Batch) -> tuple[float, float]:
+    inp, target, re, _, _ = batch
     with torch.no_grad():
         _, y, ys = _outputs(m, batch)
         return float(0.5 * ((y - ys) ** 2).sum() / len(y)), float(field_loss(m, m.net(inp), target, re))
@@ -163,7 +163,7 @@ def test_hig_with_a_field_weight_stays_finite_and_lowers_both_losses(small):
     assert physics1 < 0.5 * physics0 and field1 < 0.9 * field0
 
     coupled = copy.deepcopy(model)  # the old coupling: the field step taken by an Adam at HIG's rate
-    inp, target, re, _ = batch
+    inp, target, re, _, _ = batch
     adam = torch.optim.Adam(coupled.net.parameters(), lr=0.3)
     field_loss(coupled, coupled.net(inp), target, re).backward()
     adam.step()

@@ -33,16 +33,15 @@ if TYPE_CHECKING:
 def _re_list(text: str) -> list[float]:
     """--re's value: one Reynolds number or a comma-separated list, each one the solver takes."""
     from sim.errors import SetupError
-    from sim.setups import check_reynolds
+    from sim.setups import check_reynolds_numbers
 
     values = [float_arg(t, "--re") for t in str(text).split(",") if t.strip()]
     if not values:
         raise UsageError(f"--re must be a positive number or a comma-separated list of them; got {text!r}")
-    for v in values:
-        try:
-            check_reynolds(v)
-        except SetupError as exc:
-            raise UsageError(f"--re {text}: {exc}") from None
+    try:
+        check_reynolds_numbers(values, f"--re {text}")
+    except SetupError as exc:
+        raise UsageError(str(exc)) from None
     return values
 
 

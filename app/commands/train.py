@@ -14,6 +14,7 @@ from app.common import (
     positive_int,
     write_result,
 )
+from surrogate.train_config import OUTPUT_SETS
 
 
 def register(sub) -> None:
@@ -31,6 +32,13 @@ def register(sub) -> None:
     t.add_argument("--batch", default="32", metavar="B", help="samples an update (default 32)")
     t.add_argument("--lr", metavar="LR", help="learning rate (default: per method)")
     t.add_argument("--base", default="16", metavar="C", help="U-Net channels at full resolution (default 16)")
+    t.add_argument(
+        "--outputs",
+        default="drag",
+        choices=OUTPUT_SETS,
+        help="the physics loss of dp/sip/hig: over Cd and Cl (drag, the default), or over every output of P "
+        "(all: Cd, Cl, the pressure part of Cd and Cp at the 64 stations, each weighing alike)",
+    )
     t.add_argument(
         "--field-weight",
         default="0",
@@ -200,6 +208,7 @@ def run_train(args) -> int:
         base=positive_int(args.base, "--base"),
         field_weight=float_arg(args.field_weight, "--field-weight"),
         field_lr=float_arg(args.field_lr, "--field-lr"),
+        outputs=args.outputs,
         residual_weight=float_arg(args.residual_weight, "--residual-weight"),
         seed=int(float_arg(args.seed, "--seed")),
         bootstrap=args.bootstrap,
@@ -319,6 +328,12 @@ def run_evaluate(args) -> int:
         f"  Cl error: median {m['cl_abs_err_median']:.2e} ({100 * m['cl_err_rel_cd_median']:.3f}% of Cd); "
         f"field error median {100 * m['field_rel_err']:.2f}%"
     )
+    if "cp_rms_err_median" in m:
+        print(
+            f"  pressure part of Cd: error median {100 * m['cd_pressure_err_rel_cd_median']:.3f}% of Cd, "
+            f"p95 {100 * m['cd_pressure_err_rel_cd_p95']:.3f}%; "
+            f"Cp RMS error median {m['cp_rms_err_median']:.4f}, p95 {m['cp_rms_err_p95']:.4f}"
+        )
     print(
         f"  Navier-Stokes residual (PhiFlow, fluid cells): momentum {m['ns_momentum_rms']:.3g} "
         f"(the solver's own states: {m['ns_momentum_rms_solver']:.3g}), "

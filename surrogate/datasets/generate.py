@@ -22,7 +22,7 @@ import numpy as np
 from geometry import sampler
 from surrogate.datasets import store
 from surrogate.datasets.settings import RE_MAX, RE_MIN, SHARD_SIZE
-from surrogate.physics import STATIONS
+from surrogate.readout import STATIONS
 from surrogate.window import Window
 
 
