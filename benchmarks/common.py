@@ -29,6 +29,7 @@ RESULTS = {
     "inverse_design": DOCS / "inverse_design.json",  # docs/design-notes.md
     "app_speed": DOCS / "app_speed.json",  # docs/design-notes.md
     "conditioning": DOCS / "conditioning.json",  # docs/method-comparison.md (spectra)
+    "toys": DOCS / "toys.json",  # docs/method-comparison.md (toy problems over seeds)
 }
 
 

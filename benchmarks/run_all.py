@@ -117,6 +117,14 @@ BENCHMARKS = [
         output="docs/benchmarks/conditioning.json",
     ),
     Bench(
+        "toys",
+        "toys.py",
+        "the methods on the toys with known answers over 3 seeds: oscillators (adam, sip, hig at equal CPU "
+        "time), heat 1D and 2D with a long diffusion time (sip against adam's best rate)",
+        120,
+        output="docs/benchmarks/toys.json",
+    ),
+    Bench(
         "generation",
         "generation.py",
         "dataset generation throughput: samples a minute with 1 and 2 local "
