@@ -1,12 +1,13 @@
-"""`dragopt compare-methods`: the four methods on one learning problem, side by side.
+"""`dragopt compare-methods`: a fair comparison of the four training methods on one learning problem.
 
-Same network, same split, same supervised pre-training; then each method fine-tunes from it for the same
-number of updates and, separately, for the same training time. Each method keeps its own learning rate
-(DEFAULT_LR, the settings that worked on our problems: one setting for all would be unfair, as the PBDL book
-notes). Every run is a model folder under the report folder, so a killed comparison resumes where it stopped.
-The report: a table of the test split's Cd error (median, p95, max), Cl error, field error, the cosine of
-dCd/dshape against the solver's adjoint on a few test shapes, time and peak memory per update; loss curves
-against updates and against time; and the plain conclusion the numbers give.
+The protocol (`Protocol`): one network size and split for all; two starts, a rough network (a few hundred
+supervised steps from scratch) and, when given, a converged one; for each start and method a learning-rate
+sweep on the validation split that is widened until its best rate lies strictly inside the swept range; then
+each method from each start over several seeds, for the same number of updates and, separately, for the same
+CPU time of the training process; HIG also from scratch, and its truncation tau and batch size swept. Every
+run is a model folder under the report folder, and every sweep result is kept, so a killed comparison
+continues where it stopped. The test split's metrics of every run, the cost of an update per method, and the
+report (surrogate.compare_report) come last.
 """
 
 from __future__ import annotations
@@ -15,209 +16,219 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from geometry.io import atomic_write_text
-from surrogate import gradients
+from surrogate import compare_report, gradients
 from surrogate.datasets import data as dataset
 from surrogate.evaluation import metrics
-from surrogate.model_files import METRICS, load_model
+from surrogate.model_files import METRICS, load_model, saved_step
 from surrogate.paths import ROOT
 from surrogate.splits import make_split
-from surrogate.train import METHODS, TrainConfig, train
+from surrogate.train import METHODS, TrainConfig, TrainingError, train
 
-SUMMARY = ("cd_rel_err_median", "cd_rel_err_p95", "cd_rel_err_max", "cl_abs_err_median", "field_rel_err")
-
-
-def measure_update(data_dir: str, method: str, base: int, batch: int, updates: int = 5) -> dict:
-    """Time and memory of one update, in a fresh process that reads only one shard
-    (surrogate.compare_worker)."""
-    shard = sorted(Path(data_dir).glob("shard-*.npz"))[0]
-    args = ["--shard", str(shard), "--method", method, "--base", str(base), "--batch", str(batch)]
-    cmd = [sys.executable, "-m", "surrogate.compare_worker", *args, "--updates", str(updates)]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT)
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def _curve(folder: Path) -> list[dict]:
-    path = folder / METRICS
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+SUMMARY = (
+    "cd_rel_err_median",
+    "cd_rel_err_p95",
+    "cd_rel_err_max",
+    "cl_err_rel_cd_median",
+    "cd_pressure_err_rel_cd_median",
+    "cp_rms_err_median",
+    "field_rel_err",
+)
+RATES = {
+    "supervised": [3e-4, 1e-3, 3e-3],
+    "dp": [1e-5, 3e-5, 1e-4],
+    "sip": [1e-5, 3e-5, 1e-4],
+    "hig": [0.1, 0.3, 1.0],
+}
+Log = Callable[[str], None]
 
 
-def compare(
-    data_dir: str | Path,
-    out: str | Path,
-    pretrain_steps: int = 2000,
-    updates: int = 300,
-    seconds: float = 120.0,
-    base: int = 16,
-    batch: int = 32,
-    gradient_shapes: int = 5,
-    methods: tuple[str, ...] = METHODS,
-    progress: Callable[[dict], None] | None = None,
-    log: Callable[[str], None] | None = None,
-) -> dict:
-    """Run (or resume) the comparison in `out`; `log(text)` hears which run starts, `progress` every
-    update."""
-    log = log or (lambda text: None)
-    out = Path(out)
+@dataclass
+class Protocol:
+    """What a comparison runs; the defaults are sized for the 2-core machine (docs/method-comparison.md)."""
+
+    base: int = 16
+    batch: int = 32
+    outputs: str = "all"
+    pretrain_steps: int = 300  # the rough start: supervised steps from scratch
+    converged: str | None = None  # a converged model folder of the same size: the second start
+    methods: tuple[str, ...] = METHODS
+    seeds: int = 3
+    updates: int = 300  # the equal-updates budget
+    cpu_seconds: float = 600.0  # the equal-CPU-time budget (the training process's CPU time)
+    sweep_updates: int = 100
+    rates: dict[str, list[float]] = field(default_factory=lambda: {k: list(v) for k, v in RATES.items()})
+    hig_taus: tuple[float, ...] = (1e-8, 1e-6, 1e-4)
+    hig_batches: tuple[int, ...] = (8, 16, 32)
+    eval_every: int = 50
+    gradient_shapes: int = 5
+
+    def config(self, method: str, **kw: object) -> TrainConfig:
+        cfg = TrainConfig(method=method, base=self.base, batch=self.batch, outputs=self.outputs, clock="cpu")
+        settings: dict = {"eval_every": self.eval_every, "checkpoint_s": 60.0, **kw}
+        return replace(cfg, **settings)
+
+
+def compare(data_dir: str | Path, out: str | Path, protocol: Protocol, log: Log | None = None) -> dict:
+    """Run (or continue) the protocol in `out`; write metrics.json, report.md and plots; return the
+    metrics."""
+    say = log or (lambda text: None)
+    out, p = Path(out), protocol
     out.mkdir(parents=True, exist_ok=True)
-    common = TrainConfig(base=base, batch=batch, eval_every=max(updates // 4, 1), checkpoint_s=60.0)
-    pre = out / "pretrained"
-    log(f"supervised pre-training, {pretrain_steps} steps")
-    train(
-        data_dir,
-        pre,
-        replace(common, method="supervised", steps=pretrain_steps, eval_every=500),
-        progress=progress,
-    )
-    d = dataset.load(data_dir)
-    runs = {}
-    for method in methods:
-        for budget in ("updates", "time"):
-            cfg = replace(common, method=method, steps=updates if budget == "updates" else 10**9)
-            if budget == "time":
-                cfg = replace(cfg, max_seconds=seconds, eval_every=10**9)
-            folder = out / f"{method}-{budget}"
-            log(
-                f"{method}: {updates} updates"
-                if budget == "updates"
-                else f"{method}: {seconds:g} s of training"
-            )
-            card = train(
-                data_dir,
-                folder,
-                cfg,
-                init=None if (folder / "train_state.pt").exists() else pre,
-                progress=progress,
-            )
-            runs[(method, budget)] = (folder, card)
-    rows = _test_rows(d, runs, gradient_shapes, log)
-    pre_model, pre_card = load_model(pre)
-    pm = metrics(pre_model, make_split(d, "test", pre_model), "cpu")
-    cost = {m: measure_update(str(data_dir), m, base, batch) for m in methods}
-    result = {
-        "pretrained": {k: pm[k] for k in SUMMARY},
-        "pretrain_steps": pretrain_steps,
-        "updates": updates,
-        "seconds": seconds,
-        "base": base,
-        "batch": batch,
-        "rows": rows,
-        "cost": cost,
-        "dataset": d.manifest["settings_hash"],
-    }
-    atomic_write_text(out / "metrics.json", json.dumps(result, indent=1) + "\n")
-    _plots(out, runs)
-    _report(out, result)
+    _keep_protocol(out, p)
+    rough = p.config("supervised", steps=p.pretrain_steps)
+    starts = {"rough": _run(data_dir, out / "start-rough", rough, None, say)}
+    if p.converged:
+        starts["converged"] = Path(p.converged)
+    runs: list[dict] = []
+    for start, folder in starts.items():
+        for method in p.methods:
+            lr = sweep(data_dir, out / "sweeps" / start, method, folder, p, say)
+            for seed in range(p.seeds):
+                for budget in ("updates", "cpu"):
+                    runs.append(_main_run(data_dir, out, start, folder, method, lr, seed, budget, p, say))
+    if "hig" in p.methods:  # HIG from scratch, and its truncation and batch size
+        lr = sweep(data_dir, out / "sweeps" / "scratch", "hig", None, p, say)
+        for seed in range(p.seeds):
+            runs.append(_main_run(data_dir, out, "scratch", None, "hig", lr, seed, "updates", p, say))
+        for tau in p.hig_taus:
+            for batch in p.hig_batches:
+                cfg = p.config("hig", steps=p.updates, lr=lr, hig_tau=tau, batch=batch)
+                name = f"hig-tau{tau:g}-batch{batch}"
+                folder = _run(data_dir, out / "hig-sweep" / name, cfg, starts["rough"], say)
+                row = {"start": "rough", "method": "hig", "seed": 0, "budget": "updates", "lr": lr}
+                runs.append({**row, "tau": tau, "batch": batch, "folder": str(folder.relative_to(out))})
+    say("test metrics, gradient cosines and the cost of an update")
+    result = {"protocol": asdict(p), "runs": _measure(data_dir, out, runs, p), "cost": _costs(data_dir, p)}
+    result["start_metrics"] = {k: _test_metrics(data_dir, f) for k, f in starts.items()}
+    atomic_write_text(out / "metrics.json", json.dumps(result, indent=1, default=float) + "\n")
+    compare_report.write(out, result)
     return result
 
 
-def _test_rows(d: dataset.Data, runs: dict, gradient_shapes: int, log: Callable[[str], None]) -> list[dict]:
-    """Each run's test metrics and the cosine of its shape gradient against the adjoint's on a few test
-    shapes."""
-    rows = []
-    test_rows = dataset.indices(d, "test")
-    pick = test_rows[np.linspace(0, len(test_rows) - 1, gradient_shapes).astype(int)]
+def sweep(
+    data_dir: str | Path, folder: Path, method: str, start: Path | None, p: Protocol, say: Log
+) -> float:
+    """The method's learning rate: the best validation Cd error (median) after `sweep_updates` (a rate whose
+    loss diverges counts as infinitely bad), the range widened by a factor 3 at the edge where the best lies
+    until the best is strictly inside (at most 5 times; `inside` in the kept result says whether it is)."""
+    rates = sorted(p.rates[method])
+    errors: dict[float, float] = {}
+    for _ in range(6):
+        for lr in rates:
+            if lr not in errors:
+                cfg = p.config(method, steps=p.sweep_updates, lr=lr, eval_every=p.sweep_updates)
+                try:
+                    errors[lr] = _validation(_run(data_dir, folder / f"{method}-lr{lr:g}", cfg, start, say))
+                except TrainingError:
+                    errors[lr] = float("inf")
+        ordered = sorted(errors)
+        best = min(ordered, key=lambda r: errors[r])  # ties (diverged rates): the smallest
+        low, high = errors[ordered[0]], errors[ordered[-1]]
+        inside = ordered[0] < best < ordered[-1] and errors[best] < min(low, high)
+        if inside:
+            break
+        rates = [best * 3 if best == ordered[-1] else ordered[0] / 3]
+    kept = {"errors": errors, "best": best, "inside": inside}
+    atomic_write_text(folder / f"{method}.json", json.dumps(kept, indent=1) + "\n")
+    return best
+
+
+def _main_run(
+    data_dir: str | Path,
+    out: Path,
+    start: str,
+    folder: Path | None,
+    method: str,
+    lr: float,
+    seed: int,
+    budget: str,
+    p: Protocol,
+    say: Log,
+) -> dict:
+    if budget == "updates":
+        cfg = p.config(method, steps=p.updates, lr=lr, seed=seed)
+    else:
+        cfg = p.config(method, steps=10**9, lr=lr, seed=seed, max_seconds=p.cpu_seconds)
+    name = out / "runs" / start / f"{method}-seed{seed}-{budget}"
+    done = _run(data_dir, name, cfg, folder, say)
+    row = {"start": start, "method": method, "seed": seed, "budget": budget, "lr": lr}
+    return {**row, "folder": str(done.relative_to(out))}
+
+
+def _run(data_dir: str | Path, folder: Path, cfg: TrainConfig, init: Path | None, say: Log) -> Path:
+    """One training, resumed from its own checkpoint when there is one; a complete one returns at once (its
+    steps or its CPU time are spent)."""
+    if not _complete(folder, cfg):
+        say(f"  {folder.parent.name}/{folder.name}: {cfg.method}, lr {cfg.learning_rate():g}")
+        train(data_dir, folder, cfg, init=init)
+    return folder
+
+
+def _complete(folder: Path, cfg: TrainConfig) -> bool:
+    """Whether the run in `folder` has spent its steps, or its CPU time."""
+    if saved_step(folder) >= cfg.steps:
+        return True
+    spent = json.loads((folder / "model.json").read_text()).get("wall_s", 0) if saved_step(folder) else 0
+    return bool(cfg.max_seconds and spent >= cfg.max_seconds)
+
+
+def _validation(folder: Path) -> float:
+    card = json.loads((folder / "model.json").read_text())
+    error = float((card.get("val_metrics") or {}).get("cd_rel_err_median", np.inf))
+    return error if np.isfinite(error) else float("inf")  # NaN (a diverged network) counts as the worst
+
+
+def _test_metrics(data_dir: str | Path, folder: Path) -> dict:
+    model, _ = load_model(folder)
+    d = dataset.load(data_dir)
+    m = metrics(model, make_split(d, "test", model, readouts=True), "cpu")
+    return {k: m[k] for k in SUMMARY}
+
+
+def _measure(data_dir: str | Path, out: Path, runs: list[dict], p: Protocol) -> list[dict]:
+    """Each run's test metrics, CPU time, validation curve and gradient cosine on a few test shapes."""
+    d = dataset.load(data_dir)
+    rows = dataset.indices(d, "test")
+    pick = rows[np.linspace(0, len(rows) - 1, p.gradient_shapes).astype(int)]
     pts = [torch.as_tensor(d.arrays["points"][r]) for r in pick]
     res = [float(d.arrays["re"][r]) for r in pick]
-    log(f"adjoint gradients of {gradient_shapes} test shapes, test metrics, cost per update")
-    adj = [gradients.adjoint_gradient(p, r) for p, r in zip(pts, res, strict=True)]
-    for (method, budget), (folder, card) in runs.items():
-        model, _ = load_model(folder)
-        m = metrics(model, make_split(d, "test", model), "cpu")
+    adjoint = [gradients.adjoint_gradient(q, r) for q, r in zip(pts, res, strict=True)]
+    for run in runs:
+        folder = out / run["folder"]
+        model, card = load_model(folder)
         cos = [
-            gradients.cosine(gradients.surrogate_gradient(model, p, r), a)
-            for p, r, a in zip(pts, res, adj, strict=True)
+            gradients.cosine(gradients.surrogate_gradient(model, q, r), a)
+            for q, r, a in zip(pts, res, adjoint, strict=True)
         ]
-        rows.append(
-            {
-                "method": method,
-                "budget": budget,
-                "updates": card["step"],
-                "train_s": card["wall_s"],
-                **{k: m[k] for k in SUMMARY},
-                "grad_cosine_median": float(np.median(cos)),
-                "grad_cosines": cos,
-            }
-        )
-    return rows
+        log = [json.loads(line) for line in (folder / METRICS).read_text().splitlines() if line.strip()]
+        curve = [(r["wall_s"], r["val"]["cd_rel_err_median"]) for r in log if "val" in r]
+        run.update(_test_metrics(data_dir, folder), updates=card["step"], cpu_s=card["wall_s"])
+        run.update(grad_cosine_median=float(np.median(cos)), curve=curve)
+    return runs
 
 
-def _plots(out: Path, runs: dict) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    for budget, x_key, label, name in (
-        ("updates", "step", "updates", "loss_vs_updates.png"),
-        ("time", "wall_s", "training time (s)", "loss_vs_time.png"),
-    ):
-        fig, ax = plt.subplots(figsize=(7, 4.5))
-        for (method, b), (folder, _) in runs.items():
-            if b != budget:
-                continue
-            curve = _curve(folder)
-            if method == "supervised":  # its loss is the field loss: plot the physics loss of the others only
-                continue
-            xs = [r[x_key] - curve[0][x_key] + (1 if x_key == "step" else 0) for r in curve]
-            ax.plot(xs, [r["loss"] for r in curve], label=method)
-        ax.set_xlabel(label)
-        ax.set_ylabel("physics loss 1/2 |y/Cd* - y*/Cd*|^2 (training batches)")
-        ax.set_yscale("log")
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(out / name, dpi=100)
-        plt.close(fig)
+def _costs(data_dir: str | Path, p: Protocol) -> dict[str, dict]:
+    """Seconds and MB of one update per method, each in a fresh process (surrogate.compare_worker)."""
+    shard = sorted(Path(data_dir).glob("shard-*.npz"))[0]
+    out = {}
+    for method in p.methods:
+        args = ["--shard", str(shard), "--method", method, "--base", str(p.base), "--batch", str(p.batch)]
+        cmd = [sys.executable, "-m", "surrogate.compare_worker", *args, "--outputs", p.outputs]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT)
+        out[method] = json.loads(done.stdout.strip().splitlines()[-1])
+    return out
 
 
-def _report(out: Path, r: dict) -> None:
-    pct = lambda v: f"{100 * v:.2f}%"  # noqa: E731
-    lines = [
-        "# Method comparison",
-        "",
-        f"Dataset {r['dataset']}; U-Net base {r['base']}; batch {r['batch']}; supervised pre-training "
-        f"{r['pretrain_steps']} steps, then each method for {r['updates']} updates and, separately, "
-        f"{r['seconds']:g} s of training time. Test split of the dataset.",
-        "",
-        f"Pre-trained start: Cd error median {pct(r['pretrained']['cd_rel_err_median'])}, "
-        f"p95 {pct(r['pretrained']['cd_rel_err_p95'])}, field error {pct(r['pretrained']['field_rel_err'])}.",
-        "",
-        (
-            "| method | budget | updates | Cd err median | p95 | max | Cl err median | field err | "
-            "grad cosine | s/update | update MB |"
-        ),
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for row in r["rows"]:
-        c = r["cost"][row["method"]]
-        lines.append(
-            f"| {row['method']} | {row['budget']} | {row['updates']} | {pct(row['cd_rel_err_median'])} | "
-            f"{pct(row['cd_rel_err_p95'])} | {pct(row['cd_rel_err_max'])} | {row['cl_abs_err_median']:.2e} | "
-            f"{pct(row['field_rel_err'])} | {row['grad_cosine_median']:.3f} | {c['update_s']:.3f} | "
-            f"{c['update_mb']:.0f} |"
-        )
-    best = {
-        b: min((x for x in r["rows"] if x["budget"] == b), key=lambda x: x["cd_rel_err_median"])
-        for b in ("updates", "time")
-    }
-    lines += [
-        "",
-        "![loss against updates](loss_vs_updates.png) ![loss against time](loss_vs_time.png)",
-        "",
-        "## Conclusion",
-        "",
-        f"At equal updates the lowest test Cd error (median) is {best['updates']['method']}'s "
-        f"({pct(best['updates']['cd_rel_err_median'])}); at equal training time {best['time']['method']}'s "
-        f"({pct(best['time']['cd_rel_err_median'])}), against {pct(r['pretrained']['cd_rel_err_median'])} "
-        "for the pre-trained start. These numbers are for the budget above; "
-        "see docs/method-comparison.md for what they mean.",
-    ]
-    atomic_write_text(out / "report.md", "\n".join(lines) + "\n")
+def _keep_protocol(out: Path, p: Protocol) -> None:
+    """The protocol in out/protocol.json; a rerun must bring the same one."""
+    path, mine = out / "protocol.json", json.loads(json.dumps(asdict(p), default=list))
+    if path.is_file() and json.loads(path.read_text()) != mine:
+        raise ValueError(f"{out} holds a comparison with another protocol ({path}); give another --out")
+    atomic_write_text(path, json.dumps(mine, indent=1) + "\n")

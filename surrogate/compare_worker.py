@@ -22,6 +22,7 @@ import torch
 
 from surrogate.datasets import store
 from surrogate.model import Config, Surrogate
+from surrogate.readout import readout, with_closure
 from surrogate.splits import Batch
 from surrogate.train import TrainConfig, update
 
@@ -32,17 +33,24 @@ def _rss() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def measure(shard: Path, method: str, base: int, batch: int, updates: int) -> dict[str, float]:
+def measure(
+    shard: Path, method: str, base: int, batch: int, updates: int, outputs: str = "drag"
+) -> dict[str, float]:
     """Seconds and memory per update of `method` on the first `batch` good samples of `shard`."""
     a = store.read_shard(shard)
     r = np.flatnonzero(a["ok"])[:batch]
     m = Surrogate(Config(base=base))
     re = torch.as_tensor(a["re"][r], dtype=torch.float32)
     inp = m.inputs(torch.as_tensor(a["points"][r], dtype=torch.float32), re)
-    y = torch.as_tensor(np.stack([a["cd"][r], a["cl"][r]], 1), dtype=torch.float32)
-    b = Batch(inp, torch.as_tensor(a["fields"][r]), re, y, None)
+    y = np.concatenate([np.stack([a[k][r] for k in ("cd", "cl", "cd_pressure")], 1), a["cp"][r]], 1)
+    fields = torch.as_tensor(a["fields"][r])
+    ro = None
+    if outputs == "all":
+        cdp = torch.as_tensor(a["cd_pressure"][r])
+        ro = with_closure(readout(a["points"][r], m.window), fields, re, cdp)
+    b = Batch(inp, fields, re, torch.as_tensor(y, dtype=torch.float32), ro)
     del a
-    cfg = TrainConfig(method=method, base=base)
+    cfg = TrainConfig(method=method, base=base, outputs=outputs)
     opt = torch.optim.Adam(m.net.parameters(), lr=1e-5)
     update(cfg.method, m, opt, cfg, b, 1e-5)  # warm-up
     gc.collect()
@@ -71,8 +79,9 @@ def main() -> None:
     p.add_argument("--base", type=int, required=True)
     p.add_argument("--batch", type=int, required=True)
     p.add_argument("--updates", type=int, default=5)
+    p.add_argument("--outputs", default="drag")
     a = p.parse_args()
-    print(json.dumps(measure(a.shard, a.method, a.base, a.batch, a.updates)))
+    print(json.dumps(measure(a.shard, a.method, a.base, a.batch, a.updates, a.outputs)))
 
 
 if __name__ == "__main__":

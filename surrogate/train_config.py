@@ -37,6 +37,7 @@ class TrainConfig:
     checkpoint_s: float = 60.0
     device: str = "cpu"
     max_seconds: float | None = None  # stop after this much training time; the learning rate decays over it
+    clock: str = "wall"  # what max_seconds and logged times count: "wall" time or this process's "cpu" time
 
     def learning_rate(self) -> float:
         return self.lr if self.lr is not None else DEFAULT_LR[self.method]

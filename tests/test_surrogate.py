@@ -212,27 +212,85 @@ def test_adjoint_gradient_in_shape_modes_matches_finite_differences():
         assert g[j] == pytest.approx(fd, rel=2e-3, abs=1e-6)
 
 
-def test_compare_methods_writes_a_report(tmp_path):
-    from surrogate.compare import compare
+@pytest.mark.slow
+def test_compare_methods_runs_the_protocol_and_resumes(tmp_path):
+    """A tiny protocol: rates swept (the best strictly inside the swept range), every method over two seeds
+    and both budgets, HIG from scratch and its sweep, the report with its seed spreads; a rerun trains
+    nothing."""
+    from surrogate.compare import Protocol, compare
 
-    r = compare(
-        TEST_SET,
-        tmp_path / "cmp",
-        pretrain_steps=2,
-        updates=2,
-        seconds=1.0,
+    protocol = Protocol(
         base=4,
         batch=4,
+        pretrain_steps=2,
+        methods=("dp", "hig"),
+        seeds=2,
+        updates=2,
+        cpu_seconds=0.3,
+        sweep_updates=1,
+        rates={"dp": [1e-4, 1e-3, 1e-2], "hig": [0.03, 0.3, 3.0]},
+        hig_taus=(1e-6,),
+        hig_batches=(4,),
+        eval_every=2,
         gradient_shapes=2,
     )
-    assert {(row["method"], row["budget"]) for row in r["rows"]} == {
-        (m, b) for m in ("supervised", "dp", "sip", "hig") for b in ("updates", "time")
-    }
+    r = compare(TEST_SET, tmp_path / "cmp", protocol)
+    main = [row for row in r["runs"] if "tau" not in row]
+    assert {(row["start"], row["method"], row["budget"]) for row in main} == {
+        ("rough", m, b) for m in ("dp", "hig") for b in ("updates", "cpu")
+    } | {("scratch", "hig", "updates")}
+    for method in ("dp", "hig"):
+        swept = json.loads((tmp_path / "cmp" / "sweeps" / "rough" / f"{method}.json").read_text())
+        rates = sorted(float(k) for k in swept["errors"])
+        assert rates[0] < swept["best"] < rates[-1]
+    assert all(row["updates"] == 2 for row in main if row["budget"] == "updates")
     report = (tmp_path / "cmp" / "report.md").read_text()
-    assert "| hig | updates | 2 |" in report and "## Conclusion" in report
-    for png in ("loss_vs_updates.png", "loss_vs_time.png"):
-        assert (tmp_path / "cmp" / png).read_bytes()[:4] == b"\x89PNG"
-    assert all(-1 <= c <= 1 for row in r["rows"] for c in row["grad_cosines"])
+    assert "±" in report and "## Conclusion" in report and ("tie" in report or "ahead" in report)
+    assert (tmp_path / "cmp" / "val_vs_cpu.png").read_bytes()[:4] == b"\x89PNG"
+    assert all(-1 <= row["grad_cosine_median"] <= 1 for row in r["runs"])
+    logs: list[str] = []
+    again = compare(TEST_SET, tmp_path / "cmp", protocol, log=logs.append)
+    assert not [line for line in logs if "lr " in line]  # nothing trained again
+    assert [row["cd_rel_err_median"] for row in again["runs"]] == [
+        row["cd_rel_err_median"] for row in r["runs"]
+    ]
+
+
+def test_the_rate_sweep_widens_until_its_best_rate_is_inside(tmp_path):
+    """Two rates far too large for dp: the best is at the lower edge, so the range grows by factors of 3
+    until the best has a worse rate on either side."""
+    from surrogate.compare import Protocol, sweep
+
+    protocol = Protocol(base=4, batch=4, sweep_updates=3, rates={"dp": [3.0, 10.0]}, eval_every=3)
+    best = sweep(TEST_SET, tmp_path / "sweep", "dp", None, protocol, lambda text: None)
+    errors = {
+        float(k): v for k, v in json.loads((tmp_path / "sweep" / "dp.json").read_text())["errors"].items()
+    }
+    assert len(errors) > 2 and min(errors) < best < max(errors)
+    assert json.loads((tmp_path / "sweep" / "dp.json").read_text())["inside"]
+    assert errors[best] == min(errors.values()) and errors[best] < 1.0
+
+
+def test_the_reports_conclusion_calls_a_lead_within_the_seeds_spread_a_tie():
+    from surrogate.compare_report import conclusion
+
+    def runs(method: str, errors: list[float]) -> list[dict]:
+        return [{"cd_rel_err_median": e, "method": method} for e in errors]
+
+    tie = conclusion(
+        {
+            ("rough", "dp", "updates"): runs("dp", [0.010, 0.014]),
+            ("rough", "hig", "updates"): runs("hig", [0.011, 0.015]),
+        }
+    )
+    lead = conclusion(
+        {
+            ("rough", "dp", "updates"): runs("dp", [0.010, 0.0101]),
+            ("rough", "hig", "updates"): runs("hig", [0.020, 0.0201]),
+        }
+    )
+    assert "dp" in tie[0] and "a tie" in tie[0]
+    assert "dp" in lead[0] and "ahead beyond the seeds' spread" in lead[0]
 
 
 def _kovasznay(window, re: float) -> torch.Tensor:

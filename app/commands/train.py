@@ -83,7 +83,10 @@ def register(sub) -> None:
     )
     add_output_options(t)
     t.set_defaults(func=run_train)
+    register_evaluate(sub)
 
+
+def register_evaluate(sub) -> None:
     e = sub.add_parser(
         "evaluate",
         help="evaluate a surrogate model against a dataset",
@@ -151,47 +154,50 @@ def run_ensemble(args) -> int:
 def register_compare(sub) -> None:
     c = sub.add_parser(
         "compare-methods",
-        help="compare the training methods on a dataset",
-        description="Same network, split and supervised pre-training; then supervised, dp, sip and hig for "
-        "the same number of updates and for the same training time. Writes report.md, plots and "
-        "metrics.json. A rerun with the same --out resumes.",
+        help="compare the training methods on a dataset, fairly",
+        description="The protocol of docs/method-comparison.md: the same network and split for all; a rough "
+        "start (--pretrain-steps supervised steps) and a converged one (--converged); per start and method a "
+        "learning-rate sweep on the validation split (widened until the best is inside); then every method "
+        "over --seeds seeds for --updates updates and, separately, --cpu-seconds of CPU time; HIG also from "
+        "scratch, its tau and batch swept. Writes report.md, val_vs_cpu.png and metrics.json. A rerun with "
+        "the same --out resumes.",
     )
     c.add_argument("--data", required=True, metavar="DIR")
     c.add_argument("--out", required=True, metavar="REPORT_DIR")
-    c.add_argument(
-        "--pretrain-steps", default="2000", metavar="N", help="supervised pre-training (default 2000)"
-    )
-    c.add_argument("--updates", default="300", metavar="N", help="updates per method (default 300)")
-    c.add_argument("--seconds", default="120", metavar="S", help="training time per method (default 120)")
     c.add_argument("--base", default="16", metavar="C", help="U-Net channels (default 16)")
     c.add_argument("--batch", default="32", metavar="B")
+    c.add_argument("--outputs", default="all", choices=OUTPUT_SETS, help="the physics loss's outputs (all)")
+    c.add_argument("--pretrain-steps", default="300", metavar="N", help="the rough start (default 300)")
+    c.add_argument(
+        "--converged", metavar="MODEL", help="a converged model of the same size: the second start"
+    )
+    c.add_argument("--seeds", default="3", metavar="K", help="seeds per method and budget (default 3)")
+    c.add_argument("--updates", default="300", metavar="N", help="the equal-updates budget (default 300)")
+    c.add_argument("--cpu-seconds", default="600", metavar="S", help="the equal-CPU-time budget (600)")
+    c.add_argument("--sweep-updates", default="100", metavar="N", help="updates per swept rate (100)")
     c.add_argument("--gradient-shapes", default="5", metavar="K", help="test shapes for the adjoint cosine")
     add_output_options(c)
     c.set_defaults(func=run_compare)
 
 
 def run_compare(args) -> int:
-    from surrogate.compare import compare
+    from surrogate.compare import Protocol, compare
 
     check_output(args.json)
-
-    def progress(rec: dict) -> None:
-        if not args.quiet and (rec["step"] % 50 == 0 or rec["step"] == rec["steps"]):
-            info(f"  step {rec['step']}: loss {rec['loss']:.3g}, {rec['wall_s']:.0f} s")
-
-    r = compare(
-        args.data,
-        args.out,
-        positive_int(args.pretrain_steps, "--pretrain-steps"),
-        positive_int(args.updates, "--updates"),
-        float_arg(args.seconds, "--seconds"),
-        positive_int(args.base, "--base"),
-        positive_int(args.batch, "--batch"),
-        positive_int(args.gradient_shapes, "--gradient-shapes"),
-        progress=progress,
-        log=None if args.quiet else info,
+    protocol = Protocol(
+        base=positive_int(args.base, "--base"),
+        batch=positive_int(args.batch, "--batch"),
+        outputs=args.outputs,
+        pretrain_steps=positive_int(args.pretrain_steps, "--pretrain-steps"),
+        converged=args.converged,
+        seeds=positive_int(args.seeds, "--seeds"),
+        updates=positive_int(args.updates, "--updates"),
+        cpu_seconds=float_arg(args.cpu_seconds, "--cpu-seconds"),
+        sweep_updates=positive_int(args.sweep_updates, "--sweep-updates"),
+        gradient_shapes=positive_int(args.gradient_shapes, "--gradient-shapes"),
     )
-    print(f"wrote {args.out}/report.md ({len(r['rows'])} runs)")
+    r = compare(args.data, args.out, protocol, log=None if args.quiet else info)
+    print(f"wrote {args.out}/report.md ({len(r['runs'])} runs)")
     return write_result(args.json, r)
 
 

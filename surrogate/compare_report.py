@@ -1,0 +1,139 @@
+"""The method comparison's report: the runs' test metrics as mean and spread over seeds, the HIG sweep, the
+cost of an update, validation error against CPU time with the seeds' spread as a band, and the conclusion the
+numbers give (a difference smaller than the seeds' spread is called a tie)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from geometry.io import atomic_write_text
+
+COLUMNS = (
+    ("cd_rel_err_median", "Cd err median", 100),
+    ("cd_rel_err_p95", "p95", 100),
+    ("cd_rel_err_max", "max", 100),
+    ("cl_err_rel_cd_median", "Cl err / Cd", 100),
+    ("cd_pressure_err_rel_cd_median", "split err / Cd", 100),
+    ("cp_rms_err_median", "Cp RMS err", 1),
+    ("field_rel_err", "field err", 100),
+    ("grad_cosine_median", "grad cosine", 1),
+)
+
+
+def groups(runs: list[dict]) -> dict[tuple[str, str, str], list[dict]]:
+    """The main runs by (start, method, budget), their seeds together (the HIG sweep left out)."""
+    out: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
+    for r in runs:
+        if "tau" not in r:
+            out[(r["start"], r["method"], r["budget"])].append(r)
+    return dict(out)
+
+
+def _cell(values: list[float], scale: float) -> str:
+    v = np.asarray(values, dtype=float) * scale
+    unit = "%" if scale == 100 else ""
+    if len(v) == 1:
+        return f"{v[0]:.3g}{unit}"
+    return f"{v.mean():.3g} ± {v.std(ddof=1):.2g}{unit}"
+
+
+def write(out: Path, result: dict) -> None:
+    """report.md and val_vs_cpu.png in `out`."""
+    grouped = groups(result["runs"])
+    head = (
+        "| start | method | budget | seeds | lr | updates | CPU s | "
+        + " | ".join(c[1] for c in COLUMNS)
+        + " |"
+    )
+    lines = ["# Method comparison", "", _setup(result), "", head, "|" + "---|" * (7 + len(COLUMNS))]
+    for (start, method, budget), rs in grouped.items():
+        cells = [_cell([r[k] for r in rs], s) for k, _, s in COLUMNS]
+        updates, cpu = _cell([r["updates"] for r in rs], 1), _cell([r["cpu_s"] for r in rs], 1)
+        lines.append(
+            f"| {start} | {method} | {budget} | {len(rs)} | {rs[0]['lr']:g} | {updates} | {cpu} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    lines += ["", "## HIG: truncation tau and batch size (rough start, equal updates)", ""]
+    lines += ["| tau | batch | Cd err median | Cp RMS err |", "|---|---|---|---|"]
+    for r in (r for r in result["runs"] if "tau" in r):
+        lines.append(
+            f"| {r['tau']:g} | {r['batch']} | {100 * r['cd_rel_err_median']:.3g}% | "
+            f"{r['cp_rms_err_median']:.3g} |"
+        )
+    lines += ["", "## Cost of an update", "", "| method | s / update | MB / update |", "|---|---|---|"]
+    for method, c in result["cost"].items():
+        lines.append(f"| {method} | {c['update_s']:.3f} | {c['update_mb']:.0f} |")
+    lines += ["", "![validation error against CPU time](val_vs_cpu.png)", "", "## Conclusion", ""]
+    lines += conclusion(grouped)
+    atomic_write_text(out / "report.md", "\n".join(lines) + "\n")
+    _plot(out, grouped)
+
+
+def _setup(result: dict) -> str:
+    p = result["protocol"]
+    return (
+        f"U-Net base {p['base']}, batch {p['batch']}, physics loss over `{p['outputs']}` outputs; rough "
+        f"start {p['pretrain_steps']} supervised steps; {p['seeds']} seeds; budgets {p['updates']} updates "
+        "and "
+        f"{p['cpu_seconds']:g} s of the training process's CPU time; rates swept on the validation split "
+        f"({p['sweep_updates']} updates each, best strictly inside the range). Test split of the dataset; "
+        "mean ± standard deviation over seeds."
+    )
+
+
+def conclusion(grouped: dict[tuple[str, str, str], list[dict]]) -> list[str]:
+    """Per start and budget, the method with the lowest mean test Cd error, and whether its lead exceeds the
+    seeds' spread (two standard deviations of the difference) or is a tie."""
+    lines = []
+    for start, budget in sorted({(s, b) for s, _, b in grouped}):
+        rows = {
+            m: [r["cd_rel_err_median"] for r in rs]
+            for (s, m, b), rs in grouped.items()
+            if (s, b) == (start, budget)
+        }
+        ranked = sorted(rows, key=lambda m: np.mean(rows[m]))
+        best = ranked[0]
+        if len(ranked) == 1:
+            continue
+        second = ranked[1]
+        gap = np.mean(rows[second]) - np.mean(rows[best])
+        spread = (
+            np.sqrt(np.var(rows[best], ddof=1) + np.var(rows[second], ddof=1)) if len(rows[best]) > 1 else 0.0
+        )
+        verdict = "ahead beyond the seeds' spread" if gap > 2 * spread else "a tie within the seeds' spread"
+        lines.append(
+            f"- {start} start, equal {budget}: {best} {100 * np.mean(rows[best]):.3g}% against {second} "
+            f"{100 * np.mean(rows[second]):.3g}% (test Cd error median): {verdict}."
+        )
+    return lines
+
+
+def _plot(out: Path, grouped: dict[tuple[str, str, str], list[dict]]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    starts = sorted({s for s, _, _ in grouped})
+    fig, axes = plt.subplots(1, len(starts), figsize=(6 * len(starts), 4.2), squeeze=False)
+    for ax, start in zip(axes[0], starts, strict=True):
+        for (s, method, budget), rs in grouped.items():
+            if s != start or budget != "cpu" or not all(r["curve"] for r in rs):
+                continue
+            n = min(len(r["curve"]) for r in rs)
+            t = np.mean([[c[0] for c in r["curve"][:n]] for r in rs], 0)
+            e = 100 * np.asarray([[c[1] for c in r["curve"][:n]] for r in rs])
+            line = ax.plot(t, e.mean(0), label=method)[0]
+            ax.fill_between(t, e.min(0), e.max(0), color=line.get_color(), alpha=0.2)
+        ax.set_title(f"{start} start: validation Cd error (median) over seeds")
+        ax.set_xlabel("training CPU time (s)")
+        ax.set_ylabel("%")
+        ax.set_yscale("log")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "val_vs_cpu.png", dpi=100)
+    plt.close(fig)
