@@ -47,6 +47,7 @@ RATES = {
     "hig": [0.1, 0.3, 1.0],
 }
 Log = Callable[[str], None]
+DIVERGED = "diverged.json"  # marks a run whose loss diverged
 
 
 @dataclass
@@ -87,23 +88,34 @@ def compare(data_dir: str | Path, out: str | Path, protocol: Protocol, log: Log 
     if p.converged:
         starts["converged"] = Path(p.converged)
     runs: list[dict] = []
+    rates: dict[tuple[str, str], float] = {}
     for start, folder in starts.items():
         for method in p.methods:
-            lr = sweep(data_dir, out / "sweeps" / start, method, folder, p, say)
+            lr = rates[start, method] = sweep(data_dir, out / "sweeps" / start, method, folder, p, say)
             for seed in range(p.seeds):
                 for budget in ("updates", "cpu"):
                     runs.append(_main_run(data_dir, out, start, folder, method, lr, seed, budget, p, say))
-    if "hig" in p.methods:  # HIG from scratch, and its truncation and batch size
+    if "hig" in p.methods:  # HIG from scratch, and (from the rough start, at its rate) its tau and batch size
         lr = sweep(data_dir, out / "sweeps" / "scratch", "hig", None, p, say)
         for seed in range(p.seeds):
             runs.append(_main_run(data_dir, out, "scratch", None, "hig", lr, seed, "updates", p, say))
+        lr = rates["rough", "hig"]
         for tau in p.hig_taus:
             for batch in p.hig_batches:
                 cfg = p.config("hig", steps=p.updates, lr=lr, hig_tau=tau, batch=batch)
-                name = f"hig-tau{tau:g}-batch{batch}"
-                folder = _run(data_dir, out / "hig-sweep" / name, cfg, starts["rough"], say)
+                folder, diverged = _try(
+                    data_dir, out / "hig-sweep" / f"hig-tau{tau:g}-batch{batch}", cfg, starts["rough"], say
+                )
                 row = {"start": "rough", "method": "hig", "seed": 0, "budget": "updates", "lr": lr}
-                runs.append({**row, "tau": tau, "batch": batch, "folder": str(folder.relative_to(out))})
+                runs.append(
+                    {
+                        **row,
+                        "tau": tau,
+                        "batch": batch,
+                        "folder": str(folder.relative_to(out)),
+                        "diverged": diverged,
+                    }
+                )
     say("test metrics, gradient cosines and the cost of an update")
     result = {"protocol": asdict(p), "runs": _measure(data_dir, out, runs, p), "cost": _costs(data_dir, p)}
     result["start_metrics"] = {k: _test_metrics(data_dir, f) for k, f in starts.items()}
@@ -134,7 +146,8 @@ def sweep(
         inside = ordered[0] < best < ordered[-1] and errors[best] < min(low, high)
         if inside:
             break
-        rates = [best * 3 if best == ordered[-1] else ordered[0] / 3]
+        up = best == ordered[-1] or errors[ordered[-1]] <= errors[best] < errors[ordered[0]]
+        rates = [ordered[-1] * 3 if up else ordered[0] / 3]
     kept = {"errors": errors, "best": best, "inside": inside}
     atomic_write_text(folder / f"{method}.json", json.dumps(kept, indent=1) + "\n")
     return best
@@ -156,10 +169,24 @@ def _main_run(
         cfg = p.config(method, steps=p.updates, lr=lr, seed=seed)
     else:
         cfg = p.config(method, steps=10**9, lr=lr, seed=seed, max_seconds=p.cpu_seconds)
-    name = out / "runs" / start / f"{method}-seed{seed}-{budget}"
-    done = _run(data_dir, name, cfg, folder, say)
+    done, diverged = _try(data_dir, out / "runs" / start / f"{method}-seed{seed}-{budget}", cfg, folder, say)
     row = {"start": start, "method": method, "seed": seed, "budget": budget, "lr": lr}
-    return {**row, "folder": str(done.relative_to(out))}
+    return {**row, "folder": str(done.relative_to(out)), "diverged": diverged}
+
+
+def _try(
+    data_dir: str | Path, folder: Path, cfg: TrainConfig, init: Path | None, say: Log
+) -> tuple[Path, bool]:
+    """A main run; (its folder, whether its loss diverged). A diverged run is marked (diverged.json) and not
+    tried again: the comparison counts it as the worst result."""
+    if (folder / DIVERGED).is_file():
+        return folder, True
+    try:
+        return _run(data_dir, folder, cfg, init, say), False
+    except TrainingError as exc:
+        atomic_write_text(folder / DIVERGED, json.dumps({"error": str(exc)}) + "\n")
+        say(f"    diverged: {exc}")
+        return folder, True
 
 
 def _run(data_dir: str | Path, folder: Path, cfg: TrainConfig, init: Path | None, say: Log) -> Path:
@@ -202,27 +229,45 @@ def _measure(data_dir: str | Path, out: Path, runs: list[dict], p: Protocol) -> 
     adjoint = [gradients.adjoint_gradient(q, r) for q, r in zip(pts, res, strict=True)]
     for run in runs:
         folder = out / run["folder"]
+        log = [json.loads(line) for line in (folder / METRICS).read_text().splitlines() if line.strip()]
+        by_step = {r["step"]: r for r in log if "val" in r}  # a resumed run logs its last steps twice
+        run["curve"] = [(r["wall_s"], r["val"]["cd_rel_err_median"]) for _, r in sorted(by_step.items())]
+        if run["diverged"]:
+            run.update({k: float("inf") for k in SUMMARY}, updates=None, cpu_s=None, grad_cosine_median=None)
+            continue
         model, card = load_model(folder)
         cos = [
             gradients.cosine(gradients.surrogate_gradient(model, q, r), a)
             for q, r, a in zip(pts, res, adjoint, strict=True)
         ]
-        log = [json.loads(line) for line in (folder / METRICS).read_text().splitlines() if line.strip()]
-        curve = [(r["wall_s"], r["val"]["cd_rel_err_median"]) for r in log if "val" in r]
         run.update(_test_metrics(data_dir, folder), updates=card["step"], cpu_s=card["wall_s"])
-        run.update(grad_cosine_median=float(np.median(cos)), curve=curve)
+        run["grad_cosine_median"] = float(np.median(cos))
     return runs
 
 
 def _costs(data_dir: str | Path, p: Protocol) -> dict[str, dict]:
-    """Seconds and MB of one update per method, each in a fresh process (surrogate.compare_worker)."""
+    """Seconds and MB of one update per method, each in a fresh process (surrogate.compare_worker); a method
+    whose update fails there (e.g. out of memory) is recorded with its error."""
     shard = sorted(Path(data_dir).glob("shard-*.npz"))[0]
-    out = {}
+    window = json.dumps(dataset.load(data_dir).manifest["settings"]["window"])
+    out: dict[str, dict] = {}
     for method in p.methods:
         args = ["--shard", str(shard), "--method", method, "--base", str(p.base), "--batch", str(p.batch)]
-        cmd = [sys.executable, "-m", "surrogate.compare_worker", *args, "--outputs", p.outputs]
-        done = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT)
-        out[method] = json.loads(done.stdout.strip().splitlines()[-1])
+        cmd = [
+            sys.executable,
+            "-m",
+            "surrogate.compare_worker",
+            *args,
+            "--outputs",
+            p.outputs,
+            "--window",
+            window,
+        ]
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+        if done.returncode:
+            out[method] = {"error": (done.stderr.strip().splitlines() or ["failed"])[-1]}
+        else:
+            out[method] = json.loads(done.stdout.strip().splitlines()[-1])
     return out
 
 

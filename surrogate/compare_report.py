@@ -32,7 +32,13 @@ def groups(runs: list[dict]) -> dict[tuple[str, str, str], list[dict]]:
     return dict(out)
 
 
-def _cell(values: list[float], scale: float) -> str:
+def _cell(values: list, scale: float) -> str:
+    if any(x is None or not np.isfinite(x) for x in values):
+        return (
+            "diverged"
+            if len(values) == 1
+            else f"{sum(x is None or not np.isfinite(x) for x in values)} diverged"
+        )
     v = np.asarray(values, dtype=float) * scale
     unit = "%" if scale == 100 else ""
     if len(v) == 1:
@@ -59,14 +65,17 @@ def write(out: Path, result: dict) -> None:
         )
     lines += ["", "## HIG: truncation tau and batch size (rough start, equal updates)", ""]
     lines += ["| tau | batch | Cd err median | Cp RMS err |", "|---|---|---|---|"]
-    for r in (r for r in result["runs"] if "tau" in r):
+    for r in (r for r in result["runs"] if "tau" in r and not r.get("diverged")):
         lines.append(
             f"| {r['tau']:g} | {r['batch']} | {100 * r['cd_rel_err_median']:.3g}% | "
             f"{r['cp_rms_err_median']:.3g} |"
         )
     lines += ["", "## Cost of an update", "", "| method | s / update | MB / update |", "|---|---|---|"]
     for method, c in result["cost"].items():
-        lines.append(f"| {method} | {c['update_s']:.3f} | {c['update_mb']:.0f} |")
+        if "error" in c:
+            lines.append(f"| {method} | failed: {c['error']} | |")
+        else:
+            lines.append(f"| {method} | {c['update_s']:.3f} | {c['update_mb']:.0f} |")
     lines += ["", "![validation error against CPU time](val_vs_cpu.png)", "", "## Conclusion", ""]
     lines += conclusion(grouped)
     atomic_write_text(out / "report.md", "\n".join(lines) + "\n")
@@ -87,27 +96,31 @@ def _setup(result: dict) -> str:
 
 def conclusion(grouped: dict[tuple[str, str, str], list[dict]]) -> list[str]:
     """Per start and budget, the method with the lowest mean test Cd error, and whether its lead exceeds the
-    seeds' spread (two standard deviations of the difference) or is a tie."""
+    seeds' spread (two standard deviations of the difference), is a tie, or cannot be judged (fewer than two
+    seeds). A diverged run counts as the worst (an infinite error)."""
     lines = []
     for start, budget in sorted({(s, b) for s, _, b in grouped}):
         rows = {
-            m: [r["cd_rel_err_median"] for r in rs]
+            m: np.nan_to_num(np.asarray([r["cd_rel_err_median"] for r in rs], float), nan=np.inf)
             for (s, m, b), rs in grouped.items()
             if (s, b) == (start, budget)
         }
-        ranked = sorted(rows, key=lambda m: np.mean(rows[m]))
-        best = ranked[0]
-        if len(ranked) == 1:
+        if len(rows) < 2:
             continue
-        second = ranked[1]
-        gap = np.mean(rows[second]) - np.mean(rows[best])
-        spread = (
-            np.sqrt(np.var(rows[best], ddof=1) + np.var(rows[second], ddof=1)) if len(rows[best]) > 1 else 0.0
-        )
-        verdict = "ahead beyond the seeds' spread" if gap > 2 * spread else "a tie within the seeds' spread"
+        best, second = sorted(rows, key=lambda m: float(np.mean(rows[m])))[:2]
+        a, b = rows[best], rows[second]
+        if len(a) < 2 or len(b) < 2:
+            verdict = "no spread measured (fewer than two seeds)"
+        elif not np.isfinite(a).all():
+            verdict = "every method diverged on some seed"
+        else:
+            gap, spread = np.mean(b) - np.mean(a), np.sqrt(np.var(a, ddof=1) + np.var(b, ddof=1))
+            verdict = (
+                "ahead beyond the seeds' spread" if gap > 2 * spread else "a tie within the seeds' spread"
+            )
         lines.append(
-            f"- {start} start, equal {budget}: {best} {100 * np.mean(rows[best]):.3g}% against {second} "
-            f"{100 * np.mean(rows[second]):.3g}% (test Cd error median): {verdict}."
+            f"- {start} start, equal {budget}: {best} {100 * np.mean(a):.3g}% against {second} "
+            f"{100 * np.mean(b):.3g}% (test Cd error median): {verdict}."
         )
     return lines
 
@@ -122,7 +135,7 @@ def _plot(out: Path, grouped: dict[tuple[str, str, str], list[dict]]) -> None:
     fig, axes = plt.subplots(1, len(starts), figsize=(6 * len(starts), 4.2), squeeze=False)
     for ax, start in zip(axes[0], starts, strict=True):
         for (s, method, budget), rs in grouped.items():
-            if s != start or budget != "cpu" or not all(r["curve"] for r in rs):
+            if s != start or budget != "cpu" or not all(r["curve"] and not r.get("diverged") for r in rs):
                 continue
             n = min(len(r["curve"]) for r in rs)
             t = np.mean([[c[0] for c in r["curve"][:n]] for r in rs], 0)

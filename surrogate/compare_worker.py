@@ -34,12 +34,18 @@ def _rss() -> int:
 
 
 def measure(
-    shard: Path, method: str, base: int, batch: int, updates: int, outputs: str = "drag"
+    shard: Path,
+    method: str,
+    base: int,
+    batch: int,
+    updates: int,
+    outputs: str = "drag",
+    window: dict | None = None,
 ) -> dict[str, float]:
     """Seconds and memory per update of `method` on the first `batch` good samples of `shard`."""
     a = store.read_shard(shard)
     r = np.flatnonzero(a["ok"])[:batch]
-    m = Surrogate(Config(base=base))
+    m = Surrogate(Config(base=base, window=window) if window else Config(base=base))
     re = torch.as_tensor(a["re"][r], dtype=torch.float32)
     inp = m.inputs(torch.as_tensor(a["points"][r], dtype=torch.float32), re)
     y = np.concatenate([np.stack([a[k][r] for k in ("cd", "cl", "cd_pressure")], 1), a["cp"][r]], 1)
@@ -80,8 +86,11 @@ def main() -> None:
     p.add_argument("--batch", type=int, required=True)
     p.add_argument("--updates", type=int, default=5)
     p.add_argument("--outputs", default="drag")
+    p.add_argument(
+        "--window", type=json.loads, help="the dataset's window (JSON; default: the default window)"
+    )
     a = p.parse_args()
-    print(json.dumps(measure(a.shard, a.method, a.base, a.batch, a.updates, a.outputs)))
+    print(json.dumps(measure(a.shard, a.method, a.base, a.batch, a.updates, a.outputs, a.window)))
 
 
 if __name__ == "__main__":

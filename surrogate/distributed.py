@@ -99,7 +99,7 @@ def everywhere(flag: bool) -> bool:
     """Whether flag holds in every process (so that the processes stop together)."""
     if world_size() == 1:
         return bool(flag)
-    t = torch.tensor([1 if flag else 0])
+    t = torch.tensor([1 if flag else 0], device=_device())
     dist.all_reduce(t, op=dist.ReduceOp.MIN)
     return bool(t.item())
 
@@ -107,9 +107,16 @@ def everywhere(flag: bool) -> bool:
 def _reduce(v: float, op: str) -> float:
     if world_size() == 1:
         return v
-    t = torch.tensor([v], dtype=torch.float64)
+    t = torch.tensor([v], dtype=torch.float64, device=_device())
     dist.all_reduce(t, op=getattr(dist.ReduceOp, op))
     return float(t.item())
+
+
+def _device() -> torch.device:
+    """Where a reduction's tensor must live: NCCL reduces only CUDA tensors, gloo CPU ones."""
+    if dist.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
 
 
 def global_max(v: float) -> float:

@@ -44,7 +44,7 @@ def predict_split(
             out["cd_pressure"].append(own.cpu().numpy())
             out["cp"].append(y[:, 3:].cpu().numpy())
         else:
-            y = torch.stack([physics.drag_lift(x.double(), re) for x in xs]).mean(0)
+            y = torch.stack([physics.drag_lift_on(x.double(), re, model.window) for x in xs]).mean(0)
         out["cd"].append(y[:, 0].cpu().numpy())
         out["cl"].append(y[:, 1].cpu().numpy())
         x, target = torch.stack(xs).mean(0), b.target

@@ -35,7 +35,7 @@ def surrogate_gradient(model: Surrogate, points: torch.Tensor, re: float, k: int
     a = torch.zeros(basis.shape[1], dtype=torch.float64, requires_grad=True)
     pts = points.double() + n * (basis @ a)[:, None]
     r = torch.tensor([float(re)])
-    cd = physics.drag_lift(model(pts.float()[None], r), r)[0, 0]
+    cd = physics.drag_lift_on(model(pts.float()[None], r), r, model.window)[0, 0]
     (g,) = torch.autograd.grad(cd, a)
     return g.numpy()
 

@@ -86,6 +86,9 @@ def prepare(
     run = Start(model, {}, train_split, val_split, focus, opt, field_opt)
     if resume:
         state = torch.load(out / STATE, weights_only=True)
+        _check_resume(out, state, cfg)
+        if "model" in state:  # the weights that go with this optimiser state (the card's may be a step ahead)
+            model.load_state_dict(state["model"])
         run.opt.load_state_dict(state["optimizer"])
         if field_opt is not None and "field_optimizer" in state:
             field_opt.load_state_dict(state["field_optimizer"])
@@ -138,6 +141,17 @@ def _focus_rows(d: dataset.Data, split: Split, cfg: TrainConfig) -> torch.Tensor
     return torch.as_tensor(rows)
 
 
+def _check_resume(out: Path, state: dict, cfg: TrainConfig) -> None:
+    """A resumed run must count time on the same clock and train the same outputs (an older state: the
+    defaults)."""
+    for key, default in (("clock", "wall"), ("outputs", "drag")):
+        saved, asked = state.get(key, default), getattr(cfg, key)
+        if saved != asked:
+            raise ModelError(
+                f"{out} holds a training with {key} {saved!r}, not {asked!r}; give another --out"
+            )
+
+
 def write_checkpoint(
     out: Path,
     model: Surrogate,
@@ -147,9 +161,13 @@ def write_checkpoint(
     opt: torch.optim.Optimizer,
     field_opt: torch.optim.Optimizer | None = None,
 ) -> None:
-    """The weights and card (surrogate.model_files), then the optimisers' states, step, time and RNG."""
+    """The weights and card (surrogate.model_files), then the training state: the weights again with the
+    optimisers' states, step, time and its clock, RNG and output set (a kill between the files resumes from
+    the state, whole)."""
     save_model(out, model, card)
     state = {"optimizer": opt.state_dict(), "step": step, "elapsed": elapsed, "rng": torch.get_rng_state()}
+    state.update(model={k: v.detach().cpu() for k, v in model.state_dict().items()})
+    state.update(clock=card["train"].get("clock", "wall"), outputs=card["train"].get("outputs", "drag"))
     if field_opt is not None:
         state["field_optimizer"] = field_opt.state_dict()
     atomic_write(out / STATE, lambda tmp: torch.save(state, tmp))

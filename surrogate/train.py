@@ -111,7 +111,7 @@ def physics_outputs(
     """
     if outputs == "drag":
         scale = batch.y[:, :1]
-        return physics.drag_lift(x, batch.re) / scale, batch.y[:, :2] / scale
+        return physics.drag_lift_on(x, batch.re, model.window) / scale, batch.y[:, :2] / scale
     if batch.readout is None:
         raise ValueError(
             "the physics loss over all outputs needs the shapes' read-outs (make_split(readouts=True))"
@@ -145,7 +145,7 @@ def _hig_step(model: Surrogate, cfg: TrainConfig, batch: Batch, lr: float) -> fl
         o = torch.func.functional_call(model.net, params, (inp[None],))
         st = model.decode(o, inp[None], re[None])
         if not maps:
-            return physics.drag_lift(st, re[None])[0] / one_scale
+            return physics.drag_lift_on(st, re[None], model.window)[0] / one_scale
         one = Readout(*(t[None] for t in maps))
         return physics.outputs(st, re[None], one, model.window)[0] / one_scale
 
