@@ -26,6 +26,7 @@ from geometry.io import atomic_write_text
 from surrogate import compare_report, gradients
 from surrogate.datasets import data as dataset
 from surrogate.evaluation import metrics
+from surrogate.model import Surrogate
 from surrogate.model_files import METRICS, load_model, saved_step
 from surrogate.paths import ROOT
 from surrogate.splits import make_split
@@ -117,8 +118,9 @@ def compare(data_dir: str | Path, out: str | Path, protocol: Protocol, log: Log 
                     }
                 )
     say("test metrics, gradient cosines and the cost of an update")
-    result = {"protocol": asdict(p), "runs": _measure(data_dir, out, runs, p), "cost": _costs(data_dir, p)}
-    result["start_metrics"] = {k: _test_metrics(data_dir, f) for k, f in starts.items()}
+    d = dataset.load(data_dir)
+    result = {"protocol": asdict(p), "runs": _measure(d, out, runs, p), "cost": _costs(d, p)}
+    result["start_metrics"] = {k: _test_metrics(d, load_model(f)[0]) for k, f in starts.items()}
     atomic_write_text(out / "metrics.json", json.dumps(result, indent=1, default=float) + "\n")
     compare_report.write(out, result)
     return result
@@ -212,16 +214,13 @@ def _validation(folder: Path) -> float:
     return error if np.isfinite(error) else float("inf")  # NaN (a diverged network) counts as the worst
 
 
-def _test_metrics(data_dir: str | Path, folder: Path) -> dict:
-    model, _ = load_model(folder)
-    d = dataset.load(data_dir)
+def _test_metrics(d: dataset.Data, model: Surrogate) -> dict:
     m = metrics(model, make_split(d, "test", model, readouts=True), "cpu")
     return {k: m[k] for k in SUMMARY}
 
 
-def _measure(data_dir: str | Path, out: Path, runs: list[dict], p: Protocol) -> list[dict]:
+def _measure(d: dataset.Data, out: Path, runs: list[dict], p: Protocol) -> list[dict]:
     """Each run's test metrics, CPU time, validation curve and gradient cosine on a few test shapes."""
-    d = dataset.load(data_dir)
     rows = dataset.indices(d, "test")
     pick = rows[np.linspace(0, len(rows) - 1, p.gradient_shapes).astype(int)]
     pts = [torch.as_tensor(d.arrays["points"][r]) for r in pick]
@@ -240,16 +239,16 @@ def _measure(data_dir: str | Path, out: Path, runs: list[dict], p: Protocol) -> 
             gradients.cosine(gradients.surrogate_gradient(model, q, r), a)
             for q, r, a in zip(pts, res, adjoint, strict=True)
         ]
-        run.update(_test_metrics(data_dir, folder), updates=card["step"], cpu_s=card["wall_s"])
+        run.update(_test_metrics(d, model), updates=card["step"], cpu_s=card["wall_s"])
         run["grad_cosine_median"] = float(np.median(cos))
     return runs
 
 
-def _costs(data_dir: str | Path, p: Protocol) -> dict[str, dict]:
+def _costs(d: dataset.Data, p: Protocol) -> dict[str, dict]:
     """Seconds and MB of one update per method, each in a fresh process (surrogate.compare_worker); a method
     whose update fails there (e.g. out of memory) is recorded with its error."""
-    shard = sorted(Path(data_dir).glob("shard-*.npz"))[0]
-    window = json.dumps(dataset.load(data_dir).manifest["settings"]["window"])
+    shard = sorted(Path(d.folder).glob("shard-*.npz"))[0]
+    window = json.dumps(d.manifest["settings"]["window"])
     out: dict[str, dict] = {}
     for method in p.methods:
         args = ["--shard", str(shard), "--method", method, "--base", str(p.base), "--batch", str(p.batch)]

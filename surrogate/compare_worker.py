@@ -22,8 +22,7 @@ import torch
 
 from surrogate.datasets import store
 from surrogate.model import Config, Surrogate
-from surrogate.readout import readout, with_closure
-from surrogate.splits import Batch
+from surrogate.splits import Batch, stored_outputs, stored_readouts
 from surrogate.train import TrainConfig, update
 
 
@@ -48,13 +47,8 @@ def measure(
     m = Surrogate(Config(base=base, window=window) if window else Config(base=base))
     re = torch.as_tensor(a["re"][r], dtype=torch.float32)
     inp = m.inputs(torch.as_tensor(a["points"][r], dtype=torch.float32), re)
-    y = np.concatenate([np.stack([a[k][r] for k in ("cd", "cl", "cd_pressure")], 1), a["cp"][r]], 1)
-    fields = torch.as_tensor(a["fields"][r])
-    ro = None
-    if outputs == "all":
-        cdp = torch.as_tensor(a["cd_pressure"][r])
-        ro = with_closure(readout(a["points"][r], m.window), fields, re, cdp)
-    b = Batch(inp, fields, re, torch.as_tensor(y, dtype=torch.float32), ro)
+    ro = stored_readouts(a, r, m.window) if outputs == "all" else None
+    b = Batch(inp, torch.as_tensor(a["fields"][r]), re, stored_outputs(a, r), ro)
     del a
     cfg = TrainConfig(method=method, base=base, outputs=outputs)
     opt = torch.optim.Adam(m.net.parameters(), lr=1e-5)

@@ -18,6 +18,7 @@ import torch
 from surrogate.datasets import data as dataset
 from surrogate.model import Surrogate, shape_channels
 from surrogate.readout import Readout, readout, with_closure
+from surrogate.window import Window
 
 # rasterised shapes (and read-outs) of recent splits, by dataset, split and window
 _RASTERS: dict[tuple[str, str, str | None, str], torch.Tensor] = {}
@@ -81,15 +82,24 @@ def make_split(d: dataset.Data, name: str | None, model: Surrogate, readouts: bo
             chunks = [shape_channels(pts[i : i + 256], model.window) for i in range(0, len(rows), 256)]
         _keep(_RASTERS, key, torch.cat(chunks))
     if readouts and key not in _READOUTS:
-        maps = readout(a["points"][rows], model.window)
-        states, re_rows, cdp = (torch.as_tensor(a[k][rows]) for k in ("fields", "re", "cd_pressure"))
-        _keep(_READOUTS, key, with_closure(maps, states, re_rows, cdp))
+        _keep(_READOUTS, key, stored_readouts(a, rows, model.window))
     with torch.no_grad():
         inputs = model.assemble(_RASTERS[key], re)
-    y = np.concatenate([np.stack([a[k][rows] for k in ("cd", "cl", "cd_pressure")], 1), a["cp"][rows]], 1)
     fields = torch.as_tensor(a["fields"][rows])
-    y_t = torch.as_tensor(y, dtype=torch.float32)
-    return Split(inputs, fields, re, y_t, rows, _READOUTS.get(key) if readouts else None)
+    return Split(inputs, fields, re, stored_outputs(a, rows), rows, _READOUTS.get(key) if readouts else None)
+
+
+def stored_outputs(arrays: dict[str, np.ndarray], rows: np.ndarray) -> torch.Tensor:
+    """The stored outputs of P of samples `rows` of a dataset's (or a shard's) arrays: (N, 3 + M) = Cd, Cl,
+    the pressure part of Cd, Cp at the stations (float32)."""
+    forces = np.stack([arrays[k][rows] for k in ("cd", "cl", "cd_pressure")], 1)
+    return torch.as_tensor(np.concatenate([forces, arrays["cp"][rows]], 1), dtype=torch.float32)
+
+
+def stored_readouts(arrays: dict[str, np.ndarray], rows: np.ndarray, window: Window) -> Readout:
+    """The read-out maps of samples `rows`, each with its closure from its stored state and split."""
+    states, re, cdp = (torch.as_tensor(arrays[k][rows]) for k in ("fields", "re", "cd_pressure"))
+    return with_closure(readout(arrays["points"][rows], window), states, re, cdp)
 
 
 def _keep(cache: dict, key: tuple, value: object) -> None:

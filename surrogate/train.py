@@ -109,15 +109,28 @@ def physics_outputs(
         outputs: "drag": Cd and Cl relative to the stored drag; "all": every output of P (Cd, Cl, the pressure
             part of Cd, Cp at the stations; the batch needs the shapes' read-outs).
     """
-    if outputs == "drag":
-        scale = batch.y[:, :1]
-        return physics.drag_lift_on(x, batch.re, model.window) / scale, batch.y[:, :2] / scale
-    if batch.readout is None:
+    if outputs == "all" and batch.readout is None:
         raise ValueError(
             "the physics loss over all outputs needs the shapes' read-outs (make_split(readouts=True))"
         )
-    scale = physics.output_scales(batch.y)
-    return physics.outputs(x, batch.re, batch.readout, model.window) / scale, batch.y / scale
+    scale = _output_scale(batch, outputs)
+    y_star = batch.y[:, :2] if outputs == "drag" else batch.y
+    return _outputs(model, x, batch.re, batch.readout, outputs) / scale, y_star / scale
+
+
+def _outputs(
+    model: Surrogate, x: torch.Tensor, re: torch.Tensor, ro: Readout | None, outputs: str
+) -> torch.Tensor:
+    """P's unscaled outputs of states x: (Cd, Cl), or all of them (on the read-outs `ro`)."""
+    if outputs == "drag":
+        return physics.drag_lift_on(x, re, model.window)
+    assert ro is not None
+    return physics.outputs(x, re, ro, model.window)
+
+
+def _output_scale(batch: Batch, outputs: str) -> torch.Tensor:
+    """Per-sample scales of the outputs: the stored drag for (Cd, Cl); physics.output_scales for all."""
+    return batch.y[:, :1] if outputs == "drag" else physics.output_scales(batch.y)
 
 
 def _state_loss(
@@ -137,17 +150,15 @@ def _hig_step(model: Surrogate, cfg: TrainConfig, batch: Batch, lr: float) -> fl
     y, y_star = physics_outputs(model, x, batch, cfg.outputs)
     g = (y - y_star).detach() / (len(y) * dist.world_size())  # dL/dy of physics_loss (a batch mean)
     names = [n for n, p in model.net.named_parameters() if p.requires_grad]
-    scale = (batch.y[:, :1] if cfg.outputs == "drag" else physics.output_scales(batch.y)).detach()
+    scale = _output_scale(batch, cfg.outputs).detach()
     ro = batch.readout.tensors() if cfg.outputs == "all" and batch.readout is not None else ()
 
     def outputs(params: dict[str, torch.Tensor], inp: torch.Tensor, re: torch.Tensor, *rest: torch.Tensor):
         one_scale, maps = rest[0], rest[1:]
         o = torch.func.functional_call(model.net, params, (inp[None],))
         st = model.decode(o, inp[None], re[None])
-        if not maps:
-            return physics.drag_lift_on(st, re[None], model.window)[0] / one_scale
-        one = Readout(*(t[None] for t in maps))
-        return physics.outputs(st, re[None], one, model.window)[0] / one_scale
+        one = Readout(*(t[None] for t in maps)) if maps else None
+        return _outputs(model, st, re[None], one, cfg.outputs)[0] / one_scale
 
     jac = methods.per_sample_jacobian(model.net, outputs, (batch.inputs, batch.re, scale, *ro), names)
     jac = {n: dist.gather(j) for n, j in jac.items()}  # every process gets the whole batch's rows and dL/dy
