@@ -1,13 +1,13 @@
 """`dragopt compare-methods`: a fair comparison of the four training methods on one learning problem.
 
 The protocol (`Protocol`): one network size and split for all; two starts, a rough network (a few hundred
-supervised steps from scratch) and, when given, a converged one; for each start and method a learning-rate
-sweep on the validation split that is widened until its best rate lies strictly inside the swept range; then
-each method from each start over several seeds, for the same number of updates and, separately, for the same
-CPU time of the training process; HIG also from scratch, and its truncation tau and batch size swept. Every
-run is a model folder under the report folder, and every sweep result is kept, so a killed comparison
-continues where it stopped. The test split's metrics of every run, the cost of an update per method, and the
-report (surrogate.compare_report) come last.
+supervised steps from scratch) and, when given, a converged one; for each start, method and budget (the same
+number of updates; separately, the same CPU time of the training process) a learning-rate sweep at that very
+budget on the validation split, widened until its best rate lies strictly inside the swept range; then each
+method from each start over several seeds for each budget at its rate (a sweep's run is its seed 0); HIG
+also from scratch, and its truncation tau and batch size swept. Every run is a model folder under the report
+folder, and every sweep result is kept, so a killed comparison continues where it stopped. The test split's
+metrics of every run, the cost of an update per method, and the report (surrogate.compare_report) come last.
 """
 
 from __future__ import annotations
@@ -64,7 +64,6 @@ class Protocol:
     seeds: int = 3
     updates: int = 300  # the equal-updates budget
     cpu_seconds: float = 600.0  # the equal-CPU-time budget (the training process's CPU time)
-    sweep_updates: int = 100
     rates: dict[str, list[float]] = field(default_factory=lambda: {k: list(v) for k, v in RATES.items()})
     hig_taus: tuple[float, ...] = (1e-8, 1e-6, 1e-4)
     hig_batches: tuple[int, ...] = (8, 16, 32)
@@ -89,18 +88,20 @@ def compare(data_dir: str | Path, out: str | Path, protocol: Protocol, log: Log 
     if p.converged:
         starts["converged"] = Path(p.converged)
     runs: list[dict] = []
-    rates: dict[tuple[str, str], float] = {}
+    rates: dict[tuple[str, str, str], float] = {}
     for start, folder in starts.items():
         for method in p.methods:
-            lr = rates[start, method] = sweep(data_dir, out / "sweeps" / start, method, folder, p, say)
-            for seed in range(p.seeds):
-                for budget in ("updates", "cpu"):
+            for budget in ("updates", "cpu"):
+                lr = rates[start, method, budget] = sweep(
+                    data_dir, out, start, budget, method, folder, p, say
+                )
+                for seed in range(p.seeds):
                     runs.append(_main_run(data_dir, out, start, folder, method, lr, seed, budget, p, say))
     if "hig" in p.methods:  # HIG from scratch, and (from the rough start, at its rate) its tau and batch size
-        lr = sweep(data_dir, out / "sweeps" / "scratch", "hig", None, p, say)
+        lr = sweep(data_dir, out, "scratch", "updates", "hig", None, p, say)
         for seed in range(p.seeds):
             runs.append(_main_run(data_dir, out, "scratch", None, "hig", lr, seed, "updates", p, say))
-        lr = rates["rough", "hig"]
+        lr = rates["rough", "hig", "updates"]
         for tau in p.hig_taus:
             for batch in p.hig_batches:
                 cfg = p.config("hig", steps=p.updates, lr=lr, hig_tau=tau, batch=batch)
@@ -127,21 +128,27 @@ def compare(data_dir: str | Path, out: str | Path, protocol: Protocol, log: Log 
 
 
 def sweep(
-    data_dir: str | Path, folder: Path, method: str, start: Path | None, p: Protocol, say: Log
+    data_dir: str | Path,
+    out: Path,
+    start: str,
+    budget: str,
+    method: str,
+    init: Path | None,
+    p: Protocol,
+    say: Log,
 ) -> float:
-    """The method's learning rate: the best validation Cd error (median) after `sweep_updates` (a rate whose
-    loss diverges counts as infinitely bad), the range widened by a factor 3 at the edge where the best lies
-    until the best is strictly inside (at most 5 times; `inside` in the kept result says whether it is)."""
+    """The method's learning rate for a start and budget: the best validation Cd error (median) at the end of
+    that very budget (a rate whose loss diverges counts as infinitely bad), the range widened by a factor 3 at
+    the edge where the best lies until the best is strictly inside (at most 5 times; `inside` in the kept
+    result out/sweeps/START/BUDGET/METHOD.json says whether it is). Each swept rate is its seed-0 run, so the
+    main runs reuse the best one."""
     rates = sorted(p.rates[method])
     errors: dict[float, float] = {}
     for _ in range(6):
         for lr in rates:
             if lr not in errors:
-                cfg = p.config(method, steps=p.sweep_updates, lr=lr, eval_every=p.sweep_updates)
-                try:
-                    errors[lr] = _validation(_run(data_dir, folder / f"{method}-lr{lr:g}", cfg, start, say))
-                except TrainingError:
-                    errors[lr] = float("inf")
+                row = _main_run(data_dir, out, start, init, method, lr, 0, budget, p, say)
+                errors[lr] = float("inf") if row["diverged"] else _validation(out / row["folder"])
         ordered = sorted(errors)
         best = min(ordered, key=lambda r: errors[r])  # ties (diverged rates): the smallest
         low, high = errors[ordered[0]], errors[ordered[-1]]
@@ -151,7 +158,7 @@ def sweep(
         up = best == ordered[-1] or errors[ordered[-1]] <= errors[best] < errors[ordered[0]]
         rates = [ordered[-1] * 3 if up else ordered[0] / 3]
     kept = {"errors": errors, "best": best, "inside": inside}
-    atomic_write_text(folder / f"{method}.json", json.dumps(kept, indent=1) + "\n")
+    atomic_write_text(out / "sweeps" / start / budget / f"{method}.json", json.dumps(kept, indent=1) + "\n")
     return best
 
 
@@ -159,7 +166,7 @@ def _main_run(
     data_dir: str | Path,
     out: Path,
     start: str,
-    folder: Path | None,
+    init: Path | None,
     method: str,
     lr: float,
     seed: int,
@@ -167,11 +174,13 @@ def _main_run(
     p: Protocol,
     say: Log,
 ) -> dict:
+    """One run of `method` from `start` at rate `lr` for the budget; its row (folder relative to `out`)."""
     if budget == "updates":
         cfg = p.config(method, steps=p.updates, lr=lr, seed=seed)
     else:
         cfg = p.config(method, steps=10**9, lr=lr, seed=seed, max_seconds=p.cpu_seconds)
-    done, diverged = _try(data_dir, out / "runs" / start / f"{method}-seed{seed}-{budget}", cfg, folder, say)
+    name = f"{method}-lr{lr:g}-seed{seed}-{budget}"
+    done, diverged = _try(data_dir, out / "runs" / start / name, cfg, init, say)
     row = {"start": start, "method": method, "seed": seed, "budget": budget, "lr": lr}
     return {**row, "folder": str(done.relative_to(out)), "diverged": diverged}
 

@@ -55,6 +55,9 @@ def write(out: Path, result: dict) -> None:
         + " |"
     )
     lines = ["# Method comparison", "", _setup(result), "", head, "|" + "---|" * (7 + len(COLUMNS))]
+    for start, m in result.get("start_metrics", {}).items():
+        cells = [_cell([m[k]], s) if k in m else "" for k, _, s in COLUMNS]
+        lines.append(f"| {start} | (the start) | | | | | | " + " | ".join(cells) + " |")
     for (start, method, budget), rs in grouped.items():
         cells = [_cell([r[k] for r in rs], s) for k, _, s in COLUMNS]
         updates, cpu = _cell([r["updates"] for r in rs], 1), _cell([r["cpu_s"] for r in rs], 1)
@@ -62,6 +65,16 @@ def write(out: Path, result: dict) -> None:
             f"| {start} | {method} | {budget} | {len(rs)} | {rs[0]['lr']:g} | {updates} | {cpu} | "
             + " | ".join(cells)
             + " |"
+        )
+    lines += ["", "## Learning rates (validation Cd error median at the end of the budget)", ""]
+    lines += ["| start | budget | method | rate: error | best | inside |", "|---|---|---|---|---|---|"]
+    for start, budget, method, kept in sweeps(out):
+        tried = ", ".join(
+            f"{float(r):g}: {100 * e:.3g}%" for r, e in sorted(kept["errors"].items(), key=_rate)
+        )
+        lines.append(
+            f"| {start} | {budget} | {method} | {tried} | {kept['best']:g} | "
+            + ("yes |" if kept["inside"] else "no |")
         )
     lines += ["", "## HIG: truncation tau and batch size (rough start, equal updates)", ""]
     lines += ["| tau | batch | Cd err median | Cp RMS err |", "|---|---|---|---|"]
@@ -82,14 +95,28 @@ def write(out: Path, result: dict) -> None:
     _plot(out, grouped)
 
 
+def sweeps(out: Path) -> list[tuple[str, str, str, dict]]:
+    """The kept learning-rate sweeps (start, budget, method, {errors, best, inside}) under out/sweeps."""
+    import json
+
+    found = sorted(out.glob("sweeps/*/*/*.json"))
+    return [(f.parent.parent.name, f.parent.name, f.stem, json.loads(f.read_text())) for f in found]
+
+
+def _rate(item: tuple[str, float]) -> float:
+    return float(item[0])
+
+
 def _setup(result: dict) -> str:
     p = result["protocol"]
     return (
         f"U-Net base {p['base']}, batch {p['batch']}, physics loss over `{p['outputs']}` outputs; rough "
-        f"start {p['pretrain_steps']} supervised steps; {p['seeds']} seeds; budgets {p['updates']} updates "
+        f"start {p['pretrain_steps']} supervised steps"
+        + (f", second start `{p['converged']}`" if p.get("converged") else "")
+        + f"; {p['seeds']} seeds; budgets {p['updates']} updates "
         "and "
         f"{p['cpu_seconds']:g} s of the training process's CPU time; rates swept on the validation split "
-        f"({p['sweep_updates']} updates each, best strictly inside the range). Test split of the dataset; "
+        "at each budget (best strictly inside the range). Test split of the dataset; "
         "mean ± standard deviation over seeds."
     )
 

@@ -227,7 +227,6 @@ def test_compare_methods_runs_the_protocol_and_resumes(tmp_path):
         seeds=2,
         updates=2,
         cpu_seconds=0.3,
-        sweep_updates=1,
         rates={"dp": [1e-4, 1e-3, 1e-2], "hig": [0.03, 0.3, 3.0]},
         hig_taus=(1e-6,),
         hig_batches=(4,),
@@ -240,12 +239,15 @@ def test_compare_methods_runs_the_protocol_and_resumes(tmp_path):
         ("rough", m, b) for m in ("dp", "hig") for b in ("updates", "cpu")
     } | {("scratch", "hig", "updates")}
     for method in ("dp", "hig"):
-        swept = json.loads((tmp_path / "cmp" / "sweeps" / "rough" / f"{method}.json").read_text())
+        swept = json.loads((tmp_path / "cmp" / "sweeps" / "rough" / "updates" / f"{method}.json").read_text())
         rates = sorted(float(k) for k in swept["errors"])
         assert rates[0] < swept["best"] < rates[-1]
     assert all(row["updates"] == 2 for row in main if row["budget"] == "updates")
     report = (tmp_path / "cmp" / "report.md").read_text()
     assert "±" in report and "## Conclusion" in report and ("tie" in report or "ahead" in report)
+    assert (
+        "| rough | (the start) |" in report and "| rough | updates | dp | 0.0001: " in report
+    )  # start and sweep
     assert (tmp_path / "cmp" / "val_vs_cpu.png").read_bytes()[:4] == b"\x89PNG"
     assert all(-1 <= row["grad_cosine_median"] <= 1 for row in r["runs"])
     logs: list[str] = []
@@ -261,13 +263,12 @@ def test_the_rate_sweep_widens_until_its_best_rate_is_inside(tmp_path):
     until the best has a worse rate on either side."""
     from surrogate.compare import Protocol, sweep
 
-    protocol = Protocol(base=4, batch=4, sweep_updates=3, rates={"dp": [3.0, 10.0]}, eval_every=3)
-    best = sweep(TEST_SET, tmp_path / "sweep", "dp", None, protocol, lambda text: None)
-    errors = {
-        float(k): v for k, v in json.loads((tmp_path / "sweep" / "dp.json").read_text())["errors"].items()
-    }
+    protocol = Protocol(base=4, batch=4, updates=3, rates={"dp": [3.0, 10.0]}, eval_every=3)
+    best = sweep(TEST_SET, tmp_path, "rough", "updates", "dp", None, protocol, lambda text: None)
+    kept = json.loads((tmp_path / "sweeps" / "rough" / "updates" / "dp.json").read_text())
+    errors = {float(k): v for k, v in kept["errors"].items()}
     assert len(errors) > 2 and min(errors) < best < max(errors)
-    assert json.loads((tmp_path / "sweep" / "dp.json").read_text())["inside"]
+    assert kept["inside"]
     assert errors[best] == min(errors.values()) and errors[best] < 1.0
 
 

@@ -156,11 +156,11 @@ def register_compare(sub) -> None:
         "compare-methods",
         help="compare the training methods on a dataset, fairly",
         description="The protocol of docs/method-comparison.md: the same network and split for all; a rough "
-        "start (--pretrain-steps supervised steps) and a converged one (--converged); per start and method a "
-        "learning-rate sweep on the validation split (widened until the best is inside); then every method "
-        "over --seeds seeds for --updates updates and, separately, --cpu-seconds of CPU time; HIG also from "
-        "scratch, its tau and batch swept. Writes report.md, val_vs_cpu.png and metrics.json. A rerun with "
-        "the same --out resumes.",
+        "start (--pretrain-steps supervised steps) and a converged one (--converged); per start, method and "
+        "budget (--updates updates; separately --cpu-seconds of CPU time) a learning-rate sweep at that "
+        "budget on the validation split (widened until the best is inside); then every method over --seeds "
+        "seeds; HIG also from scratch, its tau and batch swept. Writes report.md, val_vs_cpu.png and "
+        "metrics.json. A rerun with the same --out resumes.",
     )
     c.add_argument("--data", required=True, metavar="DIR")
     c.add_argument("--out", required=True, metavar="REPORT_DIR")
@@ -174,8 +174,10 @@ def register_compare(sub) -> None:
     c.add_argument("--seeds", default="3", metavar="K", help="seeds per method and budget (default 3)")
     c.add_argument("--updates", default="300", metavar="N", help="the equal-updates budget (default 300)")
     c.add_argument("--cpu-seconds", default="600", metavar="S", help="the equal-CPU-time budget (600)")
-    c.add_argument("--sweep-updates", default="100", metavar="N", help="updates per swept rate (100)")
     c.add_argument("--gradient-shapes", default="5", metavar="K", help="test shapes for the adjoint cosine")
+    c.add_argument("--eval-every", default="50", metavar="N", help="validation points of the curves (50)")
+    c.add_argument("--hig-taus", default="1e-8,1e-6,1e-4", metavar="T,..", help="HIG truncations swept")
+    c.add_argument("--hig-batches", default="8,16,32", metavar="B,..", help="HIG batch sizes swept")
     add_output_options(c)
     c.set_defaults(func=run_compare)
 
@@ -193,8 +195,10 @@ def run_compare(args) -> int:
         seeds=positive_int(args.seeds, "--seeds"),
         updates=positive_int(args.updates, "--updates"),
         cpu_seconds=float_arg(args.cpu_seconds, "--cpu-seconds"),
-        sweep_updates=positive_int(args.sweep_updates, "--sweep-updates"),
         gradient_shapes=positive_int(args.gradient_shapes, "--gradient-shapes"),
+        eval_every=positive_int(args.eval_every, "--eval-every"),
+        hig_taus=tuple(float_arg(t, "--hig-taus") for t in args.hig_taus.split(",")),
+        hig_batches=tuple(positive_int(b, "--hig-batches") for b in args.hig_batches.split(",")),
     )
     r = compare(args.data, args.out, protocol, log=None if args.quiet else info)
     print(f"wrote {args.out}/report.md ({len(r['runs'])} runs)")
