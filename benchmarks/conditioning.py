@@ -4,7 +4,8 @@ sample (dy/dx: the scaled outputs of P against the state) and of the joint netwo
 Cp at 64 stations), at a rough network (a few hundred supervised steps) and at a converged one. This is the
 evidence SIP and HIG are built for: an ill-conditioned physics or joint Jacobian.
 
-Usage: python benchmarks/conditioning.py [--model DIR] [--data DIR] [--samples B] [--rough-steps N]
+Usage: python benchmarks/conditioning.py [--model DIR] [--data DIR] [--samples B]
+                                         [--rough-steps N | --rough DIR] [--plot PNG] [--out JSON]
        -> docs/benchmarks/conditioning.json and docs/method-comparison/spectra.png (minutes on 2 cores)
 """
 
@@ -80,19 +81,31 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=ROOT / "data" / "datasets" / "test")
     ap.add_argument("--samples", type=int, default=4, help="samples in the batch of the joint Jacobian")
     ap.add_argument("--rough-steps", type=int, default=300, help="supervised steps of the rough network")
+    ap.add_argument(
+        "--rough", type=Path, help="a rough model folder instead of training one (e.g. a comparison's)"
+    )
     ap.add_argument("--plot", type=Path, default=ROOT / "docs" / "method-comparison" / "spectra.png")
     add_out(ap, "conditioning")
     args = ap.parse_args()
     converged, _ = load_model(args.model)
     base, depth = converged.config.base, converged.config.depth
-    with tempfile.TemporaryDirectory() as tmp:  # the rough start: the same network, a few hundred steps
-        cfg = TrainConfig(
-            method="supervised", steps=args.rough_steps, base=base, depth=depth, eval_every=10**9
-        )
-        train(args.data, Path(tmp) / "rough", cfg)
-        rough, _ = load_model(Path(tmp) / "rough")
+    if args.rough:
+        rough, _ = load_model(args.rough)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:  # the rough start: the same network, a few hundred steps
+            cfg = TrainConfig(
+                method="supervised", steps=args.rough_steps, base=base, depth=depth, eval_every=10**9
+            )
+            train(args.data, Path(tmp) / "rough", cfg)
+            rough, _ = load_model(Path(tmp) / "rough")
     d = dataset.load(args.data)
-    result: dict = {"model": str(args.model.relative_to(ROOT)), "samples": args.samples, "starts": {}}
+    result: dict = {
+        "model": str(args.model.resolve().relative_to(ROOT)),
+        "samples": args.samples,
+        "starts": {},
+    }
+    if args.rough:
+        result["rough"] = str(args.rough.resolve().relative_to(ROOT))
     for name, model in (("rough", rough), ("converged", converged)):
         split = make_split(d, "test", model, readouts=True)
         pick = np.linspace(0, len(split) - 1, args.samples).astype(int)
@@ -142,7 +155,7 @@ def _plot(result: dict, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)
-    print(f"wrote {path.relative_to(ROOT)}")
+    print(f"wrote {path.resolve().relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -158,7 +158,7 @@ def _plot(out: Path, grouped: dict[tuple[str, str, str], list[dict]]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    starts = sorted({s for s, _, _ in grouped})
+    starts = sorted({s for s, _, b in grouped if b == "cpu"})  # the curves are of the equal-CPU-time runs
     fig, axes = plt.subplots(1, len(starts), figsize=(6 * len(starts), 4.2), squeeze=False)
     for ax, start in zip(axes[0], starts, strict=True):
         for (s, method, budget), rs in grouped.items():
@@ -167,13 +167,14 @@ def _plot(out: Path, grouped: dict[tuple[str, str, str], list[dict]]) -> None:
             n = min(len(r["curve"]) for r in rs)
             t = np.mean([[c[0] for c in r["curve"][:n]] for r in rs], 0)
             e = 100 * np.asarray([[c[1] for c in r["curve"][:n]] for r in rs])
-            line = ax.plot(t, e.mean(0), label=method)[0]
+            line = ax.plot(t, e.mean(0), "o-", markersize=3, label=method)[0]
             ax.fill_between(t, e.min(0), e.max(0), color=line.get_color(), alpha=0.2)
         ax.set_title(f"{start} start: validation Cd error (median) over seeds")
         ax.set_xlabel("training CPU time (s)")
         ax.set_ylabel("%")
         ax.set_yscale("log")
-        ax.legend()
+        if ax.lines:
+            ax.legend()
     fig.tight_layout()
     fig.savefig(out / "val_vs_cpu.png", dpi=100)
     plt.close(fig)
