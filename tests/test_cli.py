@@ -284,3 +284,12 @@ def test_simulate_runs_without_torch(tmp_path):
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "0 []"
     assert out_json.exists()
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"), [("--hig-taus", "1e-6,x"), ("--hig-batches", "8,0"), ("--eval-every", "0")]
+)
+def test_compare_methods_refuses_a_bad_sweep_list_before_training(tmp_path, capsys, flag, value):
+    out = tmp_path / "cmp"
+    assert cli.main(["compare-methods", "--data", str(tmp_path), "--out", str(out), flag, value]) == 2
+    assert flag in capsys.readouterr().err and not out.exists()
