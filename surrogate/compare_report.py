@@ -4,6 +4,7 @@ numbers give (a difference smaller than the seeds' spread is called a tie)."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from pathlib import Path
 
@@ -97,8 +98,6 @@ def write(out: Path, result: dict) -> None:
 
 def sweeps(out: Path) -> list[tuple[str, str, str, dict]]:
     """The kept learning-rate sweeps (start, budget, method, {errors, best, inside}) under out/sweeps."""
-    import json
-
     found = sorted(out.glob("sweeps/*/*/*.json"))
     return [(f.parent.parent.name, f.parent.name, f.stem, json.loads(f.read_text())) for f in found]
 
