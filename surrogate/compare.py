@@ -102,22 +102,23 @@ def compare(data_dir: str | Path, out: str | Path, protocol: Protocol, log: Log 
         for seed in range(p.seeds):
             runs.append(_main_run(data_dir, out, "scratch", None, "hig", lr, seed, "updates", p, say))
         lr = rates["rough", "hig", "updates"]
+        main = p.config("hig", steps=p.updates, lr=lr)
         for tau in p.hig_taus:
             for batch in p.hig_batches:
-                cfg = p.config("hig", steps=p.updates, lr=lr, hig_tau=tau, batch=batch)
-                folder, diverged = _try(
-                    data_dir, out / "hig-sweep" / f"hig-tau{tau:g}-batch{batch}", cfg, starts["rough"], say
-                )
-                row = {"start": "rough", "method": "hig", "seed": 0, "budget": "updates", "lr": lr}
-                runs.append(
-                    {
-                        **row,
-                        "tau": tau,
-                        "batch": batch,
-                        "folder": str(folder.relative_to(out)),
-                        "diverged": diverged,
-                    }
-                )
+                if (tau, batch) == (main.hig_tau, main.batch):  # the main runs' own setting: their seed 0
+                    row = _main_run(data_dir, out, "rough", starts["rough"], "hig", lr, 0, "updates", p, say)
+                else:
+                    cfg = replace(main, hig_tau=tau, batch=batch)
+                    folder, diverged = _try(
+                        data_dir,
+                        out / "hig-sweep" / f"hig-tau{tau:g}-batch{batch}",
+                        cfg,
+                        starts["rough"],
+                        say,
+                    )
+                    row = {"start": "rough", "method": "hig", "seed": 0, "budget": "updates", "lr": lr}
+                    row.update(folder=str(folder.relative_to(out)), diverged=diverged)
+                runs.append({**row, "tau": tau, "batch": batch})
     say("test metrics, gradient cosines and the cost of an update")
     d = dataset.load(data_dir)
     result = {"protocol": asdict(p), "runs": _measure(d, out, runs, p), "cost": _costs(d, p)}
