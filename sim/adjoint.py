@@ -4,6 +4,10 @@ The body enters the equations only through the diagonal coefficients c(points) o
 the coefficient is C(q, c) = k * sum c * q over the u (drag) or v (lift) unknowns. One transposed solve with
 the converged Jacobian's factorisation, J^T psi = dC/dq, gives dC/dc = dC/dc|_q - psi * q, and torch carries
 that through c(points) to the points and whatever parameters made them.
+
+`station_sensitivities` gives the sensitivities of both coefficients to a normal displacement of the outline
+given by its values at the Cp stations (hat functions in arc length), a fixed-size form the datasets can
+store; `mode_matrix` maps them to the gradient on surrogate.gradients' smooth Fourier modes.
 """
 
 from __future__ import annotations
@@ -69,3 +73,76 @@ def gradient(
         (c_u, c_v), wrt, (torch.as_tensor(g_u), torch.as_tensor(g_v)), allow_unused=True
     )
     return torch.zeros_like(wrt) if grad is None else grad
+
+
+# ---------- sensitivities to a normal displacement of the outline at the Cp stations ----------
+
+
+def outward_normals(points: np.ndarray) -> np.ndarray:
+    """Outward unit normals (n, 2) at the vertices of a counter-clockwise outline: the chord between the two
+    neighbours turned clockwise, as surrogate.gradients.normal_modes takes them."""
+    t = np.roll(points, -1, 0) - np.roll(points, 1, 0)
+    n = np.stack([t[:, 1], -t[:, 0]], 1)
+    return n / np.linalg.norm(n, axis=1, keepdims=True)
+
+
+def vertex_arc_fractions(points: np.ndarray) -> np.ndarray:
+    """Arc-length fraction in [0, 1) of each vertex, counter-clockwise from the leading-edge vertex (the first
+    of smallest x), measured as sim.forces.surface_stations measures it: its station k of M lies at k / M."""
+    start = int(np.argmin(points[:, 0]))
+    ring = np.roll(points, -start, 0)
+    seg = np.linalg.norm(np.roll(ring, -1, 0) - ring, axis=1)
+    s = np.concatenate([[0.0], np.cumsum(seg)[:-1]]) / seg.sum()
+    return np.roll(s, start)
+
+
+def hat_matrix(points: np.ndarray, stations: int = 64) -> np.ndarray:
+    """H (n, stations): the normal displacement of vertex i is sum_k H[i, k] a_k for station amplitudes a, the
+    periodic piecewise-linear interpolation in arc length of the values a_k at the stations."""
+    u = vertex_arc_fractions(points) * stations
+    j = np.floor(u).astype(int)
+    f = u - j
+    h = np.zeros((len(points), stations))
+    rows = np.arange(len(points))
+    np.add.at(h, (rows, j % stations), 1.0 - f)
+    np.add.at(h, (rows, (j + 1) % stations), f)
+    return h
+
+
+def mode_matrix(points: np.ndarray, stations: int = 64, k: int = 8) -> np.ndarray:
+    """(2k, stations): the values of surrogate.gradients.normal_modes' K = 2k Fourier modes (cos, then sin,
+    of 1..k periods in the arc fraction from vertex 0) at the stations. As hat amplitudes they stand for the
+    modes interpolated between stations, so station_sensitivities(...) @ mode_matrix(...).T approximates the
+    gradient on the modes from the stored station sensitivities (exactly, for the interpolated modes)."""
+    s = (np.arange(stations) / stations - vertex_arc_fractions(points)[0]) % 1.0
+    phase = 2 * np.pi * np.arange(1, k + 1)[:, None] * s[None, :]
+    return np.concatenate([np.cos(phase), np.sin(phase)], 0)
+
+
+def point_gradients(result: SimResult) -> np.ndarray:
+    """(2, n, 2): dCd and dCl with respect to the simulated polygon's vertices. Two transposed solves, one per
+    objective (the factorisation's solve takes a single right-hand side), then one batched backward pass
+    through one evaluation of the body coefficients for both."""
+    grads = [coefficient_gradients(result, objective) for objective in ("cd", "cl")]
+    points = torch.tensor(result.points, dtype=torch.float64, requires_grad=True)
+    c_u, c_v = coefficients(points, result.domain.grid, result.domain.nu, result.penalty, result.immersed)
+    g_u, g_v = (torch.as_tensor(np.stack(g)) for g in zip(*grads, strict=True))
+    (grad,) = torch.autograd.grad((c_u, c_v), points, (g_u, g_v), is_grads_batched=True, allow_unused=True)
+    return np.zeros((2,) + result.points.shape) if grad is None else grad.numpy()
+
+
+def station_sensitivities(result: SimResult, stations: int = 64) -> np.ndarray:
+    """(2, stations): dCd/da_k and dCl/da_k, the adjoint sensitivities to a normal displacement of the outline
+    given by its values at the Cp stations.
+
+    The vertices p_i of the simulated polygon move to p_i + a(s_i) n_i, with n_i the outward unit normal
+    (`outward_normals`), s_i the vertex's arc-length position, and a(s) = sum_k a_k hat_k(s): hat_k is the
+    periodic piecewise-linear function of arc length that is 1 at station k and 0 at the other stations
+    (`hat_matrix`). The stations are sim.forces.surface_stations(points, stations), the ones the datasets
+    store: evenly spaced in arc length from the leading-edge vertex (`vertex_arc_fractions`). So any normal
+    displacement given by its values at the stations, interpolated linearly in arc length, changes Cd by
+    sum_k a_k dCd/da_k to first order. Units: per unit displacement in D (D = 1); Cd and Cl as in SimResult.
+    """
+    dp = point_gradients(result)
+    normal = np.einsum("oij,ij->oi", dp, outward_normals(result.points))
+    return normal @ hat_matrix(result.points, stations)

@@ -597,3 +597,110 @@ def test_numpy_and_torch_give_the_same_body_and_forces():
             np.testing.assert_allclose(
                 x, y.numpy(), rtol=1e-12, atol=1e-13 * max(1.0, float(np.abs(y.numpy()).max()))
             )
+
+
+# ---------- sensitivities to a normal displacement at the Cp stations ----------
+
+
+STATION_RES, STATION_BOX = 10, 6.0  # coarse and small: the checks are of the algebra and the stations
+
+
+@pytest.fixture(scope="module")
+def station_base():
+    """A cambered aerofoil at incidence (Cd and Cl sensitive to every mode) on a fixed grid, solved once."""
+    body = parse_shape("naca:2410").rotated(-4)
+    domain = setups.unconfined(10.0, body.bounds(), STATION_RES, box=STATION_BOX)
+    return run_case(body.points, domain, STATION_RES)
+
+
+def _normal_displacement(points: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """The vertices' displacement for station amplitudes a: hat interpolation, along the outward normals."""
+    from sim.adjoint import hat_matrix, outward_normals
+
+    return outward_normals(points) * (hat_matrix(points, len(a)) @ a)[:, None]
+
+
+def test_station_positions_are_those_of_surface_stations():
+    """The polygon walked to arc fraction k / M from vertex_arc_fractions lands on surface_stations' station
+    k, also where several vertices share the smallest x (a flat front); the hats sum to one."""
+    from sim.adjoint import hat_matrix, vertex_arc_fractions
+    from sim.forces import surface_stations
+
+    for spec, degrees in [("naca:2410", -4.0), ("rect:2:0", 0.0), ("ellipse:3", 17.0), ("circle", 0.0)]:
+        points = parse_shape(spec).rotated(degrees).points
+        f = vertex_arc_fractions(points)
+        start = int(np.argmin(f))
+        ring = np.roll(points, -start, 0)
+        ring_f = np.append(np.roll(f, -start), 1.0)
+        walk = np.vstack([ring, ring[:1]])
+        target = np.arange(64) / 64
+        at = np.stack([np.interp(target, ring_f, walk[:, i]) for i in (0, 1)], 1)
+        np.testing.assert_allclose(at, surface_stations(points, 64), atol=1e-12)
+        np.testing.assert_allclose(hat_matrix(points, 64).sum(1), 1.0, atol=1e-14)
+
+
+def test_station_sensitivities_match_finite_differences(station_base):
+    """(C(+eps) - C(-eps)) / (2 eps) of two re-solves of the displaced polygon, for an even and an odd
+    displacement made of the hats, equals a . station_sensitivities."""
+    from sim.adjoint import station_sensitivities
+
+    base = station_base
+    sens = station_sensitivities(base)
+    assert sens.shape == (2, 64)
+    s = np.arange(64) / 64
+    eps = 1e-4  # a thousandth of a cell: no node changes side
+    for a in (np.cos(2 * np.pi * s), np.sin(6 * np.pi * s)):
+        d = eps * _normal_displacement(base.points, a)
+        plus, minus = (run_case(base.points + sign * d, base.domain, STATION_RES) for sign in (1, -1))
+        fd = np.array([plus.cd - minus.cd, plus.cl - minus.cl]) / (2 * eps)
+        np.testing.assert_allclose(sens @ a, fd, rtol=0.02)
+
+
+def test_station_sensitivities_equal_the_adjoint_gradient_through_torch(station_base):
+    """The same sensitivities from sim.adjoint.gradient on points built from the amplitudes by torch."""
+    from sim.adjoint import hat_matrix, outward_normals, station_sensitivities
+
+    base = station_base
+    sens = station_sensitivities(base)
+    p0 = torch.as_tensor(base.points)
+    n0 = torch.as_tensor(outward_normals(base.points))
+    h = torch.as_tensor(hat_matrix(base.points, 64))
+    for row, objective in enumerate(("cd", "cl")):
+        a = torch.zeros(64, dtype=torch.float64, requires_grad=True)
+        g = gradient(base, p0 + n0 * (h @ a)[:, None], a, objective).numpy()
+        assert np.abs(g - sens[row]).max() <= 1e-10 * np.abs(g).max(), objective
+
+
+def test_station_sensitivities_mirror_on_a_symmetric_body():
+    """An ellipse at zero incidence: station k mirrors to station M - k, where dCd/da is the same and dCl/da
+    changes sign."""
+    from sim.adjoint import station_sensitivities
+    from sim.forces import surface_stations
+
+    body = parse_shape("ellipse:2")
+    domain = setups.unconfined(10.0, body.bounds(), STATION_RES, box=5.0)
+    sens = station_sensitivities(run_case(body.points, domain, STATION_RES))
+    mirror = (-np.arange(64)) % 64
+    st = surface_stations(body.points, 64)
+    np.testing.assert_allclose(st[mirror] * [1, -1], st, atol=1e-12)
+    scale = np.abs(sens).max(1)
+    assert scale[1] > 0.1 * scale[0]  # the lift sensitivity is far from zero, though Cl is zero
+    np.testing.assert_allclose(sens[0][mirror], sens[0], atol=1e-7 * scale[0])
+    np.testing.assert_allclose(sens[1][mirror], -sens[1], atol=1e-7 * scale[1])
+
+
+def test_station_sensitivities_give_the_smooth_mode_gradient(station_base):
+    """mode_matrix maps the station sensitivities to the gradient on normal_modes' Fourier modes, up to the
+    modes' interpolation between stations."""
+    from sim.adjoint import mode_matrix, station_sensitivities
+    from surrogate.gradients import cosine, normal_modes
+
+    base = station_base
+    approx = station_sensitivities(base) @ mode_matrix(base.points, 64, 8).T
+    p0 = torch.as_tensor(base.points)
+    n, basis = normal_modes(p0, 8)
+    for row, objective in enumerate(("cd", "cl")):
+        a = torch.zeros(16, dtype=torch.float64, requires_grad=True)
+        exact = gradient(base, p0 + n * (basis @ a)[:, None], a, objective).numpy()
+        assert cosine(exact, approx[row]) > 0.999, objective
+        assert np.abs(exact - approx[row]).max() < 0.1 * np.abs(exact).max(), objective
