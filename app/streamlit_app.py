@@ -291,8 +291,7 @@ def flow_panel(surrogate: SurrogateBackend | None, re: float, points: np.ndarray
     c1, c2 = st.columns(2)
     with c1:
         q = st.radio("Colour", ["speed", "pressure"], horizontal=True, key="flow_q")
-        ext = surrogate.model.window.extent
-        show(figures.flow(p["state"], ext, s.points, f"surrogate, Re {re_own:.3g}", q))
+        show(figures.flow(p["state"], p["extent"], s.points, f"surrogate, Re {re_own:.3g}", q))
     with c2:
         show(figures.cp([("surrogate", p["stations"], p["cp"])]))
         st.caption(
@@ -385,7 +384,7 @@ def compare_tab(surrogate: SurrogateBackend | None, re: float, shape: Shape) -> 
         ]
         show(figures.cp(curves))
     q = st.radio("Field", ["speed", "pressure"], horizontal=True, key="cmp_q")
-    ext = surrogate.model.window.extent
+    ext = v["_pred"]["extent"]
     a, b, c = st.columns(3)
     pred, simf = v["_pred"]["state"], v["_sim_state"]
     with a:

@@ -29,8 +29,9 @@ def main() -> None:
     d = dataset.load(ROOT / "data" / "datasets" / "test")
     rows = dataset.indices(d, None)
     pick = rows[np.linspace(0, len(rows) - 1, args.shapes).astype(int)]
-    pts = [torch.as_tensor(d.arrays["points"][r]) for r in pick]
-    res = [float(d.arrays["re"][r]) for r in pick]
+    a = d.arrays  # in window units: back to the body's D for the adjoint
+    pts = [torch.as_tensor(a["points"][r] * a["scale"][r]) for r in pick]
+    res = [float(a["re"][r] / a["scale"][r]) for r in pick]
     adjoint = [gradients.adjoint_gradient(p, r) for p, r in zip(pts, res, strict=True)]
     out = {"shapes": args.shapes, "modes": 16, "models": {}}
     for folder in args.models:

@@ -5,8 +5,9 @@ torch scalars, with forces scaled by D0: when the area is free the body's own di
 the Reynolds number it sees (geometry.properties.own_scale). The optimiser calls `backend(points, re)` and
 back-propagates whatever it builds from the result; it does not know which backend it drives.
 
-- `SurrogateBackend`: normalises the body (centroid, D) onto the network's window, predicts at its own Re, and
-  scales Cd and Cl by D. Cheap enough for every optimiser step.
+- `SurrogateBackend`: normalises the body (centroid, D) onto the network's window (shrunk by the window's
+  scale s when it reaches farther than the window holds), predicts at the Re it then sees, and scales Cd and
+  Cl by the length they are per (D s). Cheap enough for every optimiser step.
 - `SimulationBackend`: solves the steady flow around the body itself (forces are per D0 already) on a grid
   fixed at the start, so that the objective does not jump when the grid would follow the body; the backward
   pass is one adjoint solve with the converged Jacobian (sim.adjoint), for Cd and Cl together.
@@ -69,8 +70,8 @@ class SurrogateBackend:
 
     @property
     def window_reach(self) -> float:
-        """The largest |x| or |y| (in the body's own D, about its centroid) the network's window holds."""
-        return self.model.window.fit_half_width()
+        """The largest |x| or |y| (in the body's own D, about its centroid) the surrogate takes."""
+        return self.model.window.max_reach
 
     @property
     def re_range(self) -> tuple[float, float]:
@@ -88,11 +89,16 @@ class SurrogateBackend:
     def state(
         self, points: torch.Tensor, re: float, member: Surrogate | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(predicted state (1, 3, n, n) on the window, Re the body sees (1,), D)."""
+        """(predicted state (1, 3, n, n) on the window, the Re the network sees (1,), the length its forces
+        are per: D s).
+
+        The window's scale s is held constant in the derivative: the flow does not depend on the length it
+        is measured in, so an exact surrogate's Cd D s does not change with s."""
         q, d, re_own = self.normalise(points, re)
-        re_d = re_own.reshape(1)
+        s = self.model.window.scale(q.detach().cpu().numpy())
+        re_w = (re_own * s).reshape(1)
         model = self.model if member is None else member
-        return model(q.float()[None], re_d.float()).double(), re_d, d
+        return model((q / s).float()[None], re_w.float()).double(), re_w, d * s
 
     def each(self, points: torch.Tensor, re: float) -> torch.Tensor:
         """(K, 2): every member's Cd and Cl (per the start's D)."""
@@ -100,8 +106,8 @@ class SurrogateBackend:
 
         out = []
         for m in self.members:
-            x, re_d, d = self.state(points, re, m)
-            out.append(physics.drag_lift_on(x, re_d, self.model.window)[0] * d)
+            x, re_w, length = self.state(points, re, m)
+            out.append(physics.drag_lift_on(x, re_w, self.model.window)[0] * length)
         return torch.stack(out)
 
     def __call__(self, points: torch.Tensor, re: float) -> dict[str, torch.Tensor]:

@@ -19,15 +19,17 @@ from optim.backends import SurrogateBackend
 
 
 def predict(backend: SurrogateBackend, shape: Shape, re: float) -> dict:
-    """The surrogate's numbers for a normalised shape (D = 1) at Re; raises ShapeError if it leaves the
-    window. For an ensemble: the members' mean (the state shown is the mean state) and `cd_std`, their
-    spread."""
+    """The surrogate's numbers for a normalised shape (D = 1) at Re; raises ShapeError if the surrogate does
+    not take it. For an ensemble: the members' mean (the state shown is the mean state) and `cd_std`, their
+    spread. `extent` is the half-width (in D) of the window the state is on (wider for a rescaled body)."""
     from surrogate import physics
 
     model = backend.model
-    pts = torch.as_tensor(shape.points, dtype=torch.float32)
+    model.window.check(shape.points)
+    s = model.window.scale(shape.points)
+    pts = torch.as_tensor(shape.points / s, dtype=torch.float32)
     pr = physics.probe(pts, model.window)
-    r = torch.tensor([float(re)], dtype=torch.float64)
+    r = torch.tensor([float(re) * s], dtype=torch.float64)
     parts = []
     with torch.no_grad():
         for m in backend.members:
@@ -37,9 +39,9 @@ def predict(backend: SurrogateBackend, shape: Shape, re: float) -> dict:
         k: torch.stack([p[k] for p in parts]).mean(0)
         for k in ("cd", "cl", "cd_pressure", "cl_pressure", "cp", "state")
     }
-    cd, cdp = float(mean["cd"][0]), float(mean["cd_pressure"][0])
-    cl, clp = float(mean["cl"][0]), float(mean["cl_pressure"][0])
-    cd_std = float(torch.stack([p["cd"][0] for p in parts]).std()) if len(parts) > 1 else None
+    cd, cdp = s * float(mean["cd"][0]), s * float(mean["cd_pressure"][0])
+    cl, clp = s * float(mean["cl"][0]), s * float(mean["cl_pressure"][0])
+    cd_std = s * float(torch.stack([p["cd"][0] for p in parts]).std()) if len(parts) > 1 else None
     return {
         "cd": cd,
         "cd_std": cd_std,
@@ -49,8 +51,9 @@ def predict(backend: SurrogateBackend, shape: Shape, re: float) -> dict:
         "cl_pressure": clp,
         "cl_viscous": cl - clp,
         "cp": mean["cp"][0].numpy(),
-        "stations": pr.stations[0].numpy(),
+        "stations": pr.stations[0].numpy() * s,
         "state": mean["state"][0].numpy(),
+        "extent": model.window.extent * s,
     }
 
 
@@ -87,8 +90,8 @@ def ood(backend: SurrogateBackend, shape: Shape, re: float) -> dict:
                 f"shape, {s['score']:.1f} times the distance of 95% of unseen test-like shapes: treat the "
                 "prediction with care and verify it"
             )
-    if not backend.model.window.fits(shape.points):
-        out["warnings"].append("the body does not fit the surrogate's window")
+    if not backend.model.window.holds(shape.points):
+        out["warnings"].append("the body reaches farther than the surrogate takes")
     return out
 
 
@@ -110,8 +113,9 @@ def verify(
 
     pred = predict(backend, shape, re)
     sim = simulate(shape, re, resolution or DEFAULT_RESOLUTION, split=split, progress=progress)
-    w = backend.model.window
-    f = sample(sim, w.cells, w.extent)  # the simulated state on the surrogate's window: fields side by side
+    f = sample(
+        sim, backend.model.window.cells, pred["extent"]
+    )  # the simulated state on the prediction's window
     return {
         "re": re,
         "cd_pred": pred["cd"],

@@ -233,8 +233,9 @@ def _measure(d: dataset.Data, out: Path, runs: list[dict], p: Protocol) -> list[
     """Each run's test metrics, CPU time, validation curve and gradient cosine on a few test shapes."""
     rows = dataset.indices(d, "test")
     pick = rows[np.linspace(0, len(rows) - 1, p.gradient_shapes).astype(int)]
-    pts = [torch.as_tensor(d.arrays["points"][r]) for r in pick]
-    res = [float(d.arrays["re"][r]) for r in pick]
+    a = d.arrays  # in window units: back to the body's D for the adjoint
+    pts = [torch.as_tensor(a["points"][r] * a["scale"][r]) for r in pick]
+    res = [float(a["re"][r] / a["scale"][r]) for r in pick]
     adjoint = [gradients.adjoint_gradient(q, r) for q, r in zip(pts, res, strict=True)]
     for run in runs:
         folder = out / run["folder"]

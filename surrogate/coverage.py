@@ -1,7 +1,9 @@
 """How far a body is from the shapes a model was trained on: the out-of-distribution measure of a design.
 
-Each shape (D = 1, centroid at the origin) is described by its signed distance on a 16 x 16 grid over +-1.6 D;
-the distance of two shapes is the RMS difference of their descriptors, in D. A model folder keeps its training
+Each shape (D = 1, centroid at the origin) is described by its signed distance on a 16 x 16 grid over +-1.6 D,
+after the shrinking that fits it to the network's window (surrogate.window: a body reaching farther than
+`fit` is shown divided by reach / fit, as the training data stores it); the distance of two shapes is the RMS
+difference of their descriptors, in window units. A model folder keeps its training
 shapes' descriptors (`coverage.npz`) and a reference: the 95th percentile of the nearest-training-shape
 distances of its validation shapes, which are unseen shapes from the same distribution. A design's `score` is
 its nearest distance over that reference: above 1 it is farther from every training shape than 95% of unseen
@@ -38,13 +40,21 @@ def descriptors(points: np.ndarray) -> np.ndarray:
         return np.stack([signed_distance_fast(torch.as_tensor(s), q).numpy() for s in p]).astype(np.float32)
 
 
+def shown(cov: dict, points: np.ndarray) -> np.ndarray:
+    """A normalised outline (D = 1) as the network's window shows it (shrunk when it reaches beyond `fit`)."""
+    fit = cov.get("fit")
+    reach = float(np.abs(points).max())
+    return points / max(1.0, reach / fit) if fit else points
+
+
 def score_torch(cov: dict, points: torch.Tensor) -> torch.Tensor:
     """The score of an outline in any units and place (normalised here), differentiable in its points: a
     design constraint that keeps the optimiser where the surrogate was trained."""
     from geometry import properties
 
     q = (points - properties.centroid(points)) / properties.equivalent_diameter(points)
-    desc = signed_distance_fast(q, _queries().to(points.dtype))
+    s = float(np.abs(q.detach().cpu().numpy()).max()) / cov["fit"] if cov.get("fit") else 1.0
+    desc = signed_distance_fast(q / max(1.0, s), _queries().to(points.dtype))
     train = torch.as_tensor(cov["train"], dtype=points.dtype)
     d2 = ((train - desc[None]) ** 2).mean(1)
     return torch.sqrt(d2.min()) / cov["reference"]
@@ -56,10 +66,16 @@ def nearest(desc: np.ndarray, train: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(d2.min(1), 0.0) / desc.shape[1])
 
 
-def build(train_points: np.ndarray, val_points: np.ndarray) -> dict[str, np.ndarray]:
+def build(train_points: np.ndarray, val_points: np.ndarray, fit: float) -> dict[str, np.ndarray]:
+    """Coverage data from training and validation outlines as the window shows them; `fit` is the reach
+    beyond which a body is shrunk (surrogate.window.Window.fit_half_width)."""
     train = descriptors(train_points)
     ref = nearest(descriptors(val_points), train)
-    return {"train": train.astype(np.float16), "reference": np.array(np.percentile(ref, 95))}
+    return {
+        "train": train.astype(np.float16),
+        "reference": np.array(np.percentile(ref, 95)),
+        "fit": np.array(float(fit)),
+    }
 
 
 def save(folder: str | Path, cov: dict[str, np.ndarray]) -> None:
@@ -76,11 +92,12 @@ def load(folder: str | Path) -> dict[str, np.ndarray] | None:
         return None
     try:
         with np.load(path, allow_pickle=False) as z:
-            return {"train": z["train"].astype(np.float32), "reference": float(z["reference"])}
+            fit = float(z["fit"]) if "fit" in z.files else None  # older models: bodies never shrunk
+            return {"train": z["train"].astype(np.float32), "reference": float(z["reference"]), "fit": fit}
     except (OSError, ValueError, KeyError):
         return None
 
 
 def score(cov: dict, points: np.ndarray) -> dict[str, float]:
-    d = float(nearest(descriptors(points), cov["train"])[0])
+    d = float(nearest(descriptors(shown(cov, np.asarray(points))), cov["train"])[0])
     return {"shape_distance": d, "reference": cov["reference"], "score": d / cov["reference"]}

@@ -31,11 +31,14 @@ def normal_modes(points: torch.Tensor, k: int = 8) -> tuple[torch.Tensor, torch.
 
 
 def surrogate_gradient(model: Surrogate, points: torch.Tensor, re: float, k: int = 8) -> np.ndarray:
+    """dCd/d(modes) of the surrogate for a normalised shape (D = 1) at Re, shown on the window as it is
+    trained (shrunk by the window's scale s, at Re s; Cd = s times the window's)."""
+    s = model.window.scale(points.detach().numpy())
     n, basis = normal_modes(points, k)
     a = torch.zeros(basis.shape[1], dtype=torch.float64, requires_grad=True)
     pts = points.double() + n * (basis @ a)[:, None]
-    r = torch.tensor([float(re)])
-    cd = physics.drag_lift_on(model(pts.float()[None], r), r, model.window)[0, 0]
+    r = torch.tensor([float(re) * s])
+    cd = s * physics.drag_lift_on(model((pts / s).float()[None], r), r, model.window)[0, 0]
     (g,) = torch.autograd.grad(cd, a)
     return g.numpy()
 

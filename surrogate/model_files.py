@@ -15,6 +15,7 @@ from pathlib import Path
 from geometry.io import atomic_write, atomic_write_text
 from surrogate.model import Config, Surrogate
 from surrogate.paths import portable
+from surrogate.window import Window
 
 FORMAT = 1  # of a network's card
 ENSEMBLE_FORMAT = 1  # of an ensemble's card
@@ -128,9 +129,10 @@ def load(folder: str | Path, device: str = "cpu") -> tuple[list[Surrogate], dict
 
 
 def check_compatible(card: dict, manifest: dict) -> None:
-    """A model and a dataset (its manifest) must share the window (the grid the network predicts on)."""
+    """A model and a dataset (its manifest) must share the window's grid (where the network predicts); how far
+    the bodies reach may differ (a model trained on compact bodies is still evaluated on them)."""
     w_model, w_data = card["architecture"].get("window"), manifest["settings"]["window"]
-    if w_model != w_data:
+    if w_model is None or Window.from_dict(w_model).grid() != Window.from_dict(w_data).grid():
         raise ModelError(
             f"model and dataset windows differ (model {w_model}, dataset {w_data}); use matching ones"
         )

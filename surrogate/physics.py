@@ -18,9 +18,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from geometry.errors import ShapeError
 from sim import forces
 from surrogate.readout import STATIONS, Readout, WindowGrid, integrals
-from surrogate.window import Window
+from surrogate.window import Window, reach
 
 OUTPUTS = ("cd", "cl", "cd_pressure", *(f"cp{k}" for k in range(STATIONS)))  # what `outputs` gives, in order
 
@@ -51,7 +52,11 @@ def probe(points: torch.Tensor | np.ndarray, window: Window, stations: int = STA
     if points.dim() == 2:
         points = points[None]
     for p in points.detach().cpu().numpy():
-        window.check(p)
+        if not window.fits(p):
+            raise ShapeError(
+                f"the outline reaches {reach(p):.2f} from the centroid; the window holds "
+                f"{window.fit_half_width():.2f} (rescale the body first: Window.scale)"
+            )
     return Probe(points, torch.stack([forces.surface_stations(p, stations) for p in points]))
 
 

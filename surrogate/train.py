@@ -33,6 +33,7 @@ from surrogate.readout import Readout
 from surrogate.splits import Batch, Split
 from surrogate.start import Start, prepare, write_checkpoint
 from surrogate.train_config import DEFAULT_LR, METHODS, OUTPUT_SETS, TrainConfig, TrainingError
+from surrogate.window import Window
 
 __all__ = ["DEFAULT_LR", "METHODS", "TrainConfig", "TrainingError", "batch_positions", "train", "update"]
 
@@ -333,4 +334,5 @@ def _save_coverage(out: Path, d: dataset.Data, run: Start) -> None:
     """The training shapes, for out-of-distribution scores (once per folder)."""
     if not (out / coverage.FILE).exists():
         a = d.arrays["points"]
-        coverage.save(out, coverage.build(a[run.train.rows], a[run.val.rows]))
+        fit = Window.from_dict(d.manifest["settings"]["window"]).fit_half_width()
+        coverage.save(out, coverage.build(a[run.train.rows], a[run.val.rows], fit))

@@ -258,8 +258,9 @@ def test_verify_command_agrees_with_the_simulation_and_warns_outside_the_trained
 
 
 def test_verify_names_a_body_that_does_not_fit_the_window(capsys):
-    assert cli.main(["verify", "--shape", "naca:0012", "--re", "10"]) == 2
-    assert "window" in error_line(capsys)
+    assert cli.main(["verify", "--shape", "naca:0012", "--re", "10"]) == 2  # the shipped model: up to 1.54 D
+    line = error_line(capsys)
+    assert "reaches 1.80 D" in line and "at most 1.54 D" in line and "--backend simulation" in line
 
 
 def test_trust_region_returns_a_simulated_design(tmp_path):

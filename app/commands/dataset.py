@@ -40,6 +40,12 @@ def register(sub) -> None:
     )
     g.add_argument("--shard-size", default="256", metavar="S", help="samples a shard (default 256)")
     g.add_argument(
+        "--sampler",
+        choices=("training", "heldout"),
+        default="training",
+        help="the bodies to draw: the training families (default) or the held-out ones, unlike any of them",
+    )
+    g.add_argument(
         "--shards", metavar="A:B", help="make only shards A to B-1 (to split a dataset over machines)"
     )
     add_output_options(g)
@@ -120,6 +126,7 @@ def run_generate(args) -> int:
             resolution,
             shards,
             progress,
+            args.sampler,
         )
     except KeyboardInterrupt:
         if close:

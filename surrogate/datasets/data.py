@@ -5,6 +5,10 @@ shape: a sample's split is decided by a hash of its polygon, so the same body at
 added again later, e.g. by `dragopt refine`) always lands in the same split, and no shape is in two.
 Normalisation statistics come from the training split only and are kept beside the manifest (`stats.json`,
 tied to the shards' checksums).
+
+Loaded samples are in window units, as the network sees them: a body that was shrunk by its scale s to fit
+the window (surrogate.window) has its outline and stations divided by s, its Reynolds number and forces
+multiplied and divided by s; the shards keep the solver's numbers in D (multiply back by `scale`).
 """
 
 from __future__ import annotations
@@ -55,12 +59,28 @@ def load(folder: str | Path, verify: bool = True) -> Data:
             raise store.DatasetError(
                 f"shard {folder / name} holds {len(arrays['index'])} samples, manifest says {entry['count']}"
             )
-        parts.append(arrays)
+        parts.append(store.complete(arrays, manifest["settings"]))
     if not parts:
         raise store.DatasetError(f"dataset {folder} holds no shards yet; run `dragopt generate` to make them")
     keys = [k for k in parts[0] if k != "settings_hash"]
     arrays = {k: np.concatenate([p[k] for p in parts]) for k in keys}
-    return Data(folder, manifest, arrays)
+    return Data(folder, manifest, window_units(arrays))
+
+
+FORCES = "cd cd_pressure cd_viscous cl cl_pressure cl_viscous cd_momentum cl_momentum".split()
+
+
+def window_units(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Samples in D -> in window units (length s D): outline and stations / s, Re * s, force coefficients / s.
+    Cp, the fields and the shape sensitivities are the same in either."""
+    s = np.where(np.isfinite(arrays["scale"]), arrays["scale"], 1.0)
+    out = dict(arrays)
+    out["points"] = arrays["points"] / s[:, None, None]
+    out["stations"] = (arrays["stations"] / s[:, None, None]).astype(arrays["stations"].dtype)
+    out["re"] = arrays["re"] * s
+    for k in FORCES:
+        out[k] = arrays[k] / s
+    return out
 
 
 def shape_keys(points: np.ndarray) -> np.ndarray:

@@ -19,11 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from geometry import sampler
+from geometry import heldout, sampler
 from surrogate.datasets import store
 from surrogate.datasets.settings import RE_MAX, RE_MIN, SHARD_SIZE
 from surrogate.readout import STATIONS
 from surrogate.window import Window
+
+SAMPLERS = {"training": sampler, "heldout": heldout}  # --sampler: the bodies a dataset draws
 
 
 @dataclass
@@ -43,10 +45,13 @@ def default_settings(
     mix: dict | None = None,
     shard_size: int = SHARD_SIZE,
     resolution: float | None = None,
+    sampler_name: str = "training",
 ) -> dict:
-    """Everything that decides a dataset's samples; its hash names the dataset."""
+    """Everything that decides a dataset's samples; its hash names the dataset. `sampler_name`: "training"
+    (geometry.sampler) or "heldout" (geometry.heldout, bodies unlike any training family)."""
     from sim import setups, solver
 
+    kind = SAMPLERS[sampler_name]
     return {
         "format_version": store.FORMAT_VERSION,
         "solver": {
@@ -59,9 +64,10 @@ def default_settings(
         "window": (window or Window()).to_dict(),
         "stations": STATIONS,
         "sampler": {
-            "version": sampler.VERSION,
+            "name": sampler_name,
+            "version": kind.VERSION,
             "seed": int(seed),
-            "mix": sampler.check_mix(mix or sampler.DEFAULT_MIX),
+            "mix": kind.check_mix(mix or kind.DEFAULT_MIX),
             "points": sampler.POINTS,
             "min_thickness": sampler.MIN_THICKNESS,
         },
@@ -101,7 +107,10 @@ def make_case(settings: dict, index: int) -> dict:
 
     window = Window.from_dict(settings["window"])
     s = settings["sampler"]
-    sample = sampler.draw(s["seed"], index, s["mix"], window.fits, s["points"], s["min_thickness"])
+    if s.get("name", "training") == "heldout":
+        sample = heldout.draw(s["seed"], index, window.holds, s["points"], s["min_thickness"], mix=s["mix"])
+    else:
+        sample = sampler.draw(s["seed"], index, s["mix"], window.holds, s["points"], s["min_thickness"])
     re = draw_re(s["seed"], index, settings["re"]["min"], settings["re"]["max"])
     return {
         "index": index,
@@ -109,6 +118,7 @@ def make_case(settings: dict, index: int) -> dict:
         "params": json.dumps(sample.params, sort_keys=True),
         "points": sample.points,
         "re": re,
+        "scale": window.scale(sample.points),
         "settings": settings,
     }
 
@@ -132,7 +142,8 @@ def body_case(
         q = sampler.canonical(Shape.from_points(np.asarray(points)).points, settings["sampler"]["points"])
     except ShapeError:
         return None
-    if not Window.from_dict(settings["window"]).fits(q):
+    window = Window.from_dict(settings["window"])
+    if not window.holds(q):
         return None
     _, re_own = own_scale(np.asarray(points, dtype=np.float64), re)
     return {
@@ -141,6 +152,7 @@ def body_case(
         "params": json.dumps(params, sort_keys=True),
         "points": q,
         "re": float(re_own),
+        "scale": window.scale(q),
         "settings": settings,
     }
 
@@ -188,6 +200,7 @@ def same_case(record: dict, case: dict) -> bool:
 def failed_record(case: dict, exc: BaseException) -> dict:
     """The record of a case whose worker died (out of memory, a crash, a kill): failed, with the reason."""
     rec = {k: case[k] for k in ("index", "family", "params", "points", "re")}
+    rec["scale"] = float(case.get("scale", 1.0))  # cases cached before bodies were rescaled have none
     rec.update(case=case_key(case), ok=False, error=f"{type(exc).__name__}: {exc}")
     return rec
 
@@ -195,11 +208,13 @@ def failed_record(case: dict, exc: BaseException) -> dict:
 def simulate_case(case: dict) -> dict:
     """Run one case (in a worker): the record to store, or a failure with its reason. Never raises."""
     from geometry.shape import Shape
+    from sim.adjoint import station_sensitivities
     from sim.fields import sample
     from sim.solver import simulate
 
     st = case["settings"]
     rec = {k: case[k] for k in ("index", "family", "params", "points", "re")}
+    rec["scale"] = float(case.get("scale", 1.0))  # cases cached before bodies were rescaled have none
     rec["case"] = case_key(case)
     try:
         sol = st["solver"]
@@ -211,7 +226,7 @@ def simulate_case(case: dict) -> dict:
             penalty=sol["penalty"],
             immersed=sol["immersed"],
         )
-        w = Window.from_dict(st["window"])
+        w = Window.from_dict(st["window"]).scaled(rec["scale"])
         f = sample(res, w.cells, w.extent)
         d = res.to_dict()
         rec.update({k: d[k] for k in store.SCALARS if k in d})
@@ -219,6 +234,9 @@ def simulate_case(case: dict) -> dict:
         rec["fields"] = np.stack([f["u"], f["v"], f["p"]]).astype(np.float32)
         rec["cp"] = np.asarray(res.cp, dtype=np.float32)
         rec["stations"] = np.asarray(res.stations, dtype=np.float32)
+        t = time.perf_counter()  # the adjoint beside the Newton solve's factorisation
+        rec["sensitivity"] = station_sensitivities(res, len(res.stations)).astype(np.float32)
+        rec["sensitivity_s"] = time.perf_counter() - t
         rec["ok"] = bool(np.all(np.isfinite(rec["fields"])) and math.isfinite(res.cd))
         rec["error"] = "" if rec["ok"] else "non-finite fields or forces"
     except Exception as exc:  # one case, not the batch: ShapeError, SimulationError, anything else
@@ -328,8 +346,12 @@ def generate(
     resolution: float | None = None,
     shards: range | None = None,
     progress: Callable[[Progress], None] | None = None,
+    sampler_name: str = "training",
 ) -> dict:
     """Make (or continue) the dataset of samples 0..n-1 in `out`; return its manifest.
+
+    sampler_name: "training" (geometry.sampler), or "heldout" (geometry.heldout: bodies unlike any training
+    family, for an out-of-distribution test set).
 
     shards: only these shard numbers (to split one dataset over machines; copy the shard files together and
     rerun to adopt them).
@@ -346,7 +368,11 @@ def generate(
         from sim.setups import check_resolution
 
         check_resolution(resolution)
-    settings = default_settings(seed, re_min, re_max, shard_size=shard_size, resolution=resolution)
+    if sampler_name not in SAMPLERS:
+        raise ValueError(f"unknown sampler {sampler_name!r}; allowed: {', '.join(SAMPLERS)}")
+    settings = default_settings(
+        seed, re_min, re_max, shard_size=shard_size, resolution=resolution, sampler_name=sampler_name
+    )
     shash = store.settings_hash(settings)
     manifest = _check_folder(out, settings)
     out.mkdir(parents=True, exist_ok=True)

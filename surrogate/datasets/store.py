@@ -2,9 +2,12 @@
 
 - A shard `shard-NNNNN.npz` (compressed numpy, no pickles) holds the samples with indices [k S, (k + 1) S) of
   the dataset, S the shard size: polygon, family and parameters, Re, u, v, p on the surrogate's window
-  (float32), forces with their pressure/viscous split, surface Cp, solver diagnostics, and for a failed case
-  its reason. npz because it needs no dependency beyond numpy, loads without unpickling (allow_pickle=False),
-  and a shard is read whole anyway; zarr or HDF5 would earn their keep only for partial reads of huge shards.
+  (float32; for a body shrunk to fit, on the window s times wider: `scale` = s), forces with their
+  pressure/viscous split, surface Cp, the adjoint sensitivities of Cd and Cl to a normal displacement at the
+  Cp stations (sim.adjoint.station_sensitivities), solver diagnostics, and for a failed case its reason. All
+  in the body's D, as the solver gives them. npz because it needs no dependency beyond numpy, loads without
+  unpickling (allow_pickle=False), and a shard is read whole anyway; zarr or HDF5 would earn their keep only
+  for partial reads of huge shards.
 - `manifest.json`: format version, the settings and their hash, counts and one entry per shard with its
   sha256.
 - Every file is written to a temporary name and renamed; the manifest is rewritten after each shard.
@@ -26,15 +29,25 @@ import numpy as np
 
 from geometry.io import atomic_write, atomic_write_text
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: each sample's window scale and shape sensitivities; version 1 is still read
+READABLE = (1, 2)
 MANIFEST = "manifest.json"
 WORK = "work"
 SCALARS = (
-    "re cd cd_pressure cd_viscous cl cl_pressure cl_viscous cd_momentum cl_momentum residual wall_s".split()
+    "re cd cd_pressure cd_viscous cl cl_pressure cl_viscous cd_momentum cl_momentum residual wall_s scale "
+    "sensitivity_s".split()
 )
 INTEGERS = ("index", "steps", "factorisations")
 STRINGS = ("family", "params", "case", "error")
-ARRAYS = {"points": np.float64, "fields": np.float32, "cp": np.float32, "stations": np.float32}
+ARRAYS = {
+    "points": np.float64,
+    "fields": np.float32,
+    "cp": np.float32,
+    "stations": np.float32,
+    "sensitivity": np.float32,
+}
+# What a sample stored before a key existed reads as: a body never rescaled, no sensitivities computed.
+MISSING = {"scale": 1.0, "sensitivity": np.nan}
 
 
 class DatasetError(ValueError):
@@ -64,7 +77,7 @@ def _atomic_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 def _stack(records: list[dict], key: str) -> np.ndarray:
     if key in SCALARS:
-        return np.array([float(r.get(key, np.nan)) for r in records], dtype=np.float64)
+        return np.array([float(r.get(key, MISSING.get(key, np.nan))) for r in records], dtype=np.float64)
     if key in INTEGERS:
         return np.array([int(r.get(key, -1)) for r in records], dtype=np.int64)
     if key in STRINGS:
@@ -80,7 +93,7 @@ def pack(records: list[dict], shape_of: dict[str, tuple]) -> dict[str, np.ndarra
         r = {**r, "ok": bool(r.get("ok"))}
         for key, shp in shape_of.items():
             if key not in r:  # a failed case has no fields, Cp or stations
-                r[key] = np.zeros(shp, dtype=ARRAYS[key])
+                r[key] = np.full(shp, MISSING.get(key, 0.0), dtype=ARRAYS[key])
         full.append(r)
     out = {k: _stack(full, k) for k in (*SCALARS, *INTEGERS, *STRINGS, *ARRAYS)}
     out["ok"] = np.array([r["ok"] for r in full], dtype=bool)
@@ -137,9 +150,9 @@ def read_manifest(folder: Path) -> dict | None:
             f"{path} does not parse ({exc}); restore it, or delete the folder's manifest and rerun the same "
             "`dragopt generate` command (complete shards are checked and adopted)"
         ) from None
-    if not isinstance(m, dict) or m.get("format_version") != FORMAT_VERSION or "settings" not in m:
+    if not isinstance(m, dict) or m.get("format_version") not in READABLE or "settings" not in m:
         raise DatasetError(
-            f"{path} is not a dragopt dataset manifest of format version {FORMAT_VERSION} "
+            f"{path} is not a dragopt dataset manifest of format version {' or '.join(map(str, READABLE))} "
             f"(found format_version {m.get('format_version') if isinstance(m, dict) else None!r})"
         )
     return m
@@ -152,7 +165,24 @@ def write_manifest(folder: Path, manifest: dict) -> None:
 def array_shapes(settings: dict) -> dict[str, tuple]:
     """The per-sample shapes of a dataset's arrays (what `pack` gives a failed record)."""
     n, m = settings["window"]["cells"], settings["stations"]
-    return {"points": (settings["sampler"]["points"], 2), "fields": (3, n, n), "cp": (m,), "stations": (m, 2)}
+    return {
+        "points": (settings["sampler"]["points"], 2),
+        "fields": (3, n, n),
+        "cp": (m,),
+        "stations": (m, 2),
+        "sensitivity": (2, m),
+    }
+
+
+def complete(arrays: dict[str, np.ndarray], settings: dict) -> dict[str, np.ndarray]:
+    """A shard's arrays with the keys an older format lacks, filled as MISSING says."""
+    n = len(arrays["index"])
+    shapes = array_shapes(settings)
+    for key, fill in MISSING.items():
+        if key not in arrays:
+            shape = (n, *shapes[key]) if key in shapes else (n,)
+            arrays[key] = np.full(shape, fill, dtype=ARRAYS.get(key, np.float64))
+    return arrays
 
 
 def update_counts(manifest: dict) -> None:
