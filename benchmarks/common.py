@@ -30,6 +30,8 @@ RESULTS = {
     "app_speed": DOCS / "app_speed.json",  # docs/design-notes.md
     "conditioning": DOCS / "conditioning.json",  # docs/method-comparison.md (spectra)
     "toys": DOCS / "toys.json",  # docs/method-comparison.md (toy problems over seeds)
+    "window_choice": DOCS / "window_choice.json",  # docs/design-notes.md (the surrogate's window)
+    "slender_convergence": DOCS / "slender_convergence.json",  # docs/validation.md (slender sections)
 }
 
 

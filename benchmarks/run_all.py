@@ -101,6 +101,31 @@ BENCHMARKS = [
         output="benchmarks/out/split.json",
     ),
     Bench(
+        "slender_convergence",
+        "slender_convergence.py",
+        "the simulation on slender sections at incidence: NACA 2410 at 4 degrees at N 16-96 against "
+        "OpenFOAM, the convergence of sharp and rounded edges, the far field",
+        480,
+        15,
+        output="docs/benchmarks/slender_convergence.json",
+    ),
+    Bench(
+        "window_choice",
+        "window_choice.py",
+        "the surrogate's window for slender bodies: P's drag on the shrunk 64-cell window and on wide "
+        "64/96/128-cell windows against the solver, 15 bodies at Re 1/10/50, and a training step's cost",
+        420,
+        30,
+        output="docs/benchmarks/window_choice.json",
+    ),
+    Bench(
+        "sensitivity_cost",
+        "sensitivity_cost.py",
+        "the adjoint station sensitivities beside a dataset solve: time with and without, 6 bodies x 3 Re",
+        150,
+        output="benchmarks/out/sensitivity_cost.json",
+    ),
+    Bench(
         "gradient_cosine",
         "gradient_cosine.py",
         "cosine of the shipped model's dCd/dshape against the adjoint, 12 test shapes",
