@@ -491,7 +491,7 @@ def model_tab(surrogate: SurrogateBackend | None) -> None:
     )
     m = card.get("test_metrics")
     if not m and cal:  # an ensemble: the mean's drag error, from its calibration on the test set
-        st.write("**On the held-out test set** (data/datasets/test), the members' mean:")
+        st.write("**On its held-out calibration set**, the members' mean:")
         st.table(
             {
                 "quantity": [
@@ -509,7 +509,7 @@ def model_tab(surrogate: SurrogateBackend | None) -> None:
             }
         )
     if m:
-        st.write("**On the held-out test set** (data/datasets/test):")
+        st.write(f"**On the held-out test set** ({m.get('data', 'unrecorded')}):")
         st.table(
             {
                 "quantity": [

@@ -102,17 +102,33 @@ def _measure(d: data.Data):
     return physics.measure(torch.as_tensor(a["fields"][ok]), torch.as_tensor(a["re"][ok]), pr, w)
 
 
-def test_p_reproduces_the_solvers_drag_on_every_stored_sample(test_set):
+def test_p_reproduces_the_solvers_drag_on_every_stored_sample_of_every_family(test_set):
     out, a, ok = _measure(test_set), test_set.arrays, test_set.ok
-    assert ok.sum() >= 500
+    assert ok.sum() >= 900
     err = np.abs(out["cd"].double().numpy() / a["cd"][ok] - 1)
     assert np.median(err) <= 1e-3 and err.max() <= 5e-3
+    families = a["family"][ok]
+    assert len(set(families)) == len(sampler.DEFAULT_MIX)
+    for f in set(families):
+        assert np.median(err[families == f]) <= 1e-3 and err[families == f].max() <= 5e-3, f
     assert np.max(np.abs(out["cl"].double().numpy() - a["cl"][ok]) / a["cd"][ok]) <= 5e-3
-    # the pressure part (the solver's split, measured on the window) and Cp (the window's cells are the
-    # solver's)
+    # the pressure part (the solver's split, measured on the window) and Cp: where the window's cells are the
+    # solver's (bodies not shrunk), to round-off
     dp = np.abs(out["cd_pressure"].double().numpy() - a["cd_pressure"][ok]) / a["cd"][ok]
-    assert np.median(dp) <= 2e-3 and dp.max() <= 1e-2
-    assert np.abs(out["cp"].numpy() - a["cp"][ok]).max() < 1e-3 * np.abs(a["cp"][ok]).max()
+    assert np.median(dp) <= 2e-3 and dp.max() <= 2e-2
+    whole = a["scale"][ok] == 1.0
+    cp, cp_true = out["cp"].numpy()[whole], a["cp"][ok][whole]
+    assert whole.sum() > 300 and np.abs(cp - cp_true).max() < 1e-3 * np.abs(cp_true).max()
+
+
+def test_the_earlier_test_set_still_loads_and_p_reproduces_it():
+    """data/datasets/test-v1 (format 1: compact bodies only, no scale or sensitivities) reads as bodies never
+    shrunk, with P as close as when it was made."""
+    d = data.load(TEST_SET.parent / "test-v1")
+    a, ok = d.arrays, d.ok
+    assert d.manifest["format_version"] == 1 and (a["scale"] == 1).all() and np.isnan(a["sensitivity"]).all()
+    err = np.abs(_measure(d)["cd"].double().numpy() / a["cd"][ok] - 1)
+    assert np.median(err) <= 5e-4 and err.max() <= 2e-3
 
 
 PRESETS = [
@@ -169,8 +185,10 @@ def test_p_is_batched_and_differentiable_in_state_and_points(test_set):
     pv = pts.clone().requires_grad_(True)
     h = lambda p: obj(physics.measure(x, re, physics.probe(p, w), w))  # noqa: E731
     (gp,) = torch.autograd.grad(h(pv), pv)
-    fdp = (h(pts + 1e-4 * dp) - h(pts - 1e-4 * dp)) / 2e-4
-    assert torch.sum(gp * dp).item() == pytest.approx(fdp.item(), rel=1e-4)
+    fdp = (h(pts + 1e-6 * dp) - h(pts - 1e-6 * dp)) / 2e-6
+    # the stations of an outline resampled evenly in arc length sit on its vertices, where a station's
+    # position has a kink (central differences average the two sides' derivatives): close, not to round-off
+    assert torch.sum(gp * dp).item() == pytest.approx(fdp.item(), rel=5e-3)
 
 
 def test_window_refuses_a_body_that_does_not_fit():

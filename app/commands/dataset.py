@@ -161,10 +161,15 @@ def run_info(args) -> int:
     )
     print(f"  families: {', '.join(f'{k} {v}' for k, v in sorted(out['families'].items()))}")
     print(f"  splits:   {', '.join(f'{k} {v}' for k, v in out['splits'].items())}")
-    print(f"  Re {out['re_min']:.3g} to {out['re_max']:.3g}; Cd {out['cd_min']:.3g} to {out['cd_max']:.3g}")
     print(
-        f"  median solve {out['solve_s_median']:.2f} s, {out['newton_steps_median']:.0f} Newton steps; "
-        f"settings {out['settings_hash']}"
+        f"  Re {out['re_min']:.3g} to {out['re_max']:.3g}; Cd {out['cd_min']:.3g} to {out['cd_max']:.3g} "
+        f"(on each body's D); {out['shrunk']} shown shrunk on the window"
+    )
+    sens = out["sensitivity_s_median"]
+    print(
+        f"  median solve {out['solve_s_median']:.2f} s, {out['newton_steps_median']:.0f} Newton steps"
+        + (f", adjoint sensitivities {sens:.2f} s" if sens is not None else "")
+        + f"; settings {out['settings_hash']}"
     )
     if out["failure_reasons"]:
         print(f"  failures: {out['failure_reasons']}")

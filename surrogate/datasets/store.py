@@ -47,7 +47,7 @@ ARRAYS = {
     "sensitivity": np.float32,
 }
 # What a sample stored before a key existed reads as: a body never rescaled, no sensitivities computed.
-MISSING = {"scale": 1.0, "sensitivity": np.nan}
+MISSING = {"scale": 1.0, "sensitivity": np.nan, "sensitivity_s": np.nan}
 
 
 class DatasetError(ValueError):

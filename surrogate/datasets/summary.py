@@ -21,7 +21,8 @@ def info(data: Data) -> dict:
     for e in a["error"][~ok]:
         key = str(e).split(":")[0]
         reasons[key] = reasons.get(key, 0) + 1
-    cd = a["cd"][ok]
+    s = a["scale"][ok]  # loaded in window units: Re and Cd back on each body's own D
+    re, cd = a["re"][ok] / s, a["cd"][ok] * s
     m = data.manifest
     return {
         "folder": str(data.folder),
@@ -31,16 +32,24 @@ def info(data: Data) -> dict:
         "requested": int(m["n"]),
         "families": fam,
         "splits": {s: int((splits == s).sum()) for s in ("train", "val", "test")},
-        "re_min": float(a["re"][ok].min()) if ok.any() else None,
-        "re_max": float(a["re"][ok].max()) if ok.any() else None,
+        "re_min": float(re.min()) if ok.any() else None,
+        "re_max": float(re.max()) if ok.any() else None,
+        "shrunk": int((s > 1).sum()),  # bodies shown shrunk on the window (surrogate.window)
         "cd_min": float(cd.min()) if ok.any() else None,
         "cd_max": float(cd.max()) if ok.any() else None,
         "settings_hash": m["settings_hash"],
         "settings": m["settings"],
         "shards": len(m["shards"]),
         "solve_s_median": float(np.median(a["wall_s"][ok])) if ok.any() else None,
+        "sensitivity_s_median": _median(a["sensitivity_s"][ok]),
         "newton_steps_median": float(np.median(a["steps"][ok])) if ok.any() else None,
     }
+
+
+def _median(x: np.ndarray) -> float | None:
+    """The median of the finite values (None when there are none: an older dataset)."""
+    x = x[np.isfinite(x)]
+    return float(np.median(x)) if len(x) else None
 
 
 def _plt() -> ModuleType:
