@@ -1,5 +1,6 @@
 """A dataset split as tensors: the network's inputs (computed once), the stored states, Re, the stored outputs
-of P (Cd, Cl, the pressure part, Cp at the stations) and, when asked, the shapes' read-out maps.
+of P (Cd, Cl, the pressure part, Cp at the stations) and, when asked, the shapes' read-out maps and, for the
+shape-gradient term, each cell's nearest arc position and the stored adjoint sensitivities.
 
 Rasterising thousands of shapes costs seconds, and every model on the same window sees the same rasters
 (and read-outs), so the last few splits' are kept in memory and reused by the next model (a method comparison
@@ -18,11 +19,13 @@ import torch
 from surrogate.datasets import data as dataset
 from surrogate.model import Surrogate, shape_channels
 from surrogate.readout import Readout, readout, with_closure
+from surrogate.shape_gradient import arc_maps
 from surrogate.window import Window
 
-# rasterised shapes (and read-outs) of recent splits, by dataset, split and window
+# rasterised shapes (read-outs, arc maps) of recent splits, by dataset, split and window
 _RASTERS: dict[tuple[str, str, str | None, str], torch.Tensor] = {}
 _READOUTS: dict[tuple[str, str, str | None, str], Readout] = {}
+_ARCS: dict[tuple[str, str, str | None, str], torch.Tensor] = {}
 _KEEP = 4
 
 
@@ -32,6 +35,8 @@ class Batch(NamedTuple):
     re: torch.Tensor  # (B,)
     y: torch.Tensor  # (B, 3 + M) stored Cd, Cl, pressure part of Cd, Cp at the M stations
     readout: Readout | None  # the shapes' read-out maps (for P's outputs beyond Cd and Cl)
+    arc: torch.Tensor | None = None  # (B, 4, n, n) arc maps (surrogate.shape_gradient.arc_maps)
+    sensitivity: torch.Tensor | None = None  # (B, 2, M) stored dCd, dCl per station amplitude (NaN: none)
 
 
 @dataclass
@@ -42,6 +47,9 @@ class Split:
     y: torch.Tensor  # (N, 3 + M) stored Cd, Cl, pressure part of Cd, Cp at the stations
     rows: np.ndarray  # positions in the dataset
     readout: Readout | None = None
+    arc: torch.Tensor | None = None  # (N, 4, n, n), with `sensitivity`: for the shape-gradient term
+    sensitivity: torch.Tensor | None = None  # (N, 2, M)
+    scale: np.ndarray | None = None  # (N,) the window's scale s of each body (Re / s is the body's own)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -50,26 +58,36 @@ class Split:
         """The samples `idx` on `device`."""
         ro = self.readout.take(idx).to(device) if self.readout is not None else None
         inputs, target, re, y = (t[idx].to(device) for t in (self.inputs, self.target, self.re, self.y))
-        return Batch(inputs, target, re, y, ro)
+        arc, sens = (t[idx].to(device) if t is not None else None for t in (self.arc, self.sensitivity))
+        return Batch(inputs, target, re, y, ro, arc, sens)
 
     def to(self, device: str) -> Split:
         """The tensors on `device` (a GPU holds a whole training set: batches are then cut there)."""
         ro = self.readout.to(device) if self.readout is not None else None
         tensors = (self.inputs, self.target, self.re, self.y)
-        return Split(*(t.to(device) for t in tensors), self.rows, ro)  # type: ignore[call-arg]
+        arc, sens = (t.to(device) if t is not None else None for t in (self.arc, self.sensitivity))
+        moved = (t.to(device) for t in tensors)
+        return Split(*moved, self.rows, ro, arc, sens, self.scale)  # type: ignore[call-arg]
 
     def take(self, pick: torch.Tensor) -> Split:
         """The samples at positions `pick` (repeats allowed: a bootstrap resample)."""
         ro = self.readout.take(pick) if self.readout is not None else None
         tensors = (self.inputs, self.target, self.re, self.y)
-        return Split(*(t[pick] for t in tensors), self.rows[pick.numpy()], ro)  # type: ignore[call-arg]
+        arc, sens = (t[pick] if t is not None else None for t in (self.arc, self.sensitivity))
+        scale = self.scale[pick.numpy()] if self.scale is not None else None
+        taken = (t[pick] for t in tensors)
+        return Split(*taken, self.rows[pick.numpy()], ro, arc, sens, scale)  # type: ignore[call-arg]
 
 
-def make_split(d: dataset.Data, name: str | None, model: Surrogate, readouts: bool = False) -> Split:
+def make_split(
+    d: dataset.Data, name: str | None, model: Surrogate, readouts: bool = False, gradients: bool = False
+) -> Split:
     """The usable samples of one split (None: all) as tensors, with the network's inputs computed once.
 
     Args:
         readouts: also the shapes' read-out maps (P's pressure part and Cp; about 7 ms a shape, once).
+        gradients: also each cell's nearest arc position and the stored sensitivities (the shape-gradient
+            term and its cosine; about 10 ms a shape, once).
     """
     rows = dataset.indices(d, name)
     a = d.arrays
@@ -83,10 +101,15 @@ def make_split(d: dataset.Data, name: str | None, model: Surrogate, readouts: bo
         _keep(_RASTERS, key, torch.cat(chunks))
     if readouts and key not in _READOUTS:
         _keep(_READOUTS, key, stored_readouts(a, rows, model.window))
+    if gradients and key not in _ARCS:
+        _keep(_ARCS, key, arc_maps(torch.as_tensor(a["points"][rows]), model.window))
     with torch.no_grad():
         inputs = model.assemble(_RASTERS[key], re)
     fields = torch.as_tensor(a["fields"][rows])
-    return Split(inputs, fields, re, stored_outputs(a, rows), rows, _READOUTS.get(key) if readouts else None)
+    ro = _READOUTS.get(key) if readouts else None
+    arc = _ARCS[key] if gradients else None
+    sens = torch.as_tensor(a["sensitivity"][rows]) if gradients else None
+    return Split(inputs, fields, re, stored_outputs(a, rows), rows, ro, arc, sens, a["scale"][rows])
 
 
 def stored_outputs(arrays: dict[str, np.ndarray], rows: np.ndarray) -> torch.Tensor:

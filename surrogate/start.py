@@ -4,6 +4,7 @@ atomically)."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import numpy as np
 import torch
 
 from geometry.io import atomic_write
+from surrogate import physics
 from surrogate.datasets import data as dataset
 from surrogate.devices import hardware
 from surrogate.model import P_SCALE_RE, Config, Surrogate
@@ -73,7 +75,11 @@ def prepare(
     cfg.base, cfg.depth = model.config.base, model.config.depth  # a fine-tune keeps its start's network
     model.train()
     every = cfg.outputs == "all"  # the shapes' read-outs, for P's outputs beyond Cd and Cl
-    train_split, val_split = make_split(d, "train", model, every), make_split(d, "val", model, every)
+    grads = cfg.gradient_weight > 0  # each cell's nearest arc position and the sensitivities
+    train_split = make_split(d, "train", model, every, grads)
+    val_split = make_split(d, "val", model, every)
+    if every:
+        train_split = with_window_cp(train_split, model)
     if cfg.bootstrap:  # n draws with replacement from the n training samples, the same for every resume
         gen = torch.Generator().manual_seed(cfg.seed)
         train_split = train_split.take(torch.randint(len(train_split), (len(train_split),), generator=gen))
@@ -81,7 +87,11 @@ def prepare(
     if cfg.device != "cpu":
         train_split = train_split.to(cfg.device)
     opt = torch.optim.Adam(model.net.parameters(), cfg.learning_rate())
-    state_terms = cfg.method != "supervised" and bool(cfg.field_weight or cfg.residual_weight)
+    state_terms = (
+        cfg.method in ("sip", "hig")
+        and bool(cfg.gradient_weight)
+        or (cfg.method != "supervised" and bool(cfg.field_weight or cfg.residual_weight))
+    )
     field_opt = torch.optim.Adam(model.net.parameters(), cfg.field_lr) if state_terms else None
     run = Start(model, {}, train_split, val_split, focus, opt, field_opt)
     if resume:
@@ -111,6 +121,23 @@ def prepare(
     }
     run.card.update({k: saved[k] for k in ("init", "step", "wall_s", "val_metrics") if k in saved})  # resumed
     return run
+
+
+def with_window_cp(split: Split, model: Surrogate) -> Split:
+    """The split with its Cp targets read by P from the stored states: what the window resolves (for a body
+    shown shrunk, coarser than the solver's surface Cp; the same to 1e-7 for the rest), so that the physics
+    loss over every output can reach zero on the stored states."""
+    assert split.readout is not None
+    y = split.y.clone()
+    with torch.no_grad():
+        for i in range(0, len(split), 256):
+            b = split.batch(slice(i, i + 256), "cpu")
+            assert b.readout is not None
+            cp = physics.outputs(
+                b.target.double(), b.re.double(), b.readout.to("cpu", torch.float64), model.window
+            )
+            y[i : i + 256, 3:] = cp[:, 3:].float()
+    return dataclasses.replace(split, y=y)
 
 
 def new_model(d: dataset.Data, cfg: TrainConfig) -> Surrogate:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from surrogate import coverage, methods, physics
+from surrogate import coverage, methods, physics, shape_gradient
 from surrogate import distributed as dist
 from surrogate.datasets import data as dataset
 from surrogate.devices import check_device
@@ -77,9 +77,10 @@ def update(
     if method == "supervised":
         opt.zero_grad()
         loss = _state_loss(model, net(batch.inputs), batch, 1.0, cfg.residual_weight)
-        loss.backward()
+        report = float(loss.detach())
+        (loss + _gradient_term(model, cfg, batch)).backward()
         opt.step()
-        return dist.global_mean(float(loss.detach()))
+        return dist.global_mean(report)
     if method == "hig":
         report = _hig_step(model, cfg, batch, lr)
     else:
@@ -90,13 +91,17 @@ def update(
         report = float(loss.detach())
         if method == "sip":
             loss = methods.sip_proxy_loss(x, methods.sip_targets(x, y, y_star, cfg.sip_eta, cfg.sip_eps))
+        else:  # dp: the shape-gradient term beside the physics loss, on the same Adam
+            loss = loss + _gradient_term(model, cfg, batch)
         loss.backward()
         opt.step()
-    if cfg.field_weight or cfg.residual_weight:
+    gradient_state_term = method in ("sip", "hig") and cfg.gradient_weight
+    if cfg.field_weight or cfg.residual_weight or gradient_state_term:
         if field_opt is None:
             raise ValueError(f"{method} with a field or residual weight needs the state terms' own optimiser")
         field_opt.zero_grad()
-        _state_loss(model, net(batch.inputs), batch, cfg.field_weight, cfg.residual_weight).backward()
+        state = _state_loss(model, net(batch.inputs), batch, cfg.field_weight, cfg.residual_weight)
+        (state + (_gradient_term(model, cfg, batch) if gradient_state_term else 0.0)).backward()
         field_opt.step()
     return dist.global_mean(report)
 
@@ -142,6 +147,21 @@ def _state_loss(
     if residual_weight:
         loss = loss + residual_weight * _residual_loss(model, out, batch.inputs, batch.re)
     return loss
+
+
+def _gradient_term(model: Surrogate, cfg: TrainConfig, batch: Batch) -> torch.Tensor | float:
+    """gradient_weight x the shape-gradient loss (surrogate.shape_gradient) on the first `gradient_batch`
+    samples of the batch, along random smooth directions drawn from the batch's own data (reproducible)."""
+    if not cfg.gradient_weight:
+        return 0.0
+    if batch.arc is None or batch.sensitivity is None:
+        raise ValueError("the shape-gradient term needs make_split(gradients=True)")
+    k = cfg.gradient_batch or len(batch.re)
+    gen = torch.Generator().manual_seed(int(batch.re[:k].double().sum().item() * 1e6) % 2**31)
+    loss = shape_gradient.gradient_loss(
+        model, batch.inputs[:k], batch.re[:k], batch.arc[:k], batch.sensitivity[:k], gen
+    )
+    return cfg.gradient_weight * loss
 
 
 def _hig_step(model: Surrogate, cfg: TrainConfig, batch: Batch, lr: float) -> float:

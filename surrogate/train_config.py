@@ -29,6 +29,11 @@ class TrainConfig:
     focus: str | None = None  # a sample family (e.g. 'refine') that gets `focus_share` of every batch
     focus_share: float = 0.25
     residual_weight: float = 0.0  # PhiFlow Navier-Stokes residual (surrogate.residual), a state term as above
+    # the shape-gradient term (surrogate.shape_gradient) against the stored adjoint sensitivities: added to
+    # supervised's and dp's loss, a state term for sip and hig; on the first `gradient_batch` samples of a
+    # batch (0: all)
+    gradient_weight: float = 0.0
+    gradient_batch: int = 0
     outputs: str = "drag"  # OUTPUT_SETS: the physics loss of dp/sip/hig over (Cd, Cl) or every output of P
     sip_eta: float = 1.0
     sip_eps: float = 1e-6

@@ -164,6 +164,32 @@ def test_evaluate_refuses_a_model_for_another_window(tmp_path, capsys):
     assert "windows differ" in capsys.readouterr().err
 
 
+def test_evaluate_reports_every_family_re_bands_of_the_bodys_own_re_and_gradient_cosines(tmp_path, capsys):
+    from surrogate.datasets import data as dataset
+    from surrogate.evaluation import evaluate
+    from surrogate.start import new_model
+
+    d = dataset.load(TEST_SET)
+    model = new_model(d, TrainConfig(base=4, depth=2))
+    save_model(
+        tmp_path / "m", model, {"format": 1, "architecture": model.config.to_dict(), "train": {"method": "x"}}
+    )
+    m = evaluate(tmp_path / "m", TEST_SET, gradient_samples=12)
+    assert set(m["groups"]) == set(d.arrays["family"][d.ok])
+    assert sum(g["n"] for g in m["groups"].values()) == m["n"] == sum(b["n"] for b in m["bands"].values())
+    own_re = d.arrays["re"][d.ok] / d.arrays["scale"][d.ok]  # the bands count each body's own Re
+    assert m["bands"]["0-3"]["n"] == int((own_re < 3).sum())
+    assert m["gradient_cosine_n"] == 12 and -1 <= m["gradient_cosine_p10"] <= m["gradient_cosine_median"] <= 1
+    assert (
+        cli.main(
+            ["evaluate", "--model", str(tmp_path / "m"), "--data", str(TEST_SET), "--gradient-samples", "4"]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "family airfoil" in out and "shape gradient" in out
+
+
 @pytest.mark.parametrize("outputs", ["drag", "all"])
 @pytest.mark.parametrize("method,lr", [("dp", 1e-2), ("sip", 1e-2), ("hig", 0.3)])
 def test_each_physics_method_fits_one_batchs_outputs(method, lr, outputs):
