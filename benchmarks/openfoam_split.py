@@ -2,18 +2,23 @@
 
 Builds a gmsh triangle mesh (extruded one cell) and an OpenFOAM v1912 simpleFoam case for the steady laminar
 flow around a body in the solver's unconfined set-up (box [-32, 32]^2, U = 1 inlet, p = 0 outlet, slip top and
-bottom, nu = 0.05: Re 20), runs it serially until the residuals of U and p reach 1e-8 (or Cd varies by under
-5e-6 over 500 iterations, which no run of docs/validation.md needed), and appends Cd, its pressure and viscous
-parts (the forces function object) to results.txt. Needs Debian's `openfoam` and `gmsh` packages (apt-get
-install openfoam gmsh; not installed by make: a validation tool, not a dependency of dragopt).
+bottom, nu = 0.05: Re 20), runs it serially until the residuals of U and p reach 1e-8 (or Cd and Cl vary by
+under 5e-6 of Cd over 500 iterations, which no run of docs/validation.md needed), and appends Cd and Cl, their
+pressure and viscous parts (the forces function object) to results.txt. Needs Debian's `openfoam` and `gmsh`
+packages (apt-get install openfoam gmsh; not installed by make: a validation tool, not a dependency of
+dragopt).
 
 usage: python benchmarks/openfoam_split.py BODY LEVEL [max_iterations]
-  BODY  = circle | lens012 | naca0012 (the shapes of benchmarks/split.py, whose outlines go to BODY.csv)
-  LEVEL = 1 (surface cells 0.01 D, 0.0025 near tips and the NACA nose) | 2 (all refined sizes halved)
+  BODY  = circle | lens012 | naca0012 (the shapes of benchmarks/split.py) or any SHAPE of the CLI (naca:2410),
+          each with an optional incidence @DEG (naca:2410@4: 4 degrees, nose up; parse_shape(SHAPE)
+          .rotated(-DEG), the outline the solver gets); the outline goes to NAME.csv (naca2410_a4)
+  LEVEL = 1 (surface cells 0.01 D, 0.0025 near tips and the NACA nose) | 2 (all refined sizes halved) |
+          3 (halved again)
 The values in docs/validation.md: circle levels 1 and 2, lens012 and naca0012 level 1, and lens012 and
 naca0012 level 2 with MESHALG=1 (gmsh's MeshAdapt; Frontal-Delaunay, the default 6, left degenerate triangles
 there).
-Environment: OPENFOAM_OUT (folder, default benchmarks/out/openfoam), MESHALG, H0 / HTIP / HWAKE (sizes),
+Environment: OPENFOAM_OUT (folder, default benchmarks/out/openfoam), RE (Reynolds number, default 20: nu =
+1 / RE; other than 20 it is in the case name), MESHALG, H0 / HTIP / HWAKE (sizes),
 GEOFIX=0 (keep outline points closer than half the tip size to their neighbour near a tip; they are dropped by
 default, moving the outline by under 1e-7), MESHONLY=1, TAG (case-name suffix), BL=1 (a quad boundary layer:
 gmsh 4.8.4 crashed on it), RANDF (gmsh's Mesh.RandomFactor). A case folder is solved from scratch: remove it
@@ -35,7 +40,7 @@ os.makedirs(ROOT, exist_ok=True)
 os.environ["WM_PROJECT_DIR"] = "/usr/share/openfoam"  # the Debian package's etc/bashrc does not set it
 
 
-def write_outline(name: str) -> None:
+def write_outline(body: str, name: str) -> None:
     """The body's outline (D = 1, centroid at the origin, counter-clockwise) as ROOT/name.csv."""
     sys.path.insert(0, str(HERE))
     sys.path.insert(0, str(HERE.parent))
@@ -44,32 +49,39 @@ def write_outline(name: str) -> None:
     from geometry import parse_shape
     from geometry.shape import Shape
 
-    shape = {
-        "circle": lambda: parse_shape("circle"),
-        "naca0012": lambda: parse_shape("naca:0012"),
-        "lens012": lambda: Shape.from_points(lens_points(0.12), "lens:0.12"),
-    }[name]()
+    spec, at, deg = body.partition("@")
+    if spec == "lens012":
+        shape = Shape.from_points(lens_points(0.12), "lens:0.12")
+    else:
+        shape = parse_shape({"naca0012": "naca:0012"}.get(spec, spec))
+    if at:
+        shape = shape.rotated(-float(deg))
     np.savetxt(f"{ROOT}/{name}.csv", np.asarray(shape.points), delimiter=",", header="x,y", comments="")
 
 
 body = sys.argv[1]
 level = int(sys.argv[2])
 maxIter = int(sys.argv[3]) if len(sys.argv) > 3 else 20000
+spec, at, deg = body.partition("@")
+alpha = float(deg) if at else 0.0  # angle of attack, degrees, nose up
+name = re.sub(r"[^A-Za-z0-9.-]", "", spec) + (f"_a{alpha:g}" if at else "")  # filesystem-safe
+RE = float(os.environ.get("RE", "20"))
 BL = os.environ.get("BL", "0") == "1"  # add gmsh quad boundary layer at the body
 case = (
-    f"{ROOT}/cases/{body}_L{level}"
+    f"{ROOT}/cases/{name}_L{level}"
+    + ("" if RE == 20 else f"_re{RE:g}")
     + ("_bl" if BL else "")
     + ("_fix" if os.environ.get("GEOFIX", "1") == "1" else "")
     + os.environ.get("TAG", "")
 )
 os.makedirs(case, exist_ok=True)
 SPAN = 0.1
-NU = 0.05
+NU = 1.0 / RE
 L = 32.0
 
-if not os.path.exists(f"{ROOT}/{body}.csv"):
-    write_outline(body)
-pts = np.loadtxt(f"{ROOT}/{body}.csv", delimiter=",", skiprows=1)
+if not os.path.exists(f"{ROOT}/{name}.csv"):
+    write_outline(body, name)
+pts = np.loadtxt(f"{ROOT}/{name}.csv", delimiter=",", skiprows=1)
 n = len(pts)
 f = 0.5 ** (level - 1)
 h0 = float(os.environ.get("H0", 0.01 * f))  # surface size
@@ -77,13 +89,14 @@ htip = float(os.environ.get("HTIP", 0.0025 * f))  # tip / nose size
 hwake = float(os.environ.get("HWAKE", 0.08 * f))  # wake box size
 hmax = 1.5  # far field size
 
-# refinement points: sharp tips / nose
-if body == "circle":
+# refinement points: the sharp tips of the lens, the NACA trailing edge and nose (the extreme points along the
+# chord: x of the outline turned back by the incidence); none for other bodies
+if spec == "lens012" or spec.lower().startswith("naca"):
+    a = np.deg2rad(alpha)
+    xc = pts[:, 0] * np.cos(a) - pts[:, 1] * np.sin(a)
+    tips = [int(np.argmax(xc)), int(np.argmin(xc))]
+else:
     tips = []
-elif body == "lens012":
-    tips = [int(np.argmax(pts[:, 0])), int(np.argmin(pts[:, 0]))]
-elif body == "naca0012":
-    tips = [int(np.argmax(pts[:, 0])), int(np.argmin(pts[:, 0]))]
 print("tips", [tuple(pts[i]) for i in tips])
 
 # GEOFIX: near each sharp tip (within the tip refinement zone, dist < 0.05) walk
@@ -381,12 +394,11 @@ while proc.poll() is None:
     time.sleep(10)
     F = read_forces()
     if F is not None and len(F) > 600:
-        fx = F[:, 1]
-        win = fx[-500:]
-        rel = (win.max() - win.min()) / abs(fx[-1])
+        fx, fy = F[:, 1], F[:, 2]
+        rel = max(np.ptp(fx[-500:]), np.ptp(fy[-500:])) / abs(fx[-1])
         r = last_res()
         print(
-            f"  it {int(F[-1, 0])} Fx={fx[-1]:.8f} relvar500={rel:.2e} res Ux,Uy,p={r[:3]}"
+            f"  it {int(F[-1, 0])} Fx={fx[-1]:.8f} Fy={fy[-1]:.8f} relvar500={rel:.2e} res Ux,Uy,p={r[:3]}"
             f" t={time.time() - t0:.0f}s",
             flush=True,
         )
@@ -400,9 +412,11 @@ wall = time.time() - t0
 F = read_forces()
 r = last_res()
 fx_tot, fx_p, fx_v = F[-1, 1], F[-1, 4], F[-1, 7]
+fy_tot, fy_p, fy_v = F[-1, 2], F[-1, 5], F[-1, 8]
 k = 2.0 / (1.0 * 1.0 * SPAN)
 res = dict(
     body=body,
+    Re=RE,
     level=level,
     bl=BL,
     geofix=os.environ.get("GEOFIX", "1") == "1",
@@ -411,7 +425,9 @@ res = dict(
     Cd=fx_tot * k,
     Cdp=fx_p * k,
     Cdv=fx_v * k,
-    Cl=F[-1, 2] * k,
+    Cl=fy_tot * k,
+    Clp=fy_p * k,
+    Clv=fy_v * k,
     resUx=r[0],
     resUy=r[1],
     resP=r[2],
@@ -421,6 +437,7 @@ res = dict(
 # variation of Cd over last 500 its
 win = F[-500:, 1] * k
 res["Cd_var500"] = win.max() - win.min()
+res["Cl_var500"] = float(np.ptp(F[-500:, 2] * k))
 print("RESULT", res)
 with open(f"{ROOT}/results.txt", "a") as fo:
     fo.write(repr(res) + "\n")
