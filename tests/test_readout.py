@@ -56,7 +56,8 @@ def test_p_gives_back_the_stored_outputs_on_the_stored_states(stored):
     cd = a["cd"][rows]
     assert np.median(np.abs(y[:, 0] / cd - 1)) < 1e-3
     assert np.abs(y[:, 2] / a["cd_pressure"][rows] - 1).max() < 1e-6  # the stored split, by its closure
-    assert np.sqrt(np.mean((y[:, 3:] - a["cp"][rows]) ** 2)) < 1e-5
+    whole = a["scale"][rows] == 1.0  # where the window's cells are the solver's, Cp to round-off
+    assert whole.sum() >= 20 and np.sqrt(np.mean((y[whole, 3:] - a["cp"][rows][whole]) ** 2)) < 1e-5
     own = physics.split(stored["x"], stored["re"], stored["ro"], stored["window"]).numpy()
     err = np.abs(own - a["cd_pressure"][rows]) / cd  # a state's own split, as the solver scales it
     assert np.median(err) < 2e-3 and err.max() < 1e-2
