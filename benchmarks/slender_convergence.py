@@ -20,6 +20,7 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 from common import add_out, write_json  # noqa: E402
+from window_choice import body  # noqa: E402
 
 from geometry import parse_shape, presets  # noqa: E402
 from geometry.shape import Shape  # noqa: E402
@@ -44,12 +45,11 @@ def rounded_trailing_edge() -> Shape:
 
 
 def bodies(quick: bool) -> dict[str, tuple[Shape, tuple[int, ...]]]:
-    plate = Shape.from_points(presets.rounded_rect_points(25.0, 0.5, 512), "plate:0.04")
     ladder = (16, 32) if quick else (16, 24, 32, 48, 64, 96)
     out = {"naca:2410@4": (parse_shape("naca:2410").rotated(-4.0), ladder)}
     if not quick:
         out["naca:0006@6"] = (parse_shape("naca:0006").rotated(-6.0), (16, 32, 64))
-        out["plate:0.04@10"] = (plate.rotated(-10.0), (16, 32, 64))
+        out["plate:0.04@10"] = (body("plate:0.04", 10.0), (16, 32, 64))
         out["naca2410-rounded@4"] = (rounded_trailing_edge().rotated(-4.0), (16, 32, 64))
     return out
 

@@ -30,12 +30,12 @@ from typing import Any
 
 import numpy as np
 
+from geometry import sampler
 from geometry.errors import ShapeError
-from geometry.sampler import DENSE, MIN_THICKNESS, POINTS, Sample, admit, incline, polygon_outline
+from geometry.sampler import DENSE, MIN_THICKNESS, POINTS, Sample, incline, polygon_outline
 
 VERSION = 1  # bump when a family's recipe changes
 STREAM = 104729  # keeps this generator apart from the sampler's and from the Re draws
-MAX_TRIES = 200
 
 
 def _ellipse(a: float, b: float, centre: tuple[float, float] = (0.0, 0.0), n: int = 256) -> Any:
@@ -194,13 +194,7 @@ DEFAULT_MIX = {name: 1.0 / len(FAMILIES) for name in FAMILIES}  # each construct
 
 def check_mix(mix: dict[str, float]) -> dict[str, float]:
     """Normalised weights of held-out families, or ShapeError naming what is wrong."""
-    unknown = sorted(set(mix) - set(FAMILIES))
-    if unknown:
-        raise ShapeError(f"unknown held-out families {unknown}; allowed: {', '.join(FAMILIES)}")
-    if any(not (w >= 0 and math.isfinite(w)) for w in mix.values()) or sum(mix.values()) <= 0:
-        raise ShapeError(f"held-out family weights must be non-negative with a positive sum; got {mix}")
-    total = math.fsum(mix.values())
-    return {k: round(float(w) / total, 12) for k, w in mix.items() if w > 0}
+    return sampler.check_mix(mix, FAMILIES, "held-out")
 
 
 def draw(
@@ -215,18 +209,11 @@ def draw(
     """The held-out sample `index` of the stream `seed`, of the families in `mix` (DEFAULT_MIX by default):
     the same arguments give the same shape, on any machine."""
     weights = check_mix(mix or DEFAULT_MIX)
-    names = sorted(weights)
     rng = np.random.default_rng([int(seed), int(index), STREAM, VERSION])
-    for _ in range(MAX_TRIES):
-        family = names[int(rng.choice(len(names), p=[weights[k] for k in names]))]
-        try:
-            raw, params = FAMILIES[family](rng)
-        except ShapeError:
-            continue
-        pts = admit(raw, n_points, min_thickness, accept)
-        if pts is not None:
-            return Sample(int(index), family, params, pts)
-    raise ShapeError(
-        f"no acceptable held-out shape in {MAX_TRIES} draws for seed {seed}, index {index}: loosen the "
-        "window or the minimum thickness"
-    )
+    drawn = sampler.draw_from(rng, weights, FAMILIES, n_points, min_thickness, accept)
+    if drawn is None:
+        raise ShapeError(
+            f"no acceptable held-out shape in {sampler.MAX_TRIES} draws for seed {seed}, index {index}: "
+            "loosen the window or the minimum thickness"
+        )
+    return Sample(int(index), *drawn)

@@ -28,7 +28,7 @@ redrawn.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -431,13 +431,18 @@ FAMILIES: dict[str, Callable[[np.random.Generator], tuple[np.ndarray, dict]]] = 
 }
 
 
-def check_mix(mix: dict[str, float]) -> dict[str, float]:
-    """Normalised family weights, or ShapeError naming the unknown family or bad weight."""
-    unknown = sorted(set(mix) - set(FAMILIES))
+def check_mix(
+    mix: dict[str, float], families: Iterable[str] = FAMILIES, kind: str = "shape"
+) -> dict[str, float]:
+    """Normalised weights of `families` (this sampler's by default; geometry.heldout passes its own and
+    kind "held-out"), or ShapeError naming the unknown family or bad weight."""
+    names = list(families)
+    unknown = sorted(set(mix) - set(names))
     if unknown:
-        raise ShapeError(f"unknown shape families {unknown}; allowed: {', '.join(FAMILIES)}")
+        raise ShapeError(f"unknown {kind} families {unknown}; allowed: {', '.join(names)}")
     if any(not (w >= 0 and math.isfinite(w)) for w in mix.values()) or sum(mix.values()) <= 0:
-        raise ShapeError(f"family weights must be non-negative with a positive sum; got {mix}")
+        what = "family weights" if kind == "shape" else f"{kind} family weights"
+        raise ShapeError(f"{what} must be non-negative with a positive sum; got {mix}")
     total = math.fsum(mix.values())  # exact: the same weights (and dataset hash) on every Python
     return {k: round(float(w) / total, 12) for k, w in mix.items() if w > 0}
 
@@ -475,20 +480,41 @@ def draw(
 ) -> Sample:
     """The sample `index` of the stream `seed`: the same arguments give the same shape, on any machine."""
     weights = check_mix(mix or DEFAULT_MIX)
-    names = sorted(weights)
     rng = np.random.default_rng([int(seed), int(index), _generator_version(weights)])
+    drawn = draw_from(rng, weights, FAMILIES, n_points, min_thickness, accept, _placed, VERSION1_FAMILIES)
+    if drawn is None:
+        raise ShapeError(
+            f"no acceptable shape in {MAX_TRIES} draws for seed {seed}, index {index}: the mix {weights} "
+            "cannot fit the window with the minimum thickness; loosen them"
+        )
+    return Sample(int(index), *drawn)
+
+
+Family = Callable[[np.random.Generator], tuple[np.ndarray, dict]]
+
+
+def draw_from(
+    rng: np.random.Generator,
+    weights: dict[str, float],
+    families: dict[str, Family],
+    n_points: int,
+    min_thickness: float,
+    accept: Callable[[np.ndarray], bool] | None,
+    place: Callable[[np.ndarray, dict, str, np.random.Generator], tuple[np.ndarray, dict]] | None = None,
+    placed: Iterable[str] = (),
+) -> tuple[str, dict, np.ndarray] | None:
+    """(family, params, points) of the first admitted body among MAX_TRIES drawn from `rng` (a family by its
+    weight, then its recipe; `place` then positions the bodies of the `placed` families); None if none was."""
+    names = sorted(weights)
     for _ in range(MAX_TRIES):
         family = names[int(rng.choice(len(names), p=[weights[k] for k in names]))]
         try:
-            raw, params = FAMILIES[family](rng)
+            raw, params = families[family](rng)
         except ShapeError:
             continue
-        if family in VERSION1_FAMILIES:
-            raw, params = _placed(raw, params, family, rng)
+        if place is not None and family in placed:
+            raw, params = place(raw, params, family, rng)
         pts = admit(raw, n_points, min_thickness, accept)
         if pts is not None:
-            return Sample(int(index), family, params, pts)
-    raise ShapeError(
-        f"no acceptable shape in {MAX_TRIES} draws for seed {seed}, index {index}: the mix {weights} cannot "
-        "fit the window with the minimum thickness; loosen them"
-    )
+            return family, params, pts
+    return None
