@@ -224,6 +224,7 @@ def design_tab(surrogate: SurrogateBackend | None, re: float, shape: Shape, opts
             "message": res.message,
             "status": res.status,
             "trust_region": opts.trust_region,
+            "steps": res.history[-1]["step"] if res.history else 0,
             "wall_s": done.wall_s,
         }
         ss.running = False
@@ -263,6 +264,7 @@ def result_card(card: DeltaGenerator, d: dict[str, Any]) -> None:
             )
         st.write(
             f"**Active constraints:** {', '.join(d['active']) or 'none'}  \n**Status:** {d['status']}"
+            + (f" after {d['steps']} steps" if "steps" in d else "")
             + (f" in {d['wall_s']:.1f} s" if "wall_s" in d else "")
         )
         if d.get("message"):

@@ -53,12 +53,10 @@ class SurrogateBackend:
     @classmethod
     def load(cls, folder: str | Path) -> SurrogateBackend:
         """The model (or ensemble) in `folder`, frozen: gradients flow to the outline only."""
-        from surrogate import model_files
+        from surrogate import members, model_files
 
         models, card = model_files.load(folder)
-        for m in models:
-            for p in m.parameters():
-                p.requires_grad_(False)
+        members.for_inference(models)
         return cls(models[0], card, str(folder), members=models)
 
     @functools.cached_property
@@ -86,29 +84,21 @@ class SurrogateBackend:
         d, re_own = properties.own_scale(points, re)
         return (points - properties.centroid(points)) / d, d, re_own
 
-    def state(
-        self, points: torch.Tensor, re: float, member: Surrogate | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(predicted state (1, 3, n, n) on the window, the Re the network sees (1,), the length its forces
-        are per: D s).
+    def each(self, points: torch.Tensor, re: float) -> torch.Tensor:
+        """(K, 2): every member's Cd and Cl (per the start's D), the members in one pass (surrogate.members).
 
-        The window's scale s is held constant in the derivative: the flow does not depend on the length it
-        is measured in, so an exact surrogate's Cd D s does not change with s."""
+        The body is shown on the window shrunk by the window's scale s, at Re s; s is held constant in the
+        derivative: the flow does not depend on the length it is measured in, so an exact surrogate's Cd D s
+        does not change with s."""
+        from surrogate import members, physics
+
         q, d, re_own = self.normalise(points, re)
         s = self.model.window.scale(q.detach().cpu().numpy())
         re_w = (re_own * s).reshape(1)
-        model = self.model if member is None else member
-        return model((q / s).float()[None], re_w.float()).double(), re_w, d * s
-
-    def each(self, points: torch.Tensor, re: float) -> torch.Tensor:
-        """(K, 2): every member's Cd and Cl (per the start's D)."""
-        from surrogate import physics
-
-        out = []
-        for m in self.members:
-            x, re_w, length = self.state(points, re, m)
-            out.append(physics.drag_lift_on(x, re_w, self.model.window)[0] * length)
-        return torch.stack(out)
+        x = members.states(self.members, (q / s).float()[None], re_w.float()).double()  # (K, 1, 3, n, n)
+        k = x.shape[0]
+        cdl = physics.drag_lift_on(x[:, 0], re_w.expand(k), self.model.window)
+        return cdl * (d * s)
 
     def __call__(self, points: torch.Tensor, re: float) -> dict[str, torch.Tensor]:
         cdl = self.each(points, re).mean(0)

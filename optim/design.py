@@ -20,7 +20,7 @@ from geometry.shape import Shape
 from optim import constraints as C
 from optim import parametrise
 from optim.backends import SimulationBackend, SurrogateBackend
-from optim.optimise import FEASIBLE, OPTIMISERS, Design, Problem, Result, StepCallback, optimise
+from optim.optimise import FEASIBLE, OPTIMISERS, RTOL, Design, Problem, Result, StepCallback, optimise
 from optim.parametrise import Parametrisation
 from optim.plots import Snapshot
 from optim.trust import trust_region
@@ -39,7 +39,8 @@ class Options:
     optimiser: str = "slsqp"
     parametrisation: str = "bspline"
     variables: int | None = None  # control points (B-spline) or modes (Fourier)
-    steps: int = 60  # optimiser iterations; with trust_region, full simulations
+    steps: int = 60  # optimiser iterations at most; with trust_region, full simulations
+    rtol: float = RTOL  # the stopping rule (optim.optimise.settled); 0: every step the optimiser takes
     lr: float | None = None
     lift_weight: float = 0.0
     limits: C.Limits = field(default_factory=C.Limits)
@@ -60,6 +61,8 @@ class Options:
             raise ValueError("--trust-region manages the surrogate's steps; it needs --backend surrogate")
         if not (self.lift_weight >= 0 and math.isfinite(self.lift_weight)):
             raise ValueError(f"the lift weight must be a number >= 0; got {self.lift_weight}")
+        if not (0 <= self.rtol < 1):
+            raise ValueError(f"the stopping tolerance must be >= 0 and < 1; got {self.rtol}")
 
     @property
     def needs_surrogate(self) -> bool:
@@ -269,14 +272,18 @@ def _optimise(
     problem = Problem(list(opts.re), limits, opts.lift_weight)
     sim = SimulationBackend(opts.resolution)
     if opts.backend == "simulation":
-        return optimise(param, sim, problem, opts.optimiser, opts.steps, opts.lr, each, should_stop)
+        return optimise(
+            param, sim, problem, opts.optimiser, opts.steps, opts.lr, each, should_stop, rtol=opts.rtol
+        )
     if surrogate is None:
         raise ValueError(NEEDS_SURROGATE)
     if opts.trust_region:
         return trust_region(
             param, surrogate, sim, problem, opts.steps, callback=each, should_stop=should_stop
         )
-    return optimise(param, surrogate, problem, opts.optimiser, opts.steps, opts.lr, each, should_stop)
+    return optimise(
+        param, surrogate, problem, opts.optimiser, opts.steps, opts.lr, each, should_stop, rtol=opts.rtol
+    )
 
 
 def _predicted(surrogate: SurrogateBackend, points: np.ndarray, re: list[float]) -> float | None:

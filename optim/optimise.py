@@ -19,10 +19,11 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal, overload
+from typing import Any, Literal, overload
 
 import numpy as np
 import torch
+from threadpoolctl import ThreadpoolController
 
 from optim import constraints as C
 from optim.backends import Backend, objective
@@ -30,12 +31,18 @@ from optim.parametrise import Parametrisation
 
 OPTIMISERS = ("adam", "slsqp")
 FEASIBLE = 2e-3  # largest constraint violation (in D, or relative for area and curvature) counted as feasible
-FTOL = 1e-7  # SLSQP's tolerance on the objective relative to its start value
+FTOL = 1e-7  # SLSQP's own tolerance on the objective relative to its start value
 FTOL_SIMULATION = 1e-4  # the same with the full simulation: above its solver's sub-cell wiggle
+RTOL = 1e-4  # the stopping rule: the objective's relative change over the last steps (SLSQP's 3, Adam's 15)
+SETTLE_STEPS = {"slsqp": 3, "adam": 15}
 
 
 class Stop(Exception):
     """Raised inside the loop when should_stop() says so."""
+
+
+class Settled(Exception):
+    """Raised inside the loop when the stopping rule says the run has converged."""
 
 
 @dataclass
@@ -178,6 +185,7 @@ def optimise(
     callback: Callable[[dict, Design], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     theta0: np.ndarray | None = None,
+    rtol: float = RTOL,
 ) -> Result:
     """Minimise Cd (+ w |Cl|) over the parametrisation's variables under problem.limits.
 
@@ -187,9 +195,13 @@ def optimise(
         callback: called with each step's record and design.
         should_stop: polled before each evaluation; True ends the run with the best design so far.
         theta0: start variables (default: the fit to the start shape), projected onto the area.
+        rtol: the stopping rule (`settled`): the run has converged once the objective changes by at most rtol
+            of its value over the last few steps, every one of them feasible; 0 runs every step SLSQP takes.
     """
     if optimiser not in OPTIMISERS:
         raise ValueError(f"unknown optimiser {optimiser!r}; allowed: {', '.join(OPTIMISERS)}")
+    if not (0 <= rtol < 1):
+        raise ValueError(f"the stopping tolerance must be >= 0 and < 1; got {rtol}")
     C.check(problem.limits)
     ev = Evaluator(param, backend, problem, should_stop)
     start = theta0 if theta0 is not None else param.theta0.numpy()
@@ -199,12 +211,24 @@ def optimise(
     run = _adam if optimiser == "adam" else _slsqp
     result = Result(initial, initial)
     try:
-        run(ev, param, problem, steps, lr, result, callback, t0)
+        with one_blas_thread():
+            run(ev, param, problem, steps, lr, result, callback, t0, rtol)
+    except Settled:
+        result.status = "converged"
     except Stop:
         result.status = "stopped"
     except KeyboardInterrupt:
         result.status = "interrupted"
     return finish(result, t0, ev.count, problem.limits)
+
+
+def one_blas_thread() -> Any:
+    """OpenBLAS (numpy's and scipy's) limited to one thread while the loop runs: after each of SLSQP's small
+    calls its idle threads spin and take the cores torch's convolutions need (a loop twice as slow on 2
+    cores, docs/inverse-design.md). Torch's own threads are not touched."""
+    import scipy.optimize  # noqa: F401 - loads scipy's OpenBLAS, so that it is limited too
+
+    return ThreadpoolController().select(internal_api="openblas").limit(limits=1)
 
 
 def finish(result: Result, t0: float, evaluations: int, limits: C.Limits) -> Result:
@@ -229,6 +253,16 @@ def penalty_gradient(param: Parametrisation, theta: torch.Tensor, limits: C.Limi
     if isinstance(pen, torch.Tensor) and pen.requires_grad:
         return torch.autograd.grad(pen, th)[0]
     return 0.0
+
+
+def settled(history: list[dict], rtol: float, window: int) -> bool:
+    """The stopping rule: whether the last `window` steps changed the objective by at most rtol of its value
+    and every design among them (and the one before) was feasible."""
+    if rtol <= 0 or len(history) <= window:
+        return False
+    last = history[-(window + 1) :]
+    f = [r["objective"] for r in last]
+    return all(r["violation"] <= FEASIBLE for r in last) and max(f) - min(f) <= rtol * abs(f[-1])
 
 
 def _worst(design: Design, limits: C.Limits) -> str:
@@ -265,6 +299,7 @@ def _adam(
     result: Result,
     callback: StepCallback | None,
     t0: float,
+    rtol: float,
 ) -> None:
     limits = problem.limits
     theta = torch.tensor(result.initial.theta, requires_grad=True)
@@ -273,7 +308,6 @@ def _adam(
     mu = 1e3 * max(1.0, abs(result.initial.objective))
     last_good = theta.detach().clone()
     _record(result, result.initial, 0, t0, callback)
-    recent: list[float] = []
     for step in range(1, steps + 1):
         opt.zero_grad()
         try:
@@ -294,8 +328,7 @@ def _adam(
             theta.copy_(project_area(param, theta.detach(), limits))
         if design.violation > FEASIBLE:
             mu = min(mu * 1.5, 1e9)
-        recent.append(design.objective)
-        if len(recent) > 15 and design.feasible and abs(recent[-15] - recent[-1]) < 1e-6 * abs(recent[-1]):
+        if settled(result.history, rtol, SETTLE_STEPS["adam"]):
             result.status = "converged"
             return
     design, _ = ev(theta.detach().numpy())
@@ -312,6 +345,7 @@ def _slsqp(
     result: Result,
     callback: StepCallback | None,
     t0: float,
+    rtol: float,
 ) -> None:
     """SLSQP in scaled variables z = (theta - theta0) / s: its first quasi-Newton step is minus the gradient,
     and s is chosen so that this step moves the most sensitive variable by `lr` (default 0.05 D): large enough
@@ -334,22 +368,26 @@ def _slsqp(
             return 1e3, np.zeros_like(z)
         return d.objective / f0, s * g / f0
 
-    def constraint(kind: str, name: str) -> dict:
+    def constraint(kind: str) -> dict:
+        """Every constraint of a kind as one vector (one evaluation and one Jacobian per design)."""
         sign = -1.0 if kind == "ineq" else 1.0  # scipy wants ineq >= 0; ours are g <= 0
         pick = C.inequalities if kind == "ineq" else C.equalities
 
         def h(t: torch.Tensor) -> torch.Tensor:
-            return sign * pick(param.points(t), limits)[name]
+            return sign * torch.cat(list(pick(param.points(t), limits).values()))
 
-        return {
-            "type": kind,
-            "fun": lambda z: h(torch.as_tensor(theta(z))).detach().numpy(),
-            "jac": lambda z: s * torch.autograd.functional.jacobian(h, torch.as_tensor(theta(z))).numpy(),
-        }
+        def jac(z: np.ndarray) -> np.ndarray:
+            j = torch.autograd.functional.jacobian(h, torch.as_tensor(theta(z)), vectorize=True)
+            return s * j.numpy()
+
+        return {"type": kind, "fun": lambda z: h(torch.as_tensor(theta(z))).detach().numpy(), "jac": jac}
 
     p0 = param.points(torch.as_tensor(x0))
-    cons = [constraint("eq", n) for n in C.equalities(p0, limits)]
-    cons += [constraint("ineq", n) for n in C.inequalities(p0, limits)]
+    cons = [
+        constraint(kind)
+        for kind, pick in (("eq", C.equalities), ("ineq", C.inequalities))
+        if pick(p0, limits)
+    ]
     step = [0]
     _record(result, result.initial, 0, t0, callback)
 
@@ -360,6 +398,8 @@ def _slsqp(
         except ValueError:
             return
         _record(result, d, step[0], t0, callback)
+        if settled(result.history, rtol, SETTLE_STEPS["slsqp"]):
+            raise Settled
 
     tol = FTOL_SIMULATION if getattr(ev.backend, "name", "") == "simulation" else FTOL
     res = minimize(

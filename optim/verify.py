@@ -22,7 +22,7 @@ def predict(backend: SurrogateBackend, shape: Shape, re: float) -> dict:
     """The surrogate's numbers for a normalised shape (D = 1) at Re; raises ShapeError if the surrogate does
     not take it. For an ensemble: the members' mean (the state shown is the mean state) and `cd_std`, their
     spread. `extent` is the half-width (in D) of the window the state is on (wider for a rescaled body)."""
-    from surrogate import physics
+    from surrogate import members, physics
 
     model = backend.model
     model.window.check(shape.points)
@@ -32,8 +32,7 @@ def predict(backend: SurrogateBackend, shape: Shape, re: float) -> dict:
     r = torch.tensor([float(re) * s], dtype=torch.float64)
     parts = []
     with torch.no_grad():
-        for m in backend.members:
-            state = m(pts[None], r.float()).double()
+        for state in members.states(backend.members, pts[None], r.float()).double():
             parts.append({**physics.measure(state, r, pr, model.window), "state": state})
     mean = {
         k: torch.stack([p[k] for p in parts]).mean(0)

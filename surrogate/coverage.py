@@ -55,13 +55,16 @@ def score_torch(cov: dict, points: torch.Tensor) -> torch.Tensor:
     q = (points - properties.centroid(points)) / properties.equivalent_diameter(points)
     s = float(np.abs(q.detach().cpu().numpy()).max()) / cov["fit"] if cov.get("fit") else 1.0
     desc = signed_distance_fast(q / max(1.0, s), _queries().to(points.dtype))
-    train = torch.as_tensor(cov["train"], dtype=points.dtype)
-    d2 = ((train - desc[None]) ** 2).mean(1)
-    return torch.sqrt(d2.min()) / cov["reference"]
+    train = torch.from_numpy(cov["train"])
+    with torch.no_grad():  # the nearest training shape; the distance to it then carries the gradient
+        j = int(torch.cdist(desc.detach().float()[None], train).argmin())
+    d2 = ((train[j].to(points.dtype) - desc) ** 2).mean()
+    return torch.sqrt(d2) / cov["reference"]
 
 
 def nearest(desc: np.ndarray, train: np.ndarray) -> np.ndarray:
     """RMS descriptor distance (D) from each row of desc to its nearest training row."""
+    desc, train = np.asarray(desc, np.float64), np.asarray(train, np.float64)  # float32 cancels near 0
     d2 = (desc**2).sum(1)[:, None] + (train**2).sum(1)[None] - 2 * desc @ train.T
     return np.sqrt(np.maximum(d2.min(1), 0.0) / desc.shape[1])
 

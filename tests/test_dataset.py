@@ -296,8 +296,10 @@ def test_a_held_out_dataset_draws_only_the_held_out_families(tmp_path):
 def test_rerun_is_a_no_op_and_a_larger_n_extends(small, tmp_path):
     out, m = small
     before = {n: e["sha256"] for n, e in m["shards"].items()}
+    manifest = (out / "manifest.json").read_bytes()
     again = generate(out, 7, seed=5, **FAST)
     assert {n: e["sha256"] for n, e in again["shards"].items()} == before
+    assert (out / "manifest.json").read_bytes() == manifest  # a committed dataset stays unchanged
     copy = tmp_path / "copy"
     import shutil
 

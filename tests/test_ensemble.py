@@ -132,3 +132,32 @@ def test_a_fine_tune_records_its_whole_lineage_portably(tmp_path):
     }
     models = [e["model"] for e in lineage_of(old, tmp_path / "start")]
     assert models == ["sup: dragopt train ...", ".../model-1", ".../start"]
+
+
+def test_the_members_in_one_pass_equal_the_members_one_by_one():
+    """optim.backends evaluates an ensemble's members on one shared rasterisation (surrogate.members); each
+    member run on its own (its own rasterisation, default memory order) gives the same Cd, Cl and
+    gradients."""
+    from surrogate import physics
+
+    folder = Path(__file__).resolve().parents[1] / "data" / "models" / "default"
+    backend = SurrogateBackend.load(folder)
+    alone, _ = model_files.load(folder)
+    p = torch.as_tensor(parse_shape("naca:2412").points)  # reaches beyond the window: shown shrunk
+    for re in (2.0, 30.0):
+        x = p.clone().requires_grad_(True)
+        batched = backend.each(x, re)
+        (g_batched,) = torch.autograd.grad(batched[:, 0].sum() + 0.3 * batched[:, 1].sum(), x)
+        y = p.clone().requires_grad_(True)
+        q, d, re_own = backend.normalise(y, re)
+        s = backend.model.window.scale(q.detach().numpy())
+        rows = []
+        for m in alone:
+            state = m((q / s).float()[None], (re_own * s).reshape(1).float()).double()
+            rows.append(physics.drag_lift_on(state, (re_own * s).reshape(1), m.window)[0] * d * s)
+        one_by_one = torch.stack(rows)
+        (g_one,) = torch.autograd.grad(one_by_one[:, 0].sum() + 0.3 * one_by_one[:, 1].sum(), y)
+        assert len(alone) == 5 and s > 1
+        scale = float(one_by_one.abs().max())  # float32 networks: the same up to summation order
+        torch.testing.assert_close(batched, one_by_one, rtol=1e-6, atol=1e-6 * scale)
+        torch.testing.assert_close(g_batched, g_one, rtol=1e-5, atol=1e-6 * float(g_one.abs().max()))

@@ -110,6 +110,27 @@ def test_infeasible_limits_are_named(limits, match):
         C.check(limits)
 
 
+def test_the_in_distribution_constraint_is_the_reported_score_and_its_gradient_is_exact(surrogate):
+    """coverage.score_torch (the optimiser's constraint) against coverage.score (the report), and its
+    gradient against central differences along a smooth normal bump."""
+    from surrogate import coverage
+
+    cov = surrogate.coverage
+    for spec in ("ellipse:2", "naca:2412", "circle"):
+        p = torch.as_tensor(parse_shape(spec).points)
+        assert float(coverage.score_torch(cov, p)) == pytest.approx(
+            coverage.score(cov, p.numpy())["score"], rel=1e-4
+        )
+    p = torch.as_tensor(parse_shape("ellipse:2").points)
+    t = torch.linspace(0, 2 * math.pi, len(p) + 1, dtype=p.dtype)[:-1]
+    dp = 0.01 * torch.stack([torch.cos(t) * torch.sin(2 * t), torch.sin(t) * torch.sin(2 * t)], 1)
+    x = p.clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(coverage.score_torch(cov, x), x)
+    h = 1e-4
+    fd = (coverage.score_torch(cov, p + h * dp) - coverage.score_torch(cov, p - h * dp)) / (2 * h)
+    assert float((g * dp).sum()) == pytest.approx(float(fd), rel=1e-3)
+
+
 # --------------------------------------------------------------------------------------------- the optimisers
 
 
@@ -151,6 +172,40 @@ def test_stop_request_keeps_the_best_design_so_far():
     assert r.status == "stopped"
     assert r.final.objective <= r.initial.objective
     assert r.final.objective == min(h["objective"] for h in r.history if h["violation"] <= 2e-3)
+
+
+def test_the_stopping_rule_needs_a_flat_and_feasible_stretch():
+    from optim.optimise import settled
+
+    def hist(f, v=0.0):
+        return [{"objective": x, "violation": v} for x in f]
+
+    flat = [2.0, 1.5, 1.2, 1.100001, 1.1000005, 1.1, 1.1]
+    assert settled(hist(flat), 1e-5, 3)
+    assert not settled(hist(flat), 1e-7, 3)  # within 1e-5, not 1e-7
+    assert not settled(hist(flat[:3]), 1e-5, 3)  # still falling
+    assert not settled(hist(flat, v=0.01), 1e-5, 3)  # flat but infeasible: the penalty may still move it
+    assert not settled(hist(flat), 0.0, 3)  # rtol 0: the rule is off
+    assert not settled(hist(flat[-3:]), 1e-5, 3)  # too few steps to judge
+
+
+def test_a_converged_run_stops_early_and_a_running_one_does_not(surrogate):
+    """The circle at Re 20, area fixed: the objective is flat (the default rtol) well before 40 steps, and
+    the answer is within 0.1% of the one SLSQP's own tight tolerance crawls to (rtol 0: tens of steps more
+    for the last 0.05%). Adam with a small step is still falling after 30 steps: it runs them all."""
+    from optim.design import run
+
+    opts = Options(re=[20.0], steps=200, limits=C.Limits(keep_area=True, symmetric=True))
+    fast = run(parse_shape("circle"), opts, surrogate).result
+    assert fast.status == "converged" and fast.history[-1]["step"] < 40
+    opts.rtol = 0.0
+    full = run(parse_shape("circle"), opts, surrogate).result
+    assert full.history[-1]["step"] > fast.history[-1]["step"]
+    assert fast.final.cd == pytest.approx(full.final.cd, rel=1e-3)
+    p = parametrise.make("bspline", parse_shape("ellipse:2").points, 12)
+    slow = optimise(p, PerimeterBackend(), Problem([1.0], C.Limits(keep_area=True)), "adam", 30, lr=1e-4)
+    assert slow.status == "steps" and slow.history[-1]["step"] == 30
+    assert slow.final.objective < slow.initial.objective
 
 
 # --------------------------------------------------------------------------------------------------- backends

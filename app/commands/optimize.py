@@ -109,7 +109,14 @@ def register(sub: SubParsers) -> None:
     o.add_argument(
         "--steps",
         metavar="N",
-        help="optimiser iterations (default 60); with --trust-region, full simulations (default 8)",
+        help="optimiser iterations at most (default 60); with --trust-region, full simulations (default 8)",
+    )
+    o.add_argument(
+        "--rtol",
+        default="1e-4",
+        metavar="T",
+        help="converged when the objective changes by at most this fraction over the last steps (SLSQP 3, "
+        "Adam 15), each design feasible (default 1e-4; 0: run until --steps or the optimiser stops)",
     )
     o.add_argument(
         "--trust-region",
@@ -169,6 +176,7 @@ def _options(args: argparse.Namespace) -> Options:
         variables=positive_int(args.variables, "--variables") if args.variables else None,
         steps=positive_int(args.steps, "--steps") if args.steps is not None else (8 if trust else 60),
         lift_weight=float_arg(args.lift_weight, "--lift-weight"),
+        rtol=float_arg(args.rtol, "--rtol"),
         limits=C.Limits(
             keep_area=args.keep_area,
             min_thickness=_length(args.min_thickness, "--min-thickness"),

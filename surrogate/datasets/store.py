@@ -186,12 +186,15 @@ def complete(arrays: dict[str, np.ndarray], settings: dict) -> dict[str, np.ndar
 
 
 def update_counts(manifest: dict) -> None:
-    """The manifest's sample counts from its shard entries, and the time of the update."""
+    """The manifest's sample counts from its shard entries, and the time they last changed (a rerun of a
+    complete dataset leaves its manifest as it was)."""
     shards = manifest["shards"]
     ok = sum(s["ok"] for s in shards.values())
     failed = sum(s["failed"] for s in shards.values())
-    manifest["counts"] = {"samples": ok, "failures": failed, "stored": ok + failed}
-    manifest["updated"] = datetime.now(UTC).isoformat(timespec="seconds")
+    counts = {"samples": ok, "failures": failed, "stored": ok + failed}
+    if manifest.get("counts") != counts or "updated" not in manifest:
+        manifest["counts"] = counts
+        manifest["updated"] = datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def add_shard(
