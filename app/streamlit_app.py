@@ -105,6 +105,7 @@ def sidebar() -> tuple[SurrogateBackend | None, float, Shape | None, Options]:
         ):
             if st.checkbox(label, key=f"use_{name}"):
                 setattr(limits, name, st.number_input(f"{label} (D)", 0.05, 10.0, default, 0.05, key=name))
+        lifting = section_panel(limits)
         st.subheader("Optimiser")
         mode = st.radio("Drag from", ["Surrogate (live)", "Trust region (checked by the simulation)"])
         optimiser = st.selectbox(
@@ -117,8 +118,40 @@ def sidebar() -> tuple[SurrogateBackend | None, float, Shape | None, Options]:
         steps=int(steps),
         limits=limits,
         trust_region=not mode.startswith("Surrogate"),
+        **lifting,
     )
     return surrogate, float(re), shape, opts
+
+
+def section_panel(limits: Any) -> dict[str, Any]:
+    """The section designer's options (lift, incidence, chord, thickness ratio): Options' keyword arguments;
+    the chord and thickness ratio go into `limits`."""
+    out: dict[str, Any] = {}
+    with st.expander("Lift and incidence"):
+        names = {"drag": "Least drag", "lift-to-drag": "Best lift-to-drag ratio"}
+        objective = st.radio("Objective", list(names), format_func=names.get, horizontal=True)
+        lift = st.radio("Lift", ["free", "held", "at least"], horizontal=True)
+        if lift != "free":
+            value = st.number_input("Lift coefficient Cl", -2.0, 2.0, 0.2, 0.05)
+            out["cl" if lift == "held" else "min_cl"] = float(value)
+        what = st.radio(
+            "Design variables",
+            ["shape", "shape and incidence", "incidence only"],
+            help="incidence only: the start section kept as it is, turned (within 20 degrees either way)",
+        )
+        if st.checkbox("Fixed chord", key="use_chord"):
+            limits.chord = float(st.number_input("Chord (D)", 0.2, 3.0, 1.5, 0.05, key="chord"))
+        if st.checkbox("Minimum thickness-to-chord ratio", key="use_ratio"):
+            limits.min_thickness_ratio = float(st.number_input("Thickness / chord", 0.02, 0.95, 0.12, 0.01))
+    out["objective"] = objective
+    out["incidence"] = "fixed" if what == "shape" else "free"
+    if what == "incidence only":
+        out["parametrisation"] = "rigid"
+    lifting = out.get("cl") is not None or out.get("min_cl") is not None or objective != "drag"
+    if lifting and limits.symmetric and what == "shape":
+        limits.symmetric = False
+        st.caption("A symmetric section lifts only at an incidence: the symmetry is dropped for this set-up.")
+    return out
 
 
 def start_shape() -> Shape | None:
@@ -225,6 +258,8 @@ def design_tab(surrogate: SurrogateBackend | None, re: float, shape: Shape, opts
             "status": res.status,
             "trust_region": opts.trust_region,
             "steps": res.history[-1]["step"] if res.history else 0,
+            "cl_final": res.final.cl,
+            "incidence": res.final.incidence,
             "wall_s": done.wall_s,
         }
         ss.running = False
@@ -257,6 +292,10 @@ def result_card(card: DeltaGenerator, d: dict[str, Any]) -> None:
             f"{100 * (d['cd_final'] / d['cd_initial'] - 1):+.2f}%",
             delta_color="inverse",
         )
+        if d.get("incidence") or abs(d.get("cl_final", 0.0)) > 1e-3:
+            st.write(
+                f"**Cl** ({what}) {d['cl_final']:.4f}, **incidence** {d['incidence']:+.2f}° from the start's"
+            )
         spread = d.get("ood", {}).get("cd_spread")
         if spread is not None and what == "predicted":
             st.caption(

@@ -189,9 +189,3 @@ class SimulationBackend:
 
         cdl = _Simulated.apply(centred, run)
         return {"cd": cdl[0], "cl": cdl[1]}
-
-
-def objective(values: list[dict[str, torch.Tensor]], lift_weight: float) -> torch.Tensor:
-    """Cd + w |Cl|, averaged over the Reynolds numbers evaluated."""
-    terms = [v["cd"] + lift_weight * torch.abs(v["cl"]) for v in values]
-    return torch.stack(terms).mean()

@@ -34,6 +34,8 @@ class Limits:
     max_ood: float | None = (
         None  # coverage score bound: stay this near the training shapes (surrogate.coverage)
     )
+    chord: float | None = None  # the section's length along x before its incidence, held at this
+    min_thickness_ratio: float | None = None  # the section's thickness over its chord, at least this
     coverage: dict | None = field(default=None, repr=False, compare=False)  # the model's training shapes
 
     def to_dict(self) -> dict:
@@ -42,10 +44,32 @@ class Limits:
 
 def check(limits: Limits) -> None:
     """Raise InfeasibleError when the limits contradict each other."""
-    for name in ("min_thickness", "max_length", "max_height", "max_curvature", "max_ood"):
+    for name in ("min_thickness", "max_length", "max_height", "max_curvature", "max_ood", "chord"):
         v = getattr(limits, name)
         if v is not None and not (v > 0 and math.isfinite(v)):
             raise InfeasibleError(f"--{name.replace('_', '-')} must be a positive number; got {v}")
+    r, c = limits.min_thickness_ratio, limits.chord
+    if r is not None and not (0 < r < 1):
+        raise InfeasibleError(f"--min-thickness-ratio must be between 0 and 1; got {r}")
+    if c is not None and limits.max_length is not None and c > limits.max_length:
+        raise InfeasibleError(
+            f"--chord {c:g} is longer than --max-length {limits.max_length:g}; shorten the chord or "
+            "lengthen the box"
+        )
+    if c is not None and limits.window is not None and c > 2 * limits.window:
+        raise InfeasibleError(
+            f"--chord {c:g} does not fit the surrogate's window (a chord of at most "
+            f"{2 * limits.window:.2f} D); shorten it, or optimise with the full simulation"
+        )
+    if c is not None and limits.keep_area and limits.max_height is not None and c * limits.max_height < AREA:
+        raise InfeasibleError(
+            f"a body of fixed area pi/4 (D = 1) with chord {c:g} needs a height of at least {AREA / c:.3g}, "
+            f"above --max-height {limits.max_height:g}; lengthen the chord, raise the height or free the area"
+        )
+    if r is not None and c is not None and limits.max_height is not None and r * c > limits.max_height:
+        raise InfeasibleError(
+            f"a thickness of {r:g} x chord {c:g} = {r * c:.3g} is above --max-height {limits.max_height:g}"
+        )
     t, L, H = limits.min_thickness, limits.max_length, limits.max_height
     if t is not None and H is not None and t > H:
         raise InfeasibleError(
@@ -60,10 +84,10 @@ def check(limits: Limits) -> None:
         raise InfeasibleError(
             f"--min-thickness {t:g} is larger than the surrogate's window ({2 * limits.window:.2f} D)"
         )
-    if not limits.keep_area and t is None and L is None and H is None:
+    if not limits.keep_area and t is None and L is None and H is None and limits.chord is None:
         raise InfeasibleError(
-            "without --keep-area the drag force shrinks with the body: give --min-thickness, --max-length or "
-            "--max-height (something that keeps it from vanishing), or keep the area"
+            "without --keep-area the drag force shrinks with the body: give --min-thickness, --max-length, "
+            "--max-height or --chord (something that keeps it from vanishing), or keep the area"
         )
 
 
@@ -81,8 +105,14 @@ def equivalent_diameter(p: torch.Tensor) -> torch.Tensor:
     return properties.equivalent_diameter(p)
 
 
-def inequalities(p: torch.Tensor, limits: Limits) -> dict[str, torch.Tensor]:
-    """name -> g (vector), feasible where every entry is <= 0; lengths in the start shape's D."""
+def inequalities(
+    p: torch.Tensor, limits: Limits, flow: torch.Tensor | None = None
+) -> dict[str, torch.Tensor]:
+    """name -> g (vector), feasible where every entry is <= 0; lengths in the start shape's D.
+
+    p is the section's outline (before its incidence: optim.incidence); `flow` the outline the flow sees (p
+    itself when the incidence is fixed), which the window and the training shapes judge."""
+    flow = p if flow is None else flow
     g: dict[str, torch.Tensor] = {}
     if limits.min_thickness is not None:
         g["min_thickness"] = (limits.min_thickness - properties.thickness(p)).reshape(1)
@@ -92,36 +122,45 @@ def inequalities(p: torch.Tensor, limits: Limits) -> dict[str, torch.Tensor]:
         g["max_height"] = (p[:, 1].max() - p[:, 1].min() - limits.max_height).reshape(1)
     if limits.max_curvature is not None:
         g["max_curvature"] = (_curvature(p) - limits.max_curvature) / limits.max_curvature
+    if limits.min_thickness_ratio is not None:
+        ratio = properties.thickness(p) / (p[:, 0].max() - p[:, 0].min())
+        g["min_thickness_ratio"] = (limits.min_thickness_ratio - ratio).reshape(1)
     if limits.max_ood is not None and limits.coverage is not None:
         from surrogate.coverage import score_torch
 
-        g["in_distribution"] = (score_torch(limits.coverage, p) - limits.max_ood).reshape(1)
+        g["in_distribution"] = (score_torch(limits.coverage, flow) - limits.max_ood).reshape(1)
     if limits.window is not None:
-        c = properties.centroid(p)
-        reach = torch.abs(p - c).max() / equivalent_diameter(p)
+        c = properties.centroid(flow)
+        reach = torch.abs(flow - c).max() / equivalent_diameter(flow)
         g["window"] = (reach - limits.window).reshape(1)
     return g
 
 
 def equalities(p: torch.Tensor, limits: Limits) -> dict[str, torch.Tensor]:
-    return {"area": (properties.area(p) / AREA - 1.0).reshape(1)} if limits.keep_area else {}
+    """name -> h (vector), held at 0: the area (pi/4) and the chord of the section p."""
+    h: dict[str, torch.Tensor] = {}
+    if limits.keep_area:
+        h["area"] = (properties.area(p) / AREA - 1.0).reshape(1)
+    if limits.chord is not None:
+        h["chord"] = ((p[:, 0].max() - p[:, 0].min()) / limits.chord - 1.0).reshape(1)
+    return h
 
 
-def violations(p: torch.Tensor, limits: Limits) -> dict[str, float]:
+def violations(p: torch.Tensor, limits: Limits, flow: torch.Tensor | None = None) -> dict[str, float]:
     """name -> how far each constraint is violated (0 where it holds)."""
-    v = {n: float(torch.clamp(g, min=0).max()) for n, g in inequalities(p, limits).items()}
+    v = {n: float(torch.clamp(g, min=0).max()) for n, g in inequalities(p, limits, flow).items()}
     v.update({n: float(torch.abs(h).max()) for n, h in equalities(p, limits).items()})
     return v
 
 
-def violation(p: torch.Tensor, limits: Limits) -> float:
+def violation(p: torch.Tensor, limits: Limits, flow: torch.Tensor | None = None) -> float:
     """The largest violation of any constraint (0 when feasible)."""
-    return max(violations(p, limits).values(), default=0.0)
+    return max(violations(p, limits, flow).values(), default=0.0)
 
 
-def active(p: torch.Tensor, limits: Limits, tol: float = 2e-3) -> list[str]:
+def active(p: torch.Tensor, limits: Limits, tol: float = 2e-3, flow: torch.Tensor | None = None) -> list[str]:
     """The constraints that hold with equality (within tol) at p: the ones that shape the optimum."""
-    out = [name for name, g in inequalities(p, limits).items() if float(g.max()) > -tol]
+    out = [name for name, g in inequalities(p, limits, flow).items() if float(g.max()) > -tol]
     out += list(equalities(p, limits))
     if limits.symmetric:
         out.append("symmetric")

@@ -19,13 +19,17 @@ from geometry import properties
 from geometry.shape import Shape
 from optim import constraints as C
 from optim import parametrise
-from optim.backends import SimulationBackend, SurrogateBackend
-from optim.optimise import FEASIBLE, OPTIMISERS, RTOL, Design, Problem, Result, StepCallback, optimise
+from optim.backends import Backend, SimulationBackend, SurrogateBackend
+from optim.incidence import MAX_INCIDENCE, Inclined
+from optim.optimise import FEASIBLE, OPTIMISERS, RTOL, AnyParam, Design, Result, StepCallback, optimise
 from optim.parametrise import Parametrisation
 from optim.plots import Snapshot
+from optim.problem import Problem
 from optim.trust import trust_region
 
 BACKENDS = ("surrogate", "simulation")
+PARAMETRISATIONS = (*parametrise.KINDS, "rigid")  # rigid: the start section itself, only its incidence free
+INCIDENCE = ("fixed", "free")
 NEEDS_SURROGATE = "this optimisation needs a surrogate model: load one (optim.design.load_surrogate)"
 FIT_NOTE = 0.02  # D: a fit further than this from the start shape is reported (sharp corners are rounded)
 
@@ -44,6 +48,12 @@ class Options:
     lr: float | None = None
     lift_weight: float = 0.0
     limits: C.Limits = field(default_factory=C.Limits)
+    objective: str = "drag"  # drag | lift-to-drag (optim.problem)
+    cl: float | None = None  # the mean lift coefficient held at this value
+    min_cl: float | None = None  # ... or at least this
+    incidence: str = "fixed"  # fixed | free: the incidence as a design variable (optim.incidence)
+    re_weights: list[float] | None = None  # the mean's weights over re
+    worst_case: bool = False  # minimise the largest over re instead
     trust_region: bool = False
     verify: bool = False
     resolution: float | None = None  # of the full simulation
@@ -63,6 +73,44 @@ class Options:
             raise ValueError(f"the lift weight must be a number >= 0; got {self.lift_weight}")
         if not (0 <= self.rtol < 1):
             raise ValueError(f"the stopping tolerance must be >= 0 and < 1; got {self.rtol}")
+        if self.parametrisation not in PARAMETRISATIONS:
+            raise ValueError(
+                f"unknown parametrisation {self.parametrisation!r}; allowed: {', '.join(PARAMETRISATIONS)}"
+            )
+        if self.incidence not in INCIDENCE:
+            raise ValueError(f"unknown incidence {self.incidence!r}; allowed: {', '.join(INCIDENCE)}")
+        problem = self.problem(self.limits)
+        problem.check()
+        if self.optimiser == "adam" and (self.cl is not None or self.min_cl is not None or self.worst_case):
+            raise ValueError("the lift limits and the worst case over Re need the slsqp optimiser")
+        if self.trust_region and (problem.lifting or self.worst_case or self.inclined):
+            raise ValueError(
+                "--trust-region optimises the drag of the shape alone; lift, incidence and the worst case "
+                "over Re need the surrogate or the simulation backend"
+            )
+        if problem.lifting and self.limits.symmetric and not self.inclined:
+            raise ValueError(
+                "a section symmetric about the flow axis has no lift at a fixed zero incidence: free the "
+                "incidence (--incidence free) or drop --symmetric"
+            )
+
+    @property
+    def inclined(self) -> bool:
+        """Whether the incidence is a design variable (free, or the only one: rigid)."""
+        return self.incidence == "free" or self.parametrisation == "rigid"
+
+    def problem(self, limits: C.Limits) -> Problem:
+        """The optimisation problem these options pose, under `limits`."""
+        return Problem(
+            list(self.re),
+            limits,
+            self.lift_weight,
+            self.objective,
+            self.re_weights,
+            self.worst_case,
+            self.cl,
+            self.min_cl,
+        )
 
     @property
     def needs_surrogate(self) -> bool:
@@ -82,7 +130,7 @@ class DesignRun:
     snapshots: list[Snapshot]  # every accepted step's outline, the final design last
     options: Options
     limits: C.Limits  # as used: with the surrogate's window
-    parametrisation: Parametrisation
+    parametrisation: AnyParam
     wall_s: float  # the optimisation's own time
     start: Shape
     predicted: tuple[float | None, float | None] | None = (
@@ -90,6 +138,10 @@ class DesignRun:
     )
     ood: dict | None = None  # the final design's out-of-distribution report (with a surrogate)
     simulated: tuple[float, float] | None = None  # full-simulation Cd (initial, final), when simulated
+    pred_final: dict | None = (
+        None  # the final design's surrogate Cd and Cl at each Re: {"cd": [...], "cl": [...]}
+    )
+    sim_final: dict | None = None  # the same by the full simulation, when simulated
 
     @property
     def backend(self) -> str:
@@ -126,8 +178,16 @@ class DesignRun:
             out["ood"] = self.ood
         if self.simulated is not None:
             out["cd_sim_initial"], out["cd_sim_final"] = self.simulated
+        w = self.options.problem(self.limits).weights
+        out["objective"] = self.options.objective
+        out["re_weights"], out["worst_case"] = w.tolist(), self.options.worst_case
+        for tag, f in (("pred", self.pred_final), ("sim", self.sim_final)):
+            if f is not None:
+                out[f"cl_{tag}_final"] = float(np.dot(w, f["cl"]))
+                out[f"cd_{tag}_per_re"], out[f"cl_{tag}_per_re"] = f["cd"], f["cl"]
         final = res.final.points
         out["cl_final"] = res.final.cl
+        out["incidence_final"] = res.final.incidence
         out["area_final"] = float(properties.area(torch.as_tensor(final)))
         out["thickness_final"] = float(properties.thickness(torch.as_tensor(final)))
         out["length_final"] = float(np.ptp(final[:, 0]))
@@ -172,9 +232,7 @@ def load_surrogate(model: str | Path | None) -> SurrogateBackend:
     return SurrogateBackend.load(model or default_model())
 
 
-def prepare(
-    shape: Shape, opts: Options, surrogate: SurrogateBackend | None
-) -> tuple[Parametrisation, C.Limits]:
+def prepare(shape: Shape, opts: Options, surrogate: SurrogateBackend | None) -> tuple[AnyParam, C.Limits]:
     """Check that the problem can be solved, before any work.
 
     Returns:
@@ -186,6 +244,7 @@ def prepare(
     if surrogate is None and opts.needs_surrogate:
         raise ValueError(NEEDS_SURROGATE)
     limits = C.Limits(**opts.limits.to_dict())
+    limits.keep_area = limits.keep_area or opts.parametrisation == "rigid"  # a rigid section keeps its own
     if opts.backend == "surrogate" and surrogate is not None:
         limits.window = surrogate.window_reach
         reach = float(np.abs(shape.points).max())
@@ -202,8 +261,37 @@ def prepare(
                 "--max-ood needs a model with its training shapes (coverage.npz); this one has none"
             )
     C.check(limits)
-    param = parametrise.make(opts.parametrisation, shape.points, opts.variables, limits.symmetric)
+    param: AnyParam
+    if opts.parametrisation == "rigid":
+        param = Inclined(None, torch.as_tensor(shape.points))
+    else:
+        param = parametrise.make(opts.parametrisation, shape.points, opts.variables, limits.symmetric)
+        if opts.incidence == "free":
+            param = Inclined(param)
+    backend = surrogate if opts.backend == "surrogate" else SimulationBackend(opts.resolution)
+    if backend is not None:
+        check_lift_reachable(param, opts.problem(limits), backend)
     return param, limits
+
+
+def check_lift_reachable(param: AnyParam, problem: Problem, backend: Backend) -> None:
+    """For a rigid section, the lift limit against the lift the incidence range gives (the backend's, at
+    +-MAX_INCIDENCE from the start's pose); ValueError naming both when no incidence reaches it."""
+    target = problem.cl if problem.cl is not None else problem.min_cl
+    if target is None or param.kind != "rigid":
+        return
+    ends = []
+    with torch.no_grad():
+        for deg in (-MAX_INCIDENCE, MAX_INCIDENCE):
+            pts = param.points(torch.tensor([math.radians(deg)], dtype=torch.float64))
+            ends.append(float(problem.lift([backend(pts, r) for r in problem.re])))
+    lo, hi = min(ends), max(ends)
+    if (problem.cl is not None and not lo <= target <= hi) or (problem.min_cl is not None and hi < target):
+        raise ValueError(
+            f"a Cl of {target:g} is out of reach: turning this section from {-MAX_INCIDENCE:g} to "
+            f"{MAX_INCIDENCE:g} degrees gives Cl {lo:.3g} to {hi:.3g}; ask for a Cl in that range, or let "
+            "the shape change (a parametrisation other than rigid)"
+        )
 
 
 def run(
@@ -241,27 +329,28 @@ def run(
     t0 = time.perf_counter()
     res = _optimise(param, opts, limits, surrogate, each, should_stop)
     done = DesignRun(res, snapshots, opts, limits, param, time.perf_counter() - t0, shape)
+    w = opts.problem(limits).weights
     if surrogate is not None:
-        done.predicted = (
-            _predicted(surrogate, res.initial.points, opts.re),
-            _predicted(surrogate, res.final.points, opts.re),
-        )
+        first, last = (_predicted(surrogate, d.points, opts.re) for d in (res.initial, res.final))
+        done.predicted = tuple(float(np.dot(w, f["cd"])) if f else None for f in (first, last))  # type: ignore[assignment]
+        done.pred_final = last
         done.ood = _ood(surrogate, res.final.points, opts.re)
     if opts.backend == "simulation" or opts.trust_region:
         done.simulated = (res.initial.cd, res.final.cd)
+        if not opts.trust_region:
+            done.sim_final = {"cd": res.final.cds, "cl": res.final.cls}
     elif opts.verify:
         say("verifying the initial and the final design with the full simulation")
-        done.simulated = (
-            simulated_cd(res.initial.points, opts.re, opts.resolution),
-            simulated_cd(res.final.points, opts.re, opts.resolution),
-        )
+        first, last = (simulated_forces(d.points, opts.re, opts.resolution) for d in (res.initial, res.final))
+        done.simulated = (float(np.dot(w, first["cd"])), float(np.dot(w, last["cd"])))
+        done.sim_final = last
     if not snapshots or snapshots[-1][1] is not res.final.points:
         snapshots.append((res.history[-1]["step"] if res.history else 0, res.final.points))
     return done
 
 
 def _optimise(
-    param: Parametrisation,
+    param: AnyParam,
     opts: Options,
     limits: C.Limits,
     surrogate: SurrogateBackend | None,
@@ -269,7 +358,7 @@ def _optimise(
     should_stop: Callable[[], bool] | None,
 ) -> Result:
     """The optimiser `opts` names, on the backend it names."""
-    problem = Problem(list(opts.re), limits, opts.lift_weight)
+    problem = opts.problem(limits)
     sim = SimulationBackend(opts.resolution)
     if opts.backend == "simulation":
         return optimise(
@@ -278,6 +367,7 @@ def _optimise(
     if surrogate is None:
         raise ValueError(NEEDS_SURROGATE)
     if opts.trust_region:
+        assert isinstance(param, Parametrisation)  # Options.check: the incidence is fixed there
         return trust_region(
             param, surrogate, sim, problem, opts.steps, callback=each, should_stop=should_stop
         )
@@ -286,14 +376,15 @@ def _optimise(
     )
 
 
-def _predicted(surrogate: SurrogateBackend, points: np.ndarray, re: list[float]) -> float | None:
-    """The surrogate's Cd averaged over `re` (None for a body it cannot take)."""
+def _predicted(surrogate: SurrogateBackend, points: np.ndarray, re: list[float]) -> dict | None:
+    """The surrogate's Cd and Cl at each Re: {"cd": [...], "cl": [...]} (None for a body it cannot take)."""
     p = torch.as_tensor(points)
     try:
         with torch.no_grad():
-            return float(np.mean([float(surrogate(p, r)["cd"]) for r in re]))
+            v = [surrogate(p, r) for r in re]
     except Exception:  # noqa: BLE001 - a body the surrogate cannot take has no prediction
         return None
+    return {"cd": [float(x["cd"]) for x in v], "cl": [float(x["cl"]) for x in v]}
 
 
 def _ood(surrogate: SurrogateBackend, points: np.ndarray, re: list[float]) -> dict:
@@ -305,17 +396,24 @@ def _ood(surrogate: SurrogateBackend, points: np.ndarray, re: list[float]) -> di
     return ood(surrogate, Shape.from_points(points), float(re_own))
 
 
-def simulated_cd(points: np.ndarray, re: list[float], resolution: float | None) -> float:
-    """The design's Cd (per start-shape D) by the default full simulation, averaged over `re`."""
+def simulated_forces(points: np.ndarray, re: list[float], resolution: float | None) -> dict[str, list[float]]:
+    """The design's Cd and Cl (per start-shape D) at each Re by the default full simulation."""
     from sim.setups import DEFAULT_RESOLUTION
     from sim.solver import simulate
 
     s = Shape.from_points(points)
-    cds = []
+    out: dict[str, list[float]] = {"cd": [], "cl": []}
     for r in re:
         d, re_own = properties.own_scale(points, r)
-        cds.append(simulate(s, float(re_own), resolution or DEFAULT_RESOLUTION).cd * float(d))
-    return float(np.mean(cds))
+        res = simulate(s, float(re_own), resolution or DEFAULT_RESOLUTION)
+        out["cd"].append(res.cd * float(d))
+        out["cl"].append(res.cl * float(d))
+    return out
+
+
+def simulated_cd(points: np.ndarray, re: list[float], resolution: float | None) -> float:
+    """The design's Cd (per start-shape D) by the default full simulation, averaged over `re`."""
+    return float(np.mean(simulated_forces(points, re, resolution)["cd"]))
 
 
 def user_points(points: np.ndarray, start: Shape) -> np.ndarray:

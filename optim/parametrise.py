@@ -37,6 +37,14 @@ class Parametrisation:
     def points(self, theta: torch.Tensor) -> torch.Tensor:
         return (self.A @ theta).reshape(-1, 2)
 
+    def section(self, theta: torch.Tensor) -> torch.Tensor:
+        """The outline the shape constraints judge: the same as `points` (optim.incidence turns it)."""
+        return self.points(theta)
+
+    def scaled(self, theta: torch.Tensor, k: float) -> torch.Tensor:
+        """The variables of the outline scaled by k about the origin (exact: the map is linear)."""
+        return theta * k
+
     @property
     def size(self) -> int:
         return int(self.A.shape[1])

@@ -21,7 +21,6 @@ from optim.optimise import (
     FEASIBLE,
     Design,
     Evaluator,
-    Problem,
     Result,
     StepCallback,
     Stop,
@@ -31,6 +30,7 @@ from optim.optimise import (
     tangent,
 )
 from optim.parametrise import Parametrisation
+from optim.problem import Problem
 
 
 def trust_region(
@@ -106,7 +106,7 @@ def trust_region(
         result.status = "stopped"
     except KeyboardInterrupt:
         result.status = "interrupted"
-    return finish(result, t0, sim.count, problem.limits)
+    return finish(result, t0, sim.count, problem)
 
 
 def _inner(

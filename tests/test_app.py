@@ -150,3 +150,20 @@ def test_limits_that_conflict_show_a_message_and_the_session_goes_on():
     _by_label(at.button, "Optimise").click()
     at.run()
     assert not at.exception and not at.error and "design" in at.session_state
+
+
+def test_a_lift_target_with_the_incidence_free_is_met_and_shown():
+    at = testing.AppTest.from_file(PAGE, default_timeout=180)
+    at.run()
+    _by_label(at.sidebar.selectbox, "Preset").set_value("ellipse")  # a circle turned is the same circle
+    _by_label(at.sidebar.radio, "Lift").set_value("held")
+    _by_label(at.sidebar.radio, "Design variables").set_value("shape and incidence")
+    at.run()
+    _by_label(at.sidebar.number_input, "Lift coefficient Cl").set_value(0.1)
+    _by_label(at.button, "Optimise").click()
+    at.run()
+    assert not at.exception and not at.error
+    d = at.session_state["design"]
+    assert d["cl_final"] == pytest.approx(0.1, rel=3e-3) and d["incidence"] != 0
+    assert "cl" in d["active"]
+    assert any("**Cl** (predicted) 0.1000" in m.value for m in at.markdown)

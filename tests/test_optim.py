@@ -19,7 +19,8 @@ from optim import constraints as C
 from optim import parametrise
 from optim.backends import SimulationBackend, SurrogateBackend
 from optim.design import Options
-from optim.optimise import Problem, optimise
+from optim.optimise import optimise
+from optim.problem import Problem
 from tests.helpers import error_line
 
 

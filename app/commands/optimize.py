@@ -45,6 +45,11 @@ def _re_list(text: str) -> list[float]:
     return values
 
 
+def _numbers(text: str, what: str) -> list[float]:
+    """A comma-separated list of numbers, each checked as a number naming the option `what`."""
+    return [float_arg(t, what) for t in str(text).split(",") if t.strip()]
+
+
 def _length(text: str | None, what: str) -> float | None:
     if text is None:
         return None
@@ -98,10 +103,44 @@ def register(sub: SubParsers) -> None:
     )
     o.add_argument("--lift-weight", default="0", metavar="W", help="objective Cd + W |Cl| (default 0)")
     o.add_argument(
+        "--objective",
+        choices=("drag", "lift-to-drag"),
+        default="drag",
+        help="minimise Cd (+ W |Cl|; default) or maximise Cl / Cd",
+    )
+    lift = o.add_mutually_exclusive_group()
+    lift.add_argument("--cl", metavar="CL", help="hold the lift coefficient at CL (mean over the Re list)")
+    lift.add_argument(
+        "--min-cl", metavar="CL", help="the lift coefficient at least CL (mean over the Re list)"
+    )
+    o.add_argument(
+        "--incidence",
+        choices=("fixed", "free"),
+        default="fixed",
+        help="the start's incidence kept (default), or a design variable within +-20 degrees of it",
+    )
+    o.add_argument(
+        "--chord", metavar="C", help="hold the section's chord (its length before the incidence), in D"
+    )
+    o.add_argument(
+        "--min-thickness-ratio", metavar="R", help="the section's thickness at least R times its chord"
+    )
+    o.add_argument(
+        "--re-weights",
+        metavar="W1,W2,...",
+        help="weights of the Re list in the mean (one per Re; default equal)",
+    )
+    o.add_argument(
+        "--worst-case",
+        action="store_true",
+        help="minimise the largest objective over the Re list, not the mean",
+    )
+    o.add_argument(
         "--parametrisation",
-        choices=("bspline", "fourier"),
+        choices=("bspline", "fourier", "rigid"),
         default="bspline",
-        help="closed B-spline control points (default) or a Fourier radius (star-shaped bodies)",
+        help="closed B-spline control points (default), a Fourier radius (star-shaped bodies), or rigid: the "
+        "start section kept, only its incidence varies",
     )
     o.add_argument(
         "--variables", metavar="N", help="control points (default 12) or Fourier modes (default 8)"
@@ -177,6 +216,12 @@ def _options(args: argparse.Namespace) -> Options:
         steps=positive_int(args.steps, "--steps") if args.steps is not None else (8 if trust else 60),
         lift_weight=float_arg(args.lift_weight, "--lift-weight"),
         rtol=float_arg(args.rtol, "--rtol"),
+        objective=args.objective,
+        cl=float_arg(args.cl, "--cl") if args.cl is not None else None,
+        min_cl=float_arg(args.min_cl, "--min-cl") if args.min_cl is not None else None,
+        incidence=args.incidence,
+        re_weights=_numbers(args.re_weights, "--re-weights") if args.re_weights else None,
+        worst_case=args.worst_case,
         limits=C.Limits(
             keep_area=args.keep_area,
             min_thickness=_length(args.min_thickness, "--min-thickness"),
@@ -185,6 +230,12 @@ def _options(args: argparse.Namespace) -> Options:
             max_curvature=_length(args.max_curvature, "--max-curvature"),
             symmetric=args.symmetric,
             max_ood=_length(args.max_ood, "--max-ood"),
+            chord=_length(args.chord, "--chord"),
+            min_thickness_ratio=(
+                float_arg(args.min_thickness_ratio, "--min-thickness-ratio")
+                if args.min_thickness_ratio is not None
+                else None
+            ),
         ),
         trust_region=trust,
         verify=args.verify,
@@ -198,8 +249,9 @@ def _progress(rec: dict, design: Design) -> None:
     extra = (
         f" simulated (predicted {rec['cd_pred']:.5f}{rho}, region {rec['delta']:.3g})" if "rho" in rec else ""
     )
+    lift = f", Cl {rec['cl']:.4f}" + (f" at {design.incidence:+.2f} deg" if design.incidence else "")
     info(
-        f"  step {rec['step']:4d}: Cd {rec['cd']:.5f}, violation {rec['violation']:.2g}{extra} "
+        f"  step {rec['step']:4d}: Cd {rec['cd']:.5f}{lift}, violation {rec['violation']:.2g}{extra} "
         f"({rec['wall_s']:.1f} s)"
     )
 
@@ -264,6 +316,19 @@ def _write(out_dir: Path, done: DesignRun, args: argparse.Namespace) -> None:
     if "cd_sim_initial" in out:
         si, sf = out["cd_sim_initial"], out["cd_sim_final"]
         lines.append(f"  Cd simulated {si:.5f} -> {sf:.5f} ({100 * (sf / si - 1):+.2f}%)")
+    lift = {k: out[k] for k in ("cl_pred_final", "cl_sim_final") if k in out}
+    if lift:
+        shown = ", ".join(
+            f"{k.split('_')[1].replace('pred', 'predicted').replace('sim', 'simulated')} {v:.4f}"
+            for k, v in lift.items()
+        )
+        lines.append(f"  Cl {shown}; incidence {out['incidence_final']:+.2f} deg from the start's")
+    if len(out["re"]) > 1:
+        per = out.get("cd_sim_per_re") or out.get("cd_pred_per_re") or []
+        lines.append(
+            "  Cd at each Re: "
+            + ", ".join(f"Re {r:g}: {c:.5f}" for r, c in zip(out["re"], per, strict=False))
+        )
     lines.append(f"  active constraints: {', '.join(out['active_constraints']) or 'none'}")
     if out.get("message"):
         lines.append(f"  {out['message']}")
