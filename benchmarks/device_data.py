@@ -98,8 +98,8 @@ def pack(src: str, dst: str, bits: int = BITS) -> None:
 
 
 def unpack(src: str, out: str) -> None:
+    from surrogate.datasets import cases, store
     from surrogate.datasets import data as dataset
-    from surrogate.datasets import generate, store
 
     z = np.load(src)
     meta = json.loads(str(z["meta"]))
@@ -109,7 +109,7 @@ def unpack(src: str, out: str) -> None:
     own = dict(zip(z["own_index"].tolist(), z["own_points"], strict=True)) if "own_index" in z else {}
 
     def outline(i: int) -> np.ndarray:
-        return own[i] if i in own else generate.make_case(settings, i)["points"]
+        return own[i] if i in own else cases.make_case(settings, i)["points"]
 
     points = np.stack([outline(int(i)) for i in z["index"]])
     arrays = {k: z[k] for k in SCALARS}

@@ -32,7 +32,9 @@ import numpy as np
 
 from geometry import sampler
 from geometry.errors import ShapeError
-from geometry.sampler import DENSE, MIN_THICKNESS, POINTS, Sample, incline, polygon_outline
+from geometry.families import DENSE
+from geometry.outlines import POINTS, incline, polygon_outline
+from geometry.sampler import MIN_THICKNESS, Sample
 
 VERSION = 1  # bump when a family's recipe changes
 STREAM = 104729  # keeps this generator apart from the sampler's and from the Re draws

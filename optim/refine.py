@@ -38,8 +38,8 @@ from optim.refine_plan import FAMILY, REPORT, Plan
 from optim.verify import errors_at
 from surrogate import model_files
 from surrogate.datasets import store
+from surrogate.datasets.cases import body_case, run_cases
 from surrogate.datasets.data import split_of
-from surrogate.datasets.generate import body_case, run_cases
 from surrogate.devices import check_device
 from surrogate.evaluation import evaluate
 from surrogate.finetune import Stage
@@ -101,7 +101,7 @@ def _along(snapshots: list, n: int) -> list:
 
 
 def make_cases(designs: list[dict], settings: dict, first_index: int, round_: int) -> list[dict]:
-    """Stage 2's cases: each design as the dataset stores a body (surrogate.datasets.generate.body_case);
+    """Stage 2's cases: each design as the dataset stores a body (surrogate.datasets.cases.body_case);
     bodies outside the dataset's window are left out (the surrogate cannot see them)."""
     cases: list[dict] = []
     for d in designs:

@@ -20,7 +20,8 @@ from geometry import sampler
 from geometry.validity import validate_points
 from surrogate import physics
 from surrogate.datasets import data, store
-from surrogate.datasets.generate import draw_re, generate, make_case
+from surrogate.datasets.cases import draw_re, make_case
+from surrogate.datasets.generate import generate
 from surrogate.window import Window
 from tests.helpers import error_line
 
