@@ -15,7 +15,7 @@ __all__ = ["build_parser", "jsonable", "main"]
 
 def build_parser() -> Parser:
     """The parser of every sub-command."""
-    from app.commands import dataset, export, optimize, refine, serve, simulate, train
+    from app.commands import dataset, designs, export, optimize, refine, serve, simulate, train
 
     p = Parser(prog="dragopt", description="Minimum-drag shape design for 2D laminar flow.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
@@ -29,6 +29,7 @@ def build_parser() -> Parser:
     refine.register(sub)
     export.register(sub)
     serve.register(sub)
+    designs.register(sub)
     return p
 
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from app.commands.designs import add_library_options, check_library, record
 from app.common import (
     EXIT_INTERRUPTED,
     UsageError,
@@ -167,6 +168,7 @@ def register(sub: SubParsers) -> None:
     o.add_argument("--resolution", metavar="N", help="full simulation: cells per D (default 16)")
     o.add_argument("--out", required=True, metavar="DIR", help="output folder")
     o.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    add_library_options(o)
     o.set_defaults(func=run_optimize)
     _register_verify(sub, PRESET_HELP)
 
@@ -266,6 +268,7 @@ def run_optimize(args: argparse.Namespace) -> int:
         raise UsageError(f"--out {out_dir} is a file; give a folder")
     for name in ("shape.csv", "result.json", "shapes.png", "history.png"):
         check_output(out_dir / name)
+    check_library(args)
     shape = _shape(args.shape)
     surrogate = _surrogate(args.model) if (opts.needs_surrogate or args.model) else None
     try:
@@ -282,6 +285,9 @@ def run_optimize(args: argparse.Namespace) -> int:
     progress = None if args.quiet else _progress
     done = run(shape, opts, surrogate, progress, log=None if args.quiet else info)
     _write(out_dir, done, args)
+    from optim.library import from_run
+
+    record(args, from_run(done, f"{args.shape} at Re {args.re}", args.shape, surrogate))
     if done.result.status == "interrupted":
         info(f"stopped; the best design so far is in {out_dir}")
         return EXIT_INTERRUPTED
@@ -317,7 +323,7 @@ def _write(out_dir: Path, done: DesignRun, args: argparse.Namespace) -> None:
         si, sf = out["cd_sim_initial"], out["cd_sim_final"]
         lines.append(f"  Cd simulated {si:.5f} -> {sf:.5f} ({100 * (sf / si - 1):+.2f}%)")
     lift = {k: out[k] for k in ("cl_pred_final", "cl_sim_final") if k in out}
-    if lift:
+    if lift and (done.options.problem(done.limits).lifting or done.options.inclined):
         shown = ", ".join(
             f"{k.split('_')[1].replace('pred', 'predicted').replace('sim', 'simulated')} {v:.4f}"
             for k, v in lift.items()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from app.commands.designs import add_library_options, check_library, record
 from app.common import (
     SubParsers,
     UsageError,
@@ -75,6 +76,7 @@ def register(sub: SubParsers) -> None:
         "corner or a slender nose, whose single-solve split is off by up to 8%%)",
     )
     add_output_options(s)
+    add_library_options(s)
     s.set_defaults(func=run_simulate)
 
     b = sub.add_parser(
@@ -105,6 +107,7 @@ def run_simulate(args: argparse.Namespace) -> int:
         setups.check_box(box)
     check_shape_arg(args.shape)
     check_output(args.json, "--json")
+    check_library(args)
     progress = newton_progress(args.quiet)
 
     if args.setup == "channel":
@@ -148,6 +151,9 @@ def run_simulate(args: argparse.Namespace) -> int:
             )
         sim = simulate(shape, re, res, b, split=args.split, progress=progress)
         out = {**sim.to_dict(), "shape": shape.name, "box": b}
+        from optim.library import from_simulation
+
+        record(args, from_simulation(args.shape, shape.points, re, out))
 
     where = f"{sim.setup}, resolution {sim.resolution:g} cells per D, {sim.cells} cells"
     print(f"{out['shape']}  Re {sim.re:g}  ({where})")
