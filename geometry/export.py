@@ -92,8 +92,8 @@ def write_dxf(path: str | Path, points: np.ndarray, units: str | None = None, sp
     from ezdxf.math import global_bspline_interpolation
 
     doc = ezdxf.new("R2010")
+    doc.units = _DXF_UNITS[units] if units is not None else 0  # 0: unitless (ezdxf's default is metres)
     if units is not None:
-        doc.units = _DXF_UNITS[units]
         doc.header["$MEASUREMENT"] = 0 if units == "in" else 1
     msp = doc.modelspace()
     p = np.asarray(points, dtype=float)

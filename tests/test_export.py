@@ -158,6 +158,8 @@ def test_units_are_honoured(tmp_path):
         _quiet_export(shape, tmp_path / f"out.{fmt}", fmt, units="mm")
     assert (tmp_path / "out.csv").read_text().startswith("# section: x,y in mm\n")
     assert ezdxf.readfile(tmp_path / "out.dxf").header["$INSUNITS"] == 4  # millimetres
+    _quiet_export(shape, tmp_path / "bare.dxf", "dxf")
+    assert ezdxf.readfile(tmp_path / "bare.dxf").header["$INSUNITS"] == 0  # no units: unitless, not metres
     svg = (tmp_path / "out.svg").read_text()
     assert 'width="104mm"' in svg and " 104 " in svg  # 100 mm wide + 2% margins; 1 user unit = 1 mm
     assert (tmp_path / "out.stl").read_bytes()[:80].decode().find("mm") > 0
