@@ -18,6 +18,7 @@ import numpy as np
 import streamlit as st
 
 from app import figures
+from app.library_tab import library_tab, record_run
 from geometry.errors import ShapeError
 from geometry.shape import Shape
 
@@ -244,6 +245,7 @@ def design_tab(surrogate: SurrogateBackend | None, re: float, shape: Shape, opts
             card.error(f"Cannot optimise: {' '.join(str(exc).split())}")
             return
         res = done.result
+        record_run(done, f"{shape.name} at Re {re:g}", shape.name, surrogate)
         ss.design = {
             "key": key,
             "initial": res.initial.points,
@@ -589,7 +591,7 @@ st.caption(
 if shape is None:
     st.info("Choose a preset or upload a shape file in the sidebar.")
     st.stop()
-tabs = st.tabs(["Design", "Compare with simulation", "Export", "Model"])
+tabs = st.tabs(["Design", "Compare with simulation", "Export", "Library", "Model"])
 with tabs[0]:
     design_tab(surrogate, re, shape, opts)
 with tabs[1]:
@@ -597,4 +599,6 @@ with tabs[1]:
 with tabs[2]:
     export_tab(shape)
 with tabs[3]:
+    library_tab()
+with tabs[4]:
     model_tab(surrogate)

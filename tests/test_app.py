@@ -167,3 +167,31 @@ def test_a_lift_target_with_the_incidence_free_is_met_and_shown():
     assert d["cl_final"] == pytest.approx(0.1, rel=3e-3) and d["incidence"] != 0
     assert "cl" in d["active"]
     assert any("**Cl** (predicted) 0.1000" in m.value for m in at.markdown)
+
+
+def test_the_library_keeps_a_run_and_a_reload_comes_back_to_it(designed, tmp_path):
+    """The module's run was recorded (tests/conftest.py: a temporary library); a new session opened at the
+    address the run left (?design=ID) shows that design, renames it and deletes it."""
+    from optim.library import Library
+
+    design_id = int(designed.query_params["design"][0])
+    with Library() as lib:
+        assert lib.get(design_id)["numbers"]["cd_pred_final"] == pytest.approx(
+            designed.session_state["design"]["cd_final"], rel=1e-9
+        )
+    at = testing.AppTest.from_file(PAGE, default_timeout=180)
+    at.query_params["design"] = str(design_id)
+    at.run()
+    pick = _by_label(at.selectbox, "Design")
+    assert pick.value == design_id
+    _by_label(at.text_input, "Name").set_value("my lens")
+    _by_label(at.button, "Rename").click()
+    at.run()
+    assert not at.exception
+    with Library() as lib:
+        assert lib.get(design_id)["name"] == "my lens"
+    _by_label(at.button, "Delete this design").click()
+    at.run()
+    assert not at.exception
+    with Library() as lib:
+        assert design_id not in [r["id"] for r in lib.list()]

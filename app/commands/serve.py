@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import subprocess
 import sys
@@ -21,6 +22,7 @@ def register(sub: SubParsers) -> None:
     a.add_argument("--address", default="localhost", help="address to listen on (default localhost)")
     a.add_argument("--port", type=int, help="port (default: Streamlit's, 8501)")
     a.add_argument("--headless", action="store_true", help="do not open a browser")
+    a.add_argument("--library", metavar="PATH", help="the design library file (default: the user's)")
     a.set_defaults(func=run)
 
 
@@ -53,7 +55,10 @@ def run(args: argparse.Namespace) -> int:
     if args.headless:
         cmd += ["--server.headless", "true"]
     info(f"starting the dragopt app on {args.address} (Ctrl+C stops it)")
-    proc = subprocess.Popen(cmd)
+    env = dict(os.environ)
+    if args.library:
+        env["DRAGOPT_LIBRARY"] = str(Path(args.library).resolve())
+    proc = subprocess.Popen(cmd, env=env)
 
     def stop(
         signum: int, frame: FrameType | None

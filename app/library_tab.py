@@ -1,0 +1,129 @@
+"""The app's Library tab: the designs optim.library keeps (every optimisation the app or the command line
+ran), listed, shown, renamed, deleted, downloaded and uploaded as design files. A thin layer: the library
+does the work. The design last run or opened is in the page's address (?design=ID), so a reload comes back to
+it."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from app import figures
+
+
+def library() -> Any:
+    """The user's library ($DRAGOPT_LIBRARY, which `dragopt app --library` sets, or the user data folder)."""
+    from optim.library import Library
+
+    return Library()
+
+
+def record_run(done: Any, name: str, spec: str, surrogate: Any) -> int | None:
+    """Store a finished design run; its id (None, with a warning, when the library cannot be written)."""
+    from optim.library import LibraryError, from_run
+
+    try:
+        with library() as lib:
+            design_id = lib.add(from_run(done, name, spec, surrogate))
+    except (LibraryError, OSError) as exc:
+        st.warning(f"The design was not saved to the library: {exc}")
+        return None
+    st.query_params["design"] = str(design_id)
+    return design_id
+
+
+def library_tab() -> None:
+    from optim.library import LibraryError, from_file, to_file
+
+    try:
+        lib = library()
+    except (LibraryError, OSError) as exc:
+        st.error(f"The design library cannot be opened: {exc}")
+        return
+    with lib:
+        up = st.file_uploader("Add a design file (from Download, or `dragopt designs export`)", type=["json"])
+        if up is not None and ss_once(f"uploaded-{up.file_id}"):
+            try:
+                design_id = lib.add(from_file(up.getvalue(), up.name))
+                st.query_params["design"] = str(design_id)
+                st.success(f"Added {up.name} as design {design_id}.")
+            except LibraryError as exc:
+                st.error(f"This file cannot be added: {exc}")
+        rows = lib.list()
+        st.caption(f"{len(rows)} designs in {lib.path.name} (every optimisation is kept here)")
+        if not rows:
+            st.info(
+                "No designs yet: every optimisation you run is kept here, with its numbers and its history."
+            )
+            return
+        labels = {r["id"]: _label(r) for r in rows}
+        ids = list(labels)
+        wanted = st.query_params.get("design")
+        start = ids.index(int(wanted)) if wanted and wanted.isdigit() and int(wanted) in ids else 0
+        pick = st.selectbox("Design", ids, index=start, format_func=labels.get)
+        d = lib.get(pick)
+        left, right = st.columns([3, 2])
+        with left:
+            start_pts = np.asarray(d["start"]) if d.get("start") else None
+            outline = np.asarray(d["outline"])
+            st.vega_lite_chart(figures.outline_spec(start_pts if start_pts is not None else outline, outline))
+        with right:
+            _numbers(d)
+            name = st.text_input("Name", d["name"], key=f"name-{pick}")
+            if st.button("Rename", key=f"rename-{pick}") and name.strip() != d["name"]:
+                lib.rename(pick, name)
+                st.rerun()
+            st.download_button(
+                "Download the design file",
+                to_file(d),
+                file_name=f"design-{pick}.json",
+                mime="application/json",
+                key=f"download-{pick}",
+            )
+            if st.button("Delete this design", key=f"delete-{pick}"):
+                lib.delete(pick)
+                st.query_params.pop("design", None)
+                st.rerun()
+
+
+def ss_once(key: str) -> bool:
+    """True the first time `key` is seen in this session (an upload is added once, not at every rerun)."""
+    if st.session_state.get(key):
+        return False
+    st.session_state[key] = True
+    return True
+
+
+def _label(row: dict) -> str:
+    n = row["numbers"]
+    cd = n.get("cd_sim_final", n.get("cd_pred_final", n.get("cd")))
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(row["created"]))
+    return (
+        f"{row['id']}: {row['name']} ({row['kind']}, Cd {cd:.4f}, {when})"
+        if cd
+        else f"{row['id']}: {row['name']}"
+    )
+
+
+def _numbers(d: dict) -> None:
+    n = d["numbers"]
+    rows = [
+        ("Cd predicted", n.get("cd_pred_initial"), n.get("cd_pred_final")),
+        ("Cd simulated", n.get("cd_sim_initial"), n.get("cd_sim_final")),
+    ]
+    lines = [f"**{k}:** {a:.4f} -> {b:.4f}" for k, a, b in rows if a is not None and b is not None]
+    if d["kind"] == "simulation":
+        lines.append(f"**Cd** {n.get('cd', float('nan')):.4f}, **Cl** {n.get('cl', float('nan')):.4f}")
+    if n.get("cl_pred_final") is not None:
+        lines.append(
+            f"**Cl predicted** {n['cl_pred_final']:.4f}, incidence {n.get('incidence_final', 0):+.2f}°"
+        )
+    setup = d.get("setup") or {}
+    lines.append(f"**Start:** {setup.get('shape')} at Re {', '.join(f'{r:g}' for r in setup.get('re', []))}")
+    if n.get("status"):
+        lines.append(f"**Status:** {n['status']}")
+    lines.append(f"**Model:** {d.get('model') or 'none (full simulation)'}")
+    st.markdown("  \n".join(lines))
