@@ -10,12 +10,16 @@ to the nearest training shape (surrogate.coverage).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from geometry.shape import Shape
 from optim.backends import SurrogateBackend
+
+if TYPE_CHECKING:
+    from sim.result import SimResult
 
 
 def predict(backend: SurrogateBackend, shape: Shape, re: float) -> dict:
@@ -101,17 +105,29 @@ def verify(
     resolution: float | None = None,
     progress: Callable[[int, float], None] | None = None,
     split: str = "auto",
+    beyond_window: bool = False,
 ) -> dict:
     """Predicted against simulated drag and lift of one body: keys cd_pred, cd_sim, rel_err, cl_pred, cl_sim,
     the pressure/viscous split of both, and the out-of-distribution report. The simulated split of a body
-    sharp for the
-    grid is extrapolated from a second, finer solve (sim.solver.simulate's split)."""
-    from sim.fields import sample
+    sharp for the grid is extrapolated from a second, finer solve (sim.solver.simulate's split).
+
+    A body the surrogate cannot take raises its ShapeError, unless `beyond_window`: then it is simulated
+    alone (the predicted keys None, `surrogate_note` saying why, the fields on a window as wide as it
+    needs)."""
+    from geometry.errors import ShapeError
     from sim.setups import DEFAULT_RESOLUTION
     from sim.solver import simulate
 
-    pred = predict(backend, shape, re)
+    try:
+        pred = predict(backend, shape, re)
+    except ShapeError as exc:
+        if not beyond_window:
+            raise
+        sim = simulate(shape, re, resolution or DEFAULT_RESOLUTION, split=split, progress=progress)
+        return simulated_only(backend, shape, sim, str(exc))
     sim = simulate(shape, re, resolution or DEFAULT_RESOLUTION, split=split, progress=progress)
+    from sim.fields import sample
+
     f = sample(
         sim, backend.model.window.cells, pred["extent"]
     )  # the simulated state on the prediction's window
@@ -141,6 +157,38 @@ def verify(
         "sim_wall_s": sim.wall_s,
         "ood": ood(backend, shape, re),
         "_pred": pred,
+        "_sim": sim,
+        "_sim_state": np.stack([f["u"], f["v"], f["p"]]),
+    }
+
+
+def simulated_only(backend: SurrogateBackend, shape: Shape, sim: SimResult, note: str) -> dict:
+    """verify()'s keys for a body only the simulation judges: the simulated ones, the predicted ones None."""
+    from sim.fields import sample
+    from surrogate.window import reach
+
+    w = backend.model.window
+    extent = w.extent * max(1.0, reach(shape.points) / w.fit_half_width())
+    f = sample(sim, w.cells, extent)
+    keys = ("cd", "cl", "cd_pressure", "cd_viscous", "cl_pressure", "split", "resolution", "wall_s")
+    d = {k: getattr(sim, k) for k in keys}
+    return {
+        "re": sim.re,
+        "cd_pred": None,
+        "cd_pred_std": None,
+        "cd_sim": d["cd"],
+        "rel_err": None,
+        "cl_pred": None,
+        "cl_sim": d["cl"],
+        "cd_pressure_sim": d["cd_pressure"],
+        "cd_viscous_sim": d["cd_viscous"],
+        "cl_pressure_sim": d["cl_pressure"],
+        "split_sim": d["split"],
+        "resolution": d["resolution"],
+        "sim_wall_s": d["wall_s"],
+        "surrogate_note": note,
+        "ood": {"warnings": []},
+        "_pred": {"extent": extent},
         "_sim": sim,
         "_sim_state": np.stack([f["u"], f["v"], f["p"]]),
     }

@@ -119,6 +119,7 @@ def test_bad_uploads_show_a_message_and_the_session_goes_on():
         msgs = [e.value for e in at.error]
         assert msgs and msgs[0].startswith("This shape cannot be used"), (name, msgs)
         assert expect in msgs[0], (name, msgs)
+        assert any(expect in e.value for e in at.main.error), name  # the reason where the eye is, too
     _by_label(at.sidebar.radio, "Start shape").set_value("Preset")
     at.run()
     assert not at.exception and not at.error and _metric(at, "Parameters") > 1e6
@@ -145,7 +146,8 @@ def test_limits_that_conflict_show_a_message_and_the_session_goes_on():
     _by_label(at.button, "Optimise").click()
     at.run()
     assert not at.exception
-    assert any("Cannot optimise" in e.value and "larger than --max-height" in e.value for e in at.error)
+    assert any("Cannot optimise" in e.value and "larger than 'Maximum height'" in e.value for e in at.error)
+    assert not any("--" in e.value for e in at.error)  # the page's words, not the command line's
     _by_label(at.sidebar.checkbox, "Minimum thickness").uncheck()
     _by_label(at.button, "Optimise").click()
     at.run()
@@ -195,3 +197,37 @@ def test_the_library_keeps_a_run_and_a_reload_comes_back_to_it(designed, tmp_pat
     assert not at.exception
     with Library() as lib:
         assert design_id not in [r["id"] for r in lib.list()]
+
+
+def test_a_body_beyond_the_surrogates_window_is_simulated_alone_and_optimised_by_the_simulation():
+    """A NACA 0008 reaches 2.2 D, beyond the window: Compare simulates it alone and says why; the design
+    tab with 'Drag from: Full simulation' optimises it (two steps)."""
+    from geometry import parse_shape
+    from surrogate.window import reach
+
+    at = testing.AppTest.from_file(PAGE, default_timeout=300)
+    at.run()
+    _by_label(at.sidebar.selectbox, "Preset").set_value("NACA 4-digit")
+    at.run()
+    _by_label(at.sidebar.text_input, "Digits").set_value("0008")
+    at.run()
+    assert reach(parse_shape("naca:0008").points) > 2.0
+    _by_label(at.select_slider, "Resolution").set_value(8)
+    _by_label(at.button, "Simulate").click()
+    at.run()
+    for _ in range(240):
+        if any(m.label == "Cd simulated" for m in at.metric):
+            break
+        time.sleep(0.5)
+        at.run()
+    assert not at.exception and not at.error
+    assert any("cannot judge this body" in i.value for i in at.info)
+    assert 0.5 < _metric(at, "Cd simulated") < 5
+    _by_label(at.sidebar.radio, "Drag from").set_value("Full simulation")
+    _by_label(at.sidebar.slider, "Steps").set_value(2)
+    _by_label(at.sidebar.checkbox, "Stay near the training shapes").uncheck()
+    at.run()
+    _by_label(at.button, "Optimise").click()
+    at.run()
+    assert not at.exception and not at.error
+    assert at.session_state["design"]["cd_final"] <= at.session_state["design"]["cd_initial"]
