@@ -175,6 +175,37 @@ def cp(curves: list[tuple[str, np.ndarray, np.ndarray]]) -> Figure:
     return _curves(fig, ax, "arc length from the first station / perimeter", "Cp")
 
 
+def history_spec(cd: list[float], feasible: list[bool]) -> dict:
+    """A Vega-Lite spec of Cd against the step, its axis scaled to the data (not from zero), infeasible steps
+    marked: drawn by the browser, cheap to update live."""
+    rows = [
+        {"step": k, "Cd": float(c), "design": "feasible" if ok else "infeasible"}
+        for k, (c, ok) in enumerate(zip(cd, feasible, strict=True))
+    ]
+    x = {"field": "step", "type": "quantitative", "title": "step"}
+    y = {"field": "Cd", "type": "quantitative", "title": "Cd", "scale": {"zero": False}}
+    return {
+        "data": {"values": rows},
+        "width": 520,
+        "height": 200,
+        "layer": [
+            {"mark": {"type": "line", "color": CURRENT}, "encoding": {"x": x, "y": y}},
+            {
+                "mark": {"type": "point", "filled": True},
+                "encoding": {
+                    "x": x,
+                    "y": y,
+                    "color": {
+                        "field": "design",
+                        "type": "nominal",
+                        "scale": {"domain": ["feasible", "infeasible"], "range": [CURRENT, "#d62728"]},
+                    },
+                },
+            },
+        ],
+    }
+
+
 def history(cd: list[float], pred: list[float] | None = None) -> Figure:
     """Cd against the step (and the surrogate's prediction of a trust-region run)."""
     fig, ax = plt.subplots(figsize=(6.4, 2.6))

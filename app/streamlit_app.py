@@ -200,7 +200,8 @@ def start_shape() -> Shape | None:
 
 def design_tab(surrogate: SurrogateBackend | None, re: float, shape: Shape, opts: Options) -> None:
     """Optimise with live progress; a rerun mid-way (Stop, any click) keeps the best design so far."""
-    from optim.design import BestSoFar, run
+    from optim.design import STATUS, BestSoFar, kept, run
+    from optim.optimise import FEASIBLE
 
     key = (shape.name, shape.points.tobytes().hex()[:64], re, repr(opts))
     if ss.get("design", {}).get("key") != key and not ss.get("running"):
@@ -222,6 +223,8 @@ def design_tab(surrogate: SurrogateBackend | None, re: float, shape: Shape, opts
         redraw = {"t": 0.0, "draws": 0}
         ss.running = True
         status = card.status("Optimising ...", expanded=True)
+        bar = card.progress(0.0, text=f"Step 0 of {opts.steps}")
+        t_start = time.perf_counter()
 
         def each(rec: dict, design: Design) -> None:
             best, cd = live.add(rec, design)
@@ -232,19 +235,29 @@ def design_tab(surrogate: SurrogateBackend | None, re: float, shape: Shape, opts
                 "cd_initial": live.cd[0],
                 "cd_final": cd,
                 "history": list(live.cd),
+                "feasible": list(live.feasible),
                 "pred": list(live.predicted),
                 "active": [],
                 "ood": {},
                 "message": "",
+                "kept": kept(live.best_step, any(live.feasible)),
             }
             now = time.perf_counter()
             if now - redraw["t"] > 1.0:  # at most once a second, as light charts: the steps stay the cost
                 redraw["t"] = now
                 redraw["draws"] += 1
-                status.update(label=f"Step {rec['step']}: Cd {rec['cd']:.4f}")
+                k, n = int(rec["step"]), opts.steps
+                mark = (
+                    ""
+                    if live.feasible[-1]
+                    else f" (infeasible: a constraint is off by {rec['violation']:.2g})"
+                )
+                status.update(label=f"Step {k} of {n}: Cd {rec['cd']:.4f}{mark}")
+                left_s = (now - t_start) / max(k, 1) * (n - k)
+                bar.progress(min(k / n, 1.0), text=f"Step {k} of {n}; at most {left_s:.0f} s left")
                 shape_ph.vega_lite_chart(figures.outline_spec(shape.points, design.points))
                 if redraw["draws"] % 2 == 1:  # the history every other second: the browser shares the cores
-                    hist_ph.line_chart({"Cd": live.cd}, height=200)
+                    hist_ph.vega_lite_chart(figures.history_spec(live.cd, live.feasible))
 
         try:
             done = run(shape, opts, surrogate, each)
@@ -263,6 +276,8 @@ def design_tab(surrogate: SurrogateBackend | None, re: float, shape: Shape, opts
             "cd_initial": res.initial.cd,
             "cd_final": res.final.cd,
             "history": [h["cd"] for h in res.history],
+            "feasible": [h["violation"] <= FEASIBLE for h in res.history],
+            "kept": kept(_final_step(res), res.final.feasible),
             "pred": [h["cd_pred"] for h in res.history if "cd_pred" in h],
             "active": res.active,
             "ood": done.ood or {},
@@ -272,16 +287,21 @@ def design_tab(surrogate: SurrogateBackend | None, re: float, shape: Shape, opts
             "steps": res.history[-1]["step"] if res.history else 0,
             "cl_final": res.final.cl,
             "incidence": res.final.incidence,
+            "lifting": opts.inclined or opts.problem(opts.limits).lifting,
             "wall_s": done.wall_s,
         }
         ss.running = False
-        status.update(label=f"Done: {res.status}", state="complete", expanded=False)
+        bar.progress(1.0, text=f"Done after {ss.design['steps']} steps in {done.wall_s:.1f} s")
+        status.update(label=f"Done: {STATUS.get(res.status, res.status)}", state="complete", expanded=False)
     d = ss.get("design")
     with shape_ph:
         show(figures.outlines(shape.points, d["final"] if d else None, "design over the start shape"))
     if d:
-        with hist_ph:
-            show(figures.history(d["history"], d["pred"] or None))
+        if d["pred"] or "feasible" not in d:  # a trust region's: simulated and predicted
+            with hist_ph:
+                show(figures.history(d["history"], d["pred"] or None))
+        else:
+            hist_ph.vega_lite_chart(figures.history_spec(d["history"], d["feasible"]))
         result_card(card, d)
         flow_panel(surrogate, re, d["final"])
     else:
@@ -291,8 +311,22 @@ def design_tab(surrogate: SurrogateBackend | None, re: float, shape: Shape, opts
         flow_panel(surrogate, re, shape.points)
 
 
+def _final_step(res: Any) -> int | None:
+    """The step the result's final design was recorded at (None when none matches)."""
+    return next(
+        (
+            int(h["step"])
+            for h in res.history
+            if h["objective"] == res.final.objective and h["cd"] == res.final.cd
+        ),
+        None,
+    )
+
+
 def result_card(card: DeltaGenerator, d: dict[str, Any]) -> None:
     """The design's numbers: Cd before and after, the members' spread, constraints, status and warnings."""
+    from optim.design import STATUS
+
     with card:
         what = "simulated" if d.get("trust_region") else "predicted"
         st.subheader("Result")
@@ -304,7 +338,7 @@ def result_card(card: DeltaGenerator, d: dict[str, Any]) -> None:
             f"{100 * (d['cd_final'] / d['cd_initial'] - 1):+.2f}%",
             delta_color="inverse",
         )
-        if d.get("incidence") or abs(d.get("cl_final", 0.0)) > 1e-3:
+        if d.get("lifting"):
             st.write(
                 f"**Cl** ({what}) {d['cl_final']:.4f}, **incidence** {d['incidence']:+.2f}° from the start's"
             )
@@ -314,9 +348,11 @@ def result_card(card: DeltaGenerator, d: dict[str, Any]) -> None:
                 f"The ensemble's members agree on this Cd to ±{100 * spread:.2f}% (their standard deviation)."
             )
         st.write(
-            f"**Active constraints:** {', '.join(d['active']) or 'none'}  \n**Status:** {d['status']}"
+            f"**Active constraints:** {', '.join(d['active']) or 'none'}  \n**Status:** "
+            f"{STATUS.get(d['status'], d['status'])}"
             + (f" after {d['steps']} steps" if "steps" in d else "")
             + (f" in {d['wall_s']:.1f} s" if "wall_s" in d else "")
+            + (f"  \n**Kept:** {d['kept']}" if d.get("kept") else "")
         )
         if d.get("message"):
             st.warning(d["message"])

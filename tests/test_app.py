@@ -45,6 +45,10 @@ def test_twenty_steps_lower_the_predicted_drag(designed):
     assert after < 0.95 * before
     d = at.session_state["design"]
     assert "area" in d["active"] and len(d["history"]) >= 2
+    assert len(d["feasible"]) == len(d["history"]) and d["feasible"][-1]
+    card = " ".join(m.value for m in at.markdown)
+    assert "**Kept:** the design of step" in card, card
+    assert "converged: the objective changed" in card or "ended at the step limit" in card, card
     assert float(properties.area(d["final"])) == pytest.approx(math.pi / 4, rel=3e-3)
     spread = d["ood"]["cd_spread"]  # the shipped model is an ensemble: its members' spread is shown
     assert 0 < spread < 0.01
