@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import streamlit as st
 
-from app import figures
+from app import figures, units_panel
 from app.library_tab import library_tab, record_run
 from app.words import in_app_words
 from geometry.errors import ShapeError
@@ -83,12 +83,23 @@ def sidebar() -> tuple[SurrogateBackend | None, float, Shape | None, Options]:
             surrogate = load_model(folder)
         except (ValueError, OSError) as exc:  # ModelError is a ValueError
             st.error(f"This model cannot be used: {exc}")
-        re = st.select_slider(
-            "Reynolds number Re = U D / nu",
-            options=RE_OPTIONS,
-            value=20.0,
-            help="log scale; the shipped model was trained on 0.8 to 50",
-        )
+        ss.phys = phys = units_panel.panel()
+        if phys is None:
+            re = st.select_slider(
+                "Reynolds number Re = U D / nu",
+                options=RE_OPTIONS,
+                value=20.0,
+                help="log scale; the shipped model was trained on 0.8 to 50",
+            )
+        else:
+            re = phys.re
+            from sim.setups import MAX_RE, MIN_RE
+
+            if not MIN_RE <= re <= MAX_RE:
+                st.error(
+                    f"Re {re:.3g} is outside the solver's range ({MIN_RE:g} to {MAX_RE:g}): change the speed"
+                )
+                re = min(max(re, MIN_RE), MAX_RE)
         shape = start_shape()
         st.subheader("Constraints")
         keep_area = st.checkbox("Keep the area (D = 1)", value=True)
@@ -342,6 +353,8 @@ def result_card(card: DeltaGenerator, d: dict[str, Any]) -> None:
             st.write(
                 f"**Cl** ({what}) {d['cl_final']:.4f}, **incidence** {d['incidence']:+.2f}° from the start's"
             )
+        if ss.get("phys") is not None:
+            units_panel.forces(ss.phys, d["cd_initial"], d["cd_final"])
         spread = d.get("ood", {}).get("cd_spread")
         if spread is not None and what == "predicted":
             st.caption(
@@ -531,12 +544,23 @@ def export_tab(shape: Shape) -> None:
     from optim.design import user_points
 
     d = ss.get("design")
-    pts = user_points(d["final"], shape) if d else shape.user_points()
+    phys = ss.get("phys")
+    exported_unit = None
+    if phys is not None:  # the design at its physical size, in the chosen unit (cm as mm)
+        from sim.units import LENGTHS
+
+        exported_unit = phys.unit if phys.unit in ("mm", "m", "in") else "mm"
+        size = phys.size * LENGTHS[phys.unit] / LENGTHS[exported_unit]
+        pts = (d["final"] if d else shape.points) * size
+    else:
+        pts = user_points(d["final"], shape) if d else shape.user_points()
     out = Shape.from_points(pts, name=f"{shape.name}-design" if d else shape.name)
     c1, c2 = st.columns([1, 2])
     with c1:
         fmt = st.selectbox("Format", FORMATS, format_func=str.upper)
-        label = st.selectbox("Units of the numbers", ["(unlabelled)", "mm", "m", "in"])
+        choices = ["(unlabelled)", "mm", "m", "in"]
+        at = choices.index(exported_unit) if exported_unit else 0
+        label = st.selectbox("Units of the numbers", choices, index=at, disabled=at > 0)
         units = None if label.startswith("(") else label
         extrude: float | None = None
         revolve = False
@@ -545,6 +569,7 @@ def export_tab(shape: Shape) -> None:
             revolve = how.startswith("Body")
             if not revolve:
                 extrude = st.number_input("Extrusion length (shape units)", 0.01, 1e6, float(out.scale))
+        slot = st.empty()  # replaces the last run's button at once: no stale download while this one is made
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / f"{out.name}.{fmt}"
             try:
@@ -554,7 +579,7 @@ def export_tab(shape: Shape) -> None:
                 return
             data = path.read_bytes()
         ss.export = (path.name, data)
-        st.download_button(f"Download {path.name}", data, file_name=path.name, type="primary")
+        slot.download_button(f"Download {path.name}", data, file_name=path.name, type="primary")
         st.caption(f"{len(data):,} bytes; " + ("the design" if d else "the start shape (no design yet)"))
     with c2:
         if fmt in MESH_FORMATS:

@@ -5,6 +5,7 @@ shows both numbers), and bad input that shows a message while the session goes o
 from __future__ import annotations
 
 import math
+import tempfile
 import time
 from pathlib import Path
 
@@ -235,3 +236,33 @@ def test_a_body_beyond_the_surrogates_window_is_simulated_alone_and_optimised_by
     at.run()
     assert not at.exception and not at.error
     assert at.session_state["design"]["cd_final"] <= at.session_state["design"]["cd_initial"]
+
+
+def test_physical_units_set_re_give_forces_and_carry_into_the_export():
+    """A 5 mm body in water at 4 mm/s: Re = 998.2 x 0.004 x 0.005 / 1.002e-3 = 19.9; the drag per unit span is
+    Cd rho U^2 D / 2; the CSV export is in mm at the body's size."""
+    from geometry.importers import read_shape_file
+
+    at = testing.AppTest.from_file(PAGE, default_timeout=180)
+    at.run()
+    _by_label(at.sidebar.checkbox, "Physical units").check()
+    at.run()
+    _by_label(at.sidebar.number_input, "Size D (equivalent diameter)").set_value(5.0)
+    _by_label(at.sidebar.selectbox, "Fluid (20 °C)").set_value("water")
+    _by_label(at.sidebar.number_input, "Speed (m/s)").set_value(0.004)
+    _by_label(at.sidebar.slider, "Steps").set_value(5)
+    at.run()
+    re = 998.2 * 0.004 * 0.005 / 1.002e-3
+    assert any(f"**{re:.3g}**" in c.value for c in at.sidebar.caption)
+    _by_label(at.button, "Optimise").click()
+    at.run()
+    assert not at.exception and not at.error
+    d = at.session_state["design"]
+    per_span = d["cd_final"] * 0.5 * 998.2 * 0.004**2 * 0.005
+    assert any(f"{per_span:.4g} N/m" in m.value for m in at.markdown)
+    name, data = at.session_state["export"]
+    assert name.endswith(".csv") and b"in mm" in data.splitlines()[0]
+    path = Path(tempfile.mkdtemp()) / name
+    path.write_bytes(data)
+    pts = read_shape_file(path)
+    assert np.ptp(pts[:, 0]) == pytest.approx(5.0 * np.ptp(np.asarray(d["final"])[:, 0]), rel=1e-6)
