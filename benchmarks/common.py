@@ -28,6 +28,7 @@ RESULTS = {
     "gradient_cosine": DOCS / "gradient_cosine.json",  # docs/surrogate.md (cosine row)
     "inverse_design": DOCS / "inverse_design.json",  # docs/design-notes.md
     "inverse_speed": DOCS / "inverse_speed.json",  # docs/inverse-design.md (the loop's speed)
+    "library_speed": DOCS / "library_speed.json",  # docs/design-notes.md (the design library)
     "app_speed": DOCS / "app_speed.json",  # docs/design-notes.md
     "conditioning": DOCS / "conditioning.json",  # docs/method-comparison.md (spectra)
     "toys": DOCS / "toys.json",  # docs/method-comparison.md (toy problems over seeds)
