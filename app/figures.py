@@ -231,3 +231,63 @@ def mesh(vertices: np.ndarray, faces: np.ndarray, title: str = "") -> Figure:
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def outlines_spec(named: dict[str, np.ndarray]) -> dict:
+    """A Vega-Lite spec of several outlines overlaid, equal axis scales (a 2:1 chart)."""
+    rows = []
+    for name, p in named.items():
+        q = _closed(np.asarray(p))
+        rows += [{"x": float(x), "y": float(y), "i": i, "design": name} for i, (x, y) in enumerate(q)]
+    both = np.vstack(list(named.values()))
+    lo, hi = both.min(0) - 0.1, both.max(0) + 0.1
+    half = 0.5 * max(hi[0] - lo[0], 2 * (hi[1] - lo[1]))
+    mid = (lo + hi) / 2
+    return {
+        "data": {"values": rows},
+        "mark": {"type": "line", "strokeWidth": 2},
+        "width": 520,
+        "height": 260,
+        "encoding": {
+            "x": {
+                "field": "x",
+                "type": "quantitative",
+                "title": "x / D",
+                "scale": {"domain": [mid[0] - half, mid[0] + half]},
+            },
+            "y": {
+                "field": "y",
+                "type": "quantitative",
+                "title": "y / D",
+                "scale": {"domain": [mid[1] - half / 2, mid[1] + half / 2]},
+            },
+            "order": {"field": "i"},
+            "color": {"field": "design", "type": "nominal"},
+        },
+    }
+
+
+def curves_spec(
+    rows: list[dict], x: str, y: str, log_x: bool = False, points: list[dict] | None = None
+) -> dict:
+    """A Vega-Lite spec of curves (rows with `x`, `y` and "design"), scaled to the data, with optional marked
+    points (e.g. simulated values) over them; hover shows the numbers."""
+    xs = {"field": x, "type": "quantitative", "scale": {"type": "log"} if log_x else {"zero": False}}
+    ys = {"field": y, "type": "quantitative", "scale": {"zero": False}}
+    color = {"field": "design", "type": "nominal"}
+    layers = [
+        {
+            "data": {"values": rows},
+            "mark": "line",
+            "encoding": {"x": xs, "y": ys, "color": color, "tooltip": [color, xs, ys]},
+        }
+    ]
+    if points:
+        layers.append(
+            {
+                "data": {"values": points},
+                "mark": {"type": "point", "filled": True, "size": 80, "shape": "diamond"},
+                "encoding": {"x": xs, "y": ys, "color": color, "tooltip": [color, xs, ys]},
+            }
+        )
+    return {"width": 520, "height": 260, "layer": layers}

@@ -35,7 +35,7 @@ def record_run(done: Any, name: str, spec: str, surrogate: Any) -> int | None:
     return design_id
 
 
-def library_tab() -> None:
+def library_tab(surrogate: Any = None) -> None:
     from optim.library import LibraryError, from_file, to_file
 
     try:
@@ -87,6 +87,10 @@ def library_tab() -> None:
                 lib.delete(pick)
                 st.query_params.pop("design", None)
                 st.rerun()
+        st.subheader("Compare designs")
+        chosen = st.multiselect("Two to four designs", ids, format_func=labels.get, max_selections=4)
+        if len(chosen) >= 2:
+            compare([lib.get(i) for i in chosen], surrogate)
 
 
 def ss_once(key: str) -> bool:
@@ -127,3 +131,69 @@ def _numbers(d: dict) -> None:
         lines.append(f"**Status:** {n['status']}")
     lines.append(f"**Model:** {d.get('model') or 'none (full simulation)'}")
     st.markdown("  \n".join(lines))
+
+
+CURVE_RE = np.geomspace(1.0, 50.0, 24)  # the drag-against-Re curves' Reynolds numbers
+
+
+def compare(designs: list[dict], surrogate: Any) -> None:
+    """Two to four stored designs side by side: outlines, numbers, drag against Re from the surrogate (with
+    the simulated points they have), Cp and the predicted fields; differences in percent from the first."""
+    from geometry.errors import ShapeError
+    from geometry.shape import Shape
+    from optim.verify import predict
+
+    names = {d["id"]: f"{d['id']}: {d['name']}" for d in designs}
+    st.vega_lite_chart(figures.outlines_spec({names[d["id"]]: np.asarray(d["outline"]) for d in designs}))
+    curves, sims, rows, preds = [], [], [], {}
+    for d in designs:
+        n, re = d["numbers"], (d.get("setup") or {}).get("re", [None])
+        row = {"design": names[d["id"]], "Re": ", ".join(f"{r:g}" for r in re if r is not None)}
+        row["Cd predicted"] = n.get("cd_pred_final")
+        row["Cd simulated"] = n.get("cd_sim_final", n.get("cd"))
+        row["Cl"] = n.get("cl_pred_final", n.get("cl_final", n.get("cl")))
+        if row["Cd simulated"] is not None and len(re) == 1:
+            sims.append({"design": names[d["id"]], "Re": re[0], "Cd": row["Cd simulated"]})
+        if surrogate is not None:
+            try:
+                cd = surrogate.drag_over_re(np.asarray(d["outline"]), CURVE_RE)
+                curves += [
+                    {"design": names[d["id"]], "Re": float(r), "Cd": float(c)}
+                    for r, c in zip(CURVE_RE, cd, strict=True)
+                ]
+                shape = Shape.from_points(np.asarray(d["outline"]))
+                preds[d["id"]] = predict(
+                    surrogate, shape, float(re[0]) * float(shape.scale) if re[0] else 20.0
+                )
+            except ShapeError as exc:
+                st.caption(f"{names[d['id']]}: no surrogate curve ({str(exc).split(';')[0]})")
+        rows.append(row)
+    first = rows[0]
+    for row in rows:
+        for key in ("Cd predicted", "Cd simulated"):
+            a, b = row[key], first[key]
+            row[f"{key} vs first"] = f"{100 * (a / b - 1):+.2f}%" if a is not None and b else "-"
+    st.dataframe(rows, hide_index=True)
+    if curves:
+        st.write("**Drag against Re** (the surrogate; diamonds: simulated)")
+        st.vega_lite_chart(figures.curves_spec(curves, "Re", "Cd", log_x=True, points=sims))
+    if preds:
+        left, right = st.columns(2)
+        with left:
+            _show(figures.cp([(names[i], p["stations"], p["cp"]) for i, p in preds.items()]))
+        with right:
+            q = st.radio("Field", ["speed", "pressure"], horizontal=True, key="compare_field")
+            cols = st.columns(len(preds))
+            for col, (i, p) in zip(cols, preds.items(), strict=True):
+                with col:
+                    d = next(d for d in designs if d["id"] == i)
+                    pts = np.asarray(d["outline"])
+                    shape = Shape.from_points(pts)
+                    _show(figures.flow(p["state"], p["extent"], shape.points, names[i], q))
+
+
+def _show(fig: Any) -> None:
+    import matplotlib.pyplot as plt
+
+    st.pyplot(fig)
+    plt.close(fig)

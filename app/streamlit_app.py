@@ -697,6 +697,6 @@ with tabs[1]:
 with tabs[2]:
     export_tab(shape)
 with tabs[3]:
-    library_tab()
+    library_tab(surrogate)
 with tabs[4]:
     model_tab(surrogate)

@@ -100,6 +100,20 @@ class SurrogateBackend:
         cdl = physics.drag_lift_on(x[:, 0], re_w.expand(k), self.model.window)
         return cdl * (d * s)
 
+    def drag_over_re(self, points: np.ndarray, res: np.ndarray) -> np.ndarray:
+        """The members' mean Cd (per the outline's D) at each of the Reynolds numbers `res`, in one batched pass
+        (a drag-against-Re curve)."""
+        from surrogate import members, physics
+
+        with torch.no_grad():
+            q, d, _ = self.normalise(torch.as_tensor(np.asarray(points, dtype=np.float64)), 1.0)
+            s = self.model.window.scale(q.numpy())
+            re_w = torch.as_tensor(np.asarray(res, dtype=np.float64) * float(d) * s)
+            shown = (q / s).float()[None].expand(len(re_w), -1, -1)
+            x = members.states(self.members, shown, re_w.float()).double()  # (K, B, 3, n, n)
+            cd = torch.stack([physics.drag_lift_on(xk, re_w, self.model.window)[:, 0] for xk in x]).mean(0)
+        return (cd * float(d) * s).numpy()
+
     def __call__(self, points: torch.Tensor, re: float) -> dict[str, torch.Tensor]:
         cdl = self.each(points, re).mean(0)
         return {"cd": cdl[0], "cl": cdl[1]}

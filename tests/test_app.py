@@ -266,3 +266,32 @@ def test_physical_units_set_re_give_forces_and_carry_into_the_export():
     path.write_bytes(data)
     pts = read_shape_file(path)
     assert np.ptp(pts[:, 0]) == pytest.approx(5.0 * np.ptp(np.asarray(d["final"])[:, 0]), rel=1e-6)
+
+
+def test_two_stored_designs_compare_side_by_side(tmp_path):
+    """Two designs put in the library (an optimised ellipse and its start) compare: a table with the
+    difference in percent, a drag-against-Re curve from the surrogate for each."""
+    from optim.library import Library
+
+    start = parse_shape("ellipse:2").points
+    with Library() as lib:
+        ids = [
+            lib.add(
+                {
+                    "name": name,
+                    "kind": "optimisation",
+                    "setup": {"shape": "ellipse:2", "re": [10.0]},
+                    "outline": pts,
+                    "numbers": {"cd_pred_final": cd},
+                }
+            )
+            for name, pts, cd in (("wide", start, 2.5), ("narrow", start * [1.2, 1 / 1.2], 2.4))
+        ]
+    at = testing.AppTest.from_file(PAGE, default_timeout=180)
+    at.run()
+    _by_label(at.multiselect, "Two to four designs").set_value(ids)
+    at.run()
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    assert list(table["Cd predicted vs first"]) == ["+0.00%", f"{100 * (2.4 / 2.5 - 1):+.2f}%"]
+    assert any("Drag against Re" in m.value for m in at.markdown)

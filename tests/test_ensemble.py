@@ -161,3 +161,14 @@ def test_the_members_in_one_pass_equal_the_members_one_by_one():
         scale = float(one_by_one.abs().max())  # float32 networks: the same up to summation order
         torch.testing.assert_close(batched, one_by_one, rtol=1e-6, atol=1e-6 * scale)
         torch.testing.assert_close(g_batched, g_one, rtol=1e-5, atol=1e-6 * float(g_one.abs().max()))
+
+
+def test_a_drag_curve_over_re_in_one_pass_equals_the_points_one_by_one():
+    folder = Path(__file__).resolve().parents[1] / "data" / "models" / "default"
+    backend = SurrogateBackend.load(folder)
+    p = parse_shape("ellipse:2").points * 1.3  # not D = 1: Re and Cd are per this outline's units
+    res = np.array([1.0, 3.0, 10.0, 30.0])
+    curve = backend.drag_over_re(p, res)
+    one = [float(backend(torch.as_tensor(p), float(r))["cd"]) for r in res]
+    np.testing.assert_allclose(curve, one, rtol=2e-6)
+    assert np.all(np.diff(curve) < 0)  # drag falls with Re over 1-30
