@@ -58,6 +58,9 @@ def outlines(initial: np.ndarray, current: np.ndarray | None = None, title: str 
     return _frame(fig, ax, title or "flow from the left", "x / D", "y / D")
 
 
+ZOOM = [{"name": "zoom", "select": "interval", "bind": "scales"}]  # drag to pan, scroll to zoom
+
+
 def outline_spec(initial: np.ndarray, current: np.ndarray) -> dict:
     """A Vega-Lite spec of the design over the start shape: drawn by the browser, so a live update costs the
     server far less than a matplotlib figure would (docs/inverse-design.md)."""
@@ -72,6 +75,7 @@ def outline_spec(initial: np.ndarray, current: np.ndarray) -> dict:
     axis = {"type": "quantitative"}
     return {
         "data": {"values": rows},
+        "params": ZOOM,
         "mark": {"type": "line", "strokeWidth": 2},
         "width": 520,
         "height": 260,
@@ -131,7 +135,12 @@ def flow(
         vmin=None if lim is None else -lim,
         vmax=lim,
     )
-    ax.streamplot(c, c, u.T, v.T, color="w", linewidth=0.6, density=1.1, arrowsize=0.6)
+    from matplotlib.path import Path as Polygon
+
+    X, Y = np.meshgrid(c, c, indexing="ij")
+    inside = Polygon(np.asarray(points)).contains_points(np.stack([X.ravel(), Y.ravel()], 1)).reshape(n, n)
+    um, vm = np.ma.masked_where(inside, u), np.ma.masked_where(inside, v)  # streamlines only in the fluid
+    ax.streamplot(c, c, um.T, vm.T, color="w", linewidth=0.6, density=1.1, arrowsize=0.6)
     q = _closed(points)
     ax.fill(q[:, 0], q[:, 1], color="0.2")
     ax.set_xlim(-extent, extent)
@@ -189,7 +198,7 @@ def history_spec(cd: list[float], feasible: list[bool]) -> dict:
         "width": 520,
         "height": 200,
         "layer": [
-            {"mark": {"type": "line", "color": CURRENT}, "encoding": {"x": x, "y": y}},
+            {"params": ZOOM, "mark": {"type": "line", "color": CURRENT}, "encoding": {"x": x, "y": y}},
             {
                 "mark": {"type": "point", "filled": True},
                 "encoding": {
@@ -245,6 +254,7 @@ def outlines_spec(named: dict[str, np.ndarray]) -> dict:
     mid = (lo + hi) / 2
     return {
         "data": {"values": rows},
+        "params": ZOOM,
         "mark": {"type": "line", "strokeWidth": 2},
         "width": 520,
         "height": 260,
@@ -277,6 +287,7 @@ def curves_spec(
     color = {"field": "design", "type": "nominal"}
     layers = [
         {
+            "params": ZOOM,
             "data": {"values": rows},
             "mark": "line",
             "encoding": {"x": xs, "y": ys, "color": color, "tooltip": [color, xs, ys]},
@@ -291,3 +302,19 @@ def curves_spec(
             }
         )
     return {"width": 520, "height": 260, "layer": layers}
+
+
+def cp_spec(curves: list[tuple[str, np.ndarray, np.ndarray]]) -> dict:
+    """Surface Cp against the arc-length fraction from the first station, as figures.cp draws it, for the
+    browser: hover for the numbers, drag and scroll to pan and zoom."""
+    rows = []
+    for label, stations, values in curves:
+        s = np.asarray(stations)
+        seg = np.linalg.norm(np.diff(np.vstack([s, s[:1]]), axis=0), axis=1)
+        frac = np.concatenate([[0.0], np.cumsum(seg)[:-1]]) / seg.sum()
+        rows += [
+            {"design": label, "arc": float(a), "Cp": float(c)} for a, c in zip(frac, values, strict=True)
+        ]
+    spec = curves_spec(rows, "arc", "Cp")
+    spec["layer"][0]["mark"] = {"type": "line", "point": True}
+    return spec

@@ -180,7 +180,9 @@ def compare(designs: list[dict], surrogate: Any) -> None:
     if preds:
         left, right = st.columns(2)
         with left:
-            _show(figures.cp([(names[i], p["stations"], p["cp"]) for i, p in preds.items()]))
+            st.vega_lite_chart(
+                figures.cp_spec([(names[i], p["stations"], p["cp"]) for i, p in preds.items()])
+            )
         with right:
             q = st.radio("Field", ["speed", "pressure"], horizontal=True, key="compare_field")
             cols = st.columns(len(preds))

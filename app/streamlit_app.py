@@ -395,7 +395,7 @@ def flow_panel(surrogate: SurrogateBackend | None, re: float, points: np.ndarray
         q = st.radio("Colour", ["speed", "pressure"], horizontal=True, key="flow_q")
         show(figures.flow(p["state"], p["extent"], s.points, f"surrogate, Re {re_own:.3g}", q))
     with c2:
-        show(figures.cp([("surrogate", p["stations"], p["cp"])]))
+        st.vega_lite_chart(figures.cp_spec([("surrogate", p["stations"], p["cp"])]))
         st.caption(
             f"Cd {p['cd']:.4f} = pressure {p['cd_pressure']:.4f} + viscous {p['cd_viscous']:.4f} (predicted)"
         )
@@ -419,7 +419,7 @@ def simulated_alone(v: dict, points: np.ndarray) -> None:
     sim = v["_sim"]
     left, right = st.columns([3, 2])
     with left:
-        show(figures.cp([("simulation", sim.stations, sim.cp)]))
+        st.vega_lite_chart(figures.cp_spec([("simulation", sim.stations, sim.cp)]))
     with right:
         q = st.radio("Field", ["speed", "pressure"], horizontal=True, key="cmp_q_alone")
         show(figures.flow(v["_sim_state"], v["_pred"]["extent"], points, "simulated", q))
@@ -508,7 +508,7 @@ def compare_tab(surrogate: SurrogateBackend | None, re: float, shape: Shape) -> 
             ("surrogate", v["_pred"]["stations"], v["_pred"]["cp"]),
             ("simulation", sim.stations, sim.cp),
         ]
-        show(figures.cp(curves))
+        st.vega_lite_chart(figures.cp_spec(curves))
     q = st.radio("Field", ["speed", "pressure"], horizontal=True, key="cmp_q")
     ext = v["_pred"]["extent"]
     a, b, c = st.columns(3)

@@ -101,8 +101,8 @@ class SurrogateBackend:
         return cdl * (d * s)
 
     def drag_over_re(self, points: np.ndarray, res: np.ndarray) -> np.ndarray:
-        """The members' mean Cd (per the outline's D) at each of the Reynolds numbers `res`, in one batched pass
-        (a drag-against-Re curve)."""
+        """The members' mean Cd (per the outline's D) at each of the Reynolds numbers `res`, in one batched
+        pass (a drag-against-Re curve)."""
         from surrogate import members, physics
 
         with torch.no_grad():

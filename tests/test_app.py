@@ -295,3 +295,23 @@ def test_two_stored_designs_compare_side_by_side(tmp_path):
     table = at.dataframe[0].value
     assert list(table["Cd predicted vs first"]) == ["+0.00%", f"{100 * (2.4 / 2.5 - 1):+.2f}%"]
     assert any("Drag against Re" in m.value for m in at.markdown)
+
+
+def test_streamlines_stay_in_the_fluid():
+    """figures.flow masks the velocity inside the body: no streamline point falls inside the outline (a
+    uniform stream would otherwise cross it)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.path import Path as Polygon
+
+    from app import figures
+
+    p = parse_shape("ellipse:2").points
+    n, ext = 64, 1.84
+    state = np.stack([np.ones((n, n)), 0.1 * np.ones((n, n)), np.zeros((n, n))])
+    fig = figures.flow(state, ext, p, "uniform")
+    segs = [
+        np.asarray(s) for c in fig.axes[0].collections if hasattr(c, "get_segments") for s in c.get_segments()
+    ]
+    pts = np.concatenate([s.reshape(-1, 2) for s in segs if len(s)])
+    plt.close(fig)
+    assert len(pts) > 100 and not Polygon(p).contains_points(pts).any()
