@@ -175,13 +175,41 @@ def section_panel(limits: Any) -> dict[str, Any]:
     return out
 
 
+def hand_shape() -> Shape:
+    """A closed B-spline through control points the user edits in a table (rows added or removed freely),
+    redrawn as they type; ShapeError when the outline crosses itself."""
+    import torch
+
+    from geometry.parametrisations import bspline_points
+    from geometry.presets import ellipse_points
+
+    start = ellipse_points(2.0, 12)  # 12 points on a 2:1 ellipse
+    st.caption("Control points of a closed B-spline (in any units; the body is scaled to D = 1):")
+    table = st.data_editor(
+        {"x": start[:, 0].round(3).tolist(), "y": start[:, 1].round(3).tolist()},
+        num_rows="dynamic",
+        key="hand_points",
+        use_container_width=True,
+    )
+    ctrl = np.column_stack([np.asarray(table["x"], dtype=float), np.asarray(table["y"], dtype=float)])
+    ctrl = ctrl[np.all(np.isfinite(ctrl), axis=1)]
+    if len(ctrl) < 4:
+        raise ShapeError(f"a B-spline needs at least 4 control points; the table has {len(ctrl)}")
+    outline = bspline_points(torch.as_tensor(ctrl), 16).numpy()
+    shape = Shape.from_points(outline, name="by hand")
+    st.vega_lite_chart(figures.outline_spec(shape.points, shape.points))
+    return shape
+
+
 def start_shape() -> Shape | None:
     """The start shape from a preset or an upload (None, with a message, when it cannot be used)."""
     from geometry.importers import shape_from_upload
     from geometry.presets import parse_shape
 
-    source = st.radio("Start shape", ["Preset", "Upload"], horizontal=True)
+    source = st.radio("Start shape", ["Preset", "Upload", "By hand"], horizontal=True)
     try:
+        if source == "By hand":
+            return hand_shape()
         if source == "Preset":
             kind = PRESETS[st.selectbox("Preset", list(PRESETS))]
             if kind == "ellipse":
@@ -209,6 +237,26 @@ def start_shape() -> Shape | None:
 # ----------------------------------------------------------------------------------------------- design
 
 
+def start_violations(shape: Shape, opts: Options) -> str:
+    """The constraints the start shape breaks, in the page's words ("" when none), checked as the user
+    edits."""
+    import torch
+
+    from optim import constraints as C
+
+    names = {
+        "min_thickness": "Minimum thickness",
+        "max_length": "Maximum length",
+        "max_height": "Maximum height",
+        "min_thickness_ratio": "Minimum thickness-to-chord ratio",
+        "chord": "Chord",
+        "in_distribution": "Stay near the training shapes",
+    }
+    limits = C.Limits(**{**opts.limits.to_dict(), "max_ood": None, "keep_area": False})
+    v = C.violations(torch.as_tensor(shape.points), limits)
+    return ", ".join(f"{names.get(k, k)} (off by {x:.3g})" for k, x in v.items() if x > 2e-3)
+
+
 def design_tab(surrogate: SurrogateBackend | None, re: float, shape: Shape, opts: Options) -> None:
     """Optimise with live progress; a rerun mid-way (Stop, any click) keeps the best design so far."""
     from optim.design import STATUS, BestSoFar, kept, run
@@ -221,6 +269,9 @@ def design_tab(surrogate: SurrogateBackend | None, re: float, shape: Shape, opts
         ss.running = False
         if "partial" in ss:
             ss.design = {**ss.partial, "status": "stopped", "key": ss.partial["key"]}
+    broken = start_violations(shape, opts)
+    if broken and not ss.get("design"):
+        st.caption(f"The start shape does not yet meet: {broken}. The optimiser will move it there.")
     b1, b2, b3, _ = st.columns([1.2, 1, 1, 4])
     go = b1.button("Optimise", type="primary", disabled=surrogate is None, use_container_width=True)
     b2.button("Stop", use_container_width=True, help="keeps the best design so far")
