@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import streamlit as st
 
-from app import figures, units_panel
+from app import figures, trust, units_panel
 from app.library_tab import library_tab, record_run
 from app.words import in_app_words
 from geometry.errors import ShapeError
@@ -81,6 +81,7 @@ def sidebar() -> tuple[SurrogateBackend | None, float, Shape | None, Options]:
         surrogate = None
         try:
             surrogate = load_model(folder)
+            ss.card = surrogate.card
         except (ValueError, OSError) as exc:  # ModelError is a ValueError
             st.error(f"This model cannot be used: {exc}")
         ss.phys = phys = units_panel.panel()
@@ -406,6 +407,8 @@ def result_card(card: DeltaGenerator, d: dict[str, Any]) -> None:
             )
         if ss.get("phys") is not None:
             units_panel.forces(ss.phys, d["cd_initial"], d["cd_final"])
+        if what == "predicted" and ss.get("card") is not None:
+            st.caption(trust.caption(ss.card))
         spread = d.get("ood", {}).get("cd_spread")
         if spread is not None and what == "predicted":
             st.caption(
@@ -655,6 +658,7 @@ def model_tab(surrogate: SurrogateBackend | None) -> None:
     card = surrogate.card
     t = card.get("train", {})
     st.subheader("Model card")
+    st.info(trust.validity(card, surrogate.window_reach) + " " + trust.caption(card))
     c1, c2, c3 = st.columns(3)
     c1.metric("Method", t.get("method", "?"))
     c2.metric("Parameters", f"{card.get('parameters', 0):,}")

@@ -334,3 +334,19 @@ def test_a_shape_drawn_by_hand_is_checked_against_the_constraints_and_optimised(
     at.run()
     assert not at.exception
     assert np.ptp(np.asarray(at.session_state["design"]["final"])[:, 1]) <= 0.5 + 2e-3
+
+
+def test_the_page_and_the_readme_quote_the_same_measured_errors(designed):
+    """Each predicted number carries the model's measured error, read from its card; the README quotes the
+    card's numbers (one source)."""
+    from app import trust
+    from optim.backends import SurrogateBackend
+    from surrogate.paths import DEFAULT_MODEL
+
+    card = SurrogateBackend.load(DEFAULT_MODEL).card
+    line = trust.caption(card)
+    assert any(line == c.value for c in designed.caption)
+    m = card["test_metrics"]
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for x in (m["cd_rel_err_median"], m["cd_rel_err_p95"]):
+        assert f"{100 * x:.3f}%" in readme
