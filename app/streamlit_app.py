@@ -38,7 +38,7 @@ PRESETS = {"circle": "circle", "ellipse": "ellipse", "NACA 4-digit": "naca", "ro
 UPLOAD_TYPES = ["csv", "dxf", "svg", "stl", "obj", "glb"]
 
 st.set_page_config(
-    page_title="dragopt: low-drag shape design", layout="wide", initial_sidebar_state="expanded"
+    page_title="dragopt: low-drag shape design", layout="wide", initial_sidebar_state="auto"
 )
 ss = st.session_state
 

@@ -99,3 +99,21 @@ def test_the_app_designs_compares_and_exports_in_a_real_browser(server, tmp_path
     )
     for name in ("app-start", "app-design", "app-compare", "app-export"):
         assert (shots / f"{name}.png").stat().st_size > 20_000
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (make browser-test installs it)")
+def test_on_a_phone_the_sidebar_starts_collapsed_and_optimise_is_reachable(server):
+    """At 390 px wide the sidebar starts collapsed ("auto": collapsed on small screens), so it covers
+    nothing: Optimise can be clicked (Playwright's actionability check: visible, enabled, not covered)."""
+    from playwright.sync_api import sync_playwright
+
+    url, _ = server
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        page.goto(url)
+        button = page.get_by_role("button", name="Optimise")
+        button.wait_for(timeout=60_000)
+        assert not page.locator('[data-testid="stSidebar"][aria-expanded="true"]').is_visible()
+        button.click(trial=True, timeout=10_000)  # raises when another element would receive the click
+        browser.close()
