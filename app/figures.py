@@ -1,7 +1,10 @@
-"""The app's figures (matplotlib, Agg): outlines, flow fields with streamlines, Cp, and a mesh preview.
-Drawing only: every number comes from the packages."""
+"""The app's figures: Vega-Lite specs the browser draws (outlines, histories, curves, Cp: hover, pan and
+zoom), matplotlib (Agg) for the fields with streamlines, and Plotly for the rotatable 3D preview. Drawing
+only: every number comes from the packages."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import matplotlib
 
@@ -224,24 +227,6 @@ def history(cd: list[float], pred: list[float] | None = None) -> Figure:
     return _curves(fig, ax, "step", "Cd")
 
 
-def mesh(vertices: np.ndarray, faces: np.ndarray, title: str = "") -> Figure:
-    """A 3D view of a triangle mesh."""
-    from mpl_toolkits.mplot3d.art3d import Poly3DCollection
-
-    fig = plt.figure(figsize=(5.5, 4.2))
-    ax = fig.add_subplot(projection="3d")
-    tris = vertices[faces]
-    ax.add_collection3d(Poly3DCollection(tris, facecolor=CURRENT, edgecolor="k", linewidth=0.05, alpha=0.85))
-    lo, hi = vertices.min(0), vertices.max(0)
-    mid, half = (lo + hi) / 2, (hi - lo).max() / 2
-    for setter, m in zip((ax.set_xlim, ax.set_ylim, ax.set_zlim), mid, strict=True):
-        setter(m - half, m + half)
-    ax.set_box_aspect((1, 1, 1))
-    ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    return fig
-
-
 def outlines_spec(named: dict[str, np.ndarray]) -> dict:
     """A Vega-Lite spec of several outlines overlaid, equal axis scales (a 2:1 chart)."""
     rows = []
@@ -318,3 +303,16 @@ def cp_spec(curves: list[tuple[str, np.ndarray, np.ndarray]]) -> dict:
     spec = curves_spec(rows, "arc", "Cp")
     spec["layer"][0]["mark"] = {"type": "line", "point": True}
     return spec
+
+
+def mesh_3d(vertices: np.ndarray, faces: np.ndarray) -> Any:
+    """A rotatable Plotly view of a triangle mesh, equal axis scales (the exported solid)."""
+    import plotly.graph_objects as go
+
+    v, f = np.asarray(vertices), np.asarray(faces)
+    body = go.Mesh3d(
+        x=v[:, 0], y=v[:, 1], z=v[:, 2], i=f[:, 0], j=f[:, 1], k=f[:, 2], color=CURRENT, flatshading=True
+    )
+    fig = go.Figure(body)
+    fig.update_layout(scene={"aspectmode": "data"}, margin={"l": 0, "r": 0, "t": 0, "b": 0}, height=420)
+    return fig

@@ -37,9 +37,7 @@ RE_OPTIONS += [40.0, 50.0]  # about evenly spaced in log Re
 PRESETS = {"circle": "circle", "ellipse": "ellipse", "NACA 4-digit": "naca", "rounded rectangle": "rect"}
 UPLOAD_TYPES = ["csv", "dxf", "svg", "stl", "obj", "glb"]
 
-st.set_page_config(
-    page_title="dragopt: low-drag shape design", layout="wide", initial_sidebar_state="auto"
-)
+st.set_page_config(page_title="dragopt: low-drag shape design", layout="wide", initial_sidebar_state="auto")
 ss = st.session_state
 
 
@@ -642,7 +640,8 @@ def export_tab(shape: Shape) -> None:
                 if extrude is not None
                 else meshes.revolve(pts, axis_y=float(out.offset[1]))
             )
-            show(figures.mesh(np.asarray(m.vertices), np.asarray(m.faces), f"{len(m.faces):,} triangles"))
+            st.plotly_chart(figures.mesh_3d(m.vertices, m.faces), use_container_width=True)
+            st.caption(f"{len(m.faces):,} triangles; drag to turn it, scroll to zoom")
         else:
             show(figures.outline(pts, f"{out.name}, as exported", units or "shape units"))
 

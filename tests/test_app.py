@@ -4,6 +4,7 @@ shows both numbers), and bad input that shows a message while the session goes o
 
 from __future__ import annotations
 
+import json
 import math
 import tempfile
 import time
@@ -350,3 +351,16 @@ def test_the_page_and_the_readme_quote_the_same_measured_errors(designed):
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     for x in (m["cd_rel_err_median"], m["cd_rel_err_p95"]):
         assert f"{100 * x:.3f}%" in readme
+
+
+def test_a_solid_export_shows_a_rotatable_3d_preview():
+    at = testing.AppTest.from_file(PAGE, default_timeout=180)
+    at.run()
+    _by_label(at.selectbox, "Format").set_value("stl")
+    at.run()
+    assert not at.exception and not at.error
+    charts = at.get("plotly_chart")
+    assert len(charts) == 1
+    spec = json.loads(charts[0].proto.spec)
+    assert spec["data"][0]["type"] == "mesh3d" and spec["layout"]["scene"]["aspectmode"] == "data"
+    assert at.session_state["export"][0].endswith(".stl")
