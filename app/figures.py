@@ -67,42 +67,7 @@ ZOOM = [{"name": "zoom", "select": "interval", "bind": "scales"}]  # drag to pan
 def outline_spec(initial: np.ndarray, current: np.ndarray) -> dict:
     """A Vega-Lite spec of the design over the start shape: drawn by the browser, so a live update costs the
     server far less than a matplotlib figure would (docs/inverse-design.md)."""
-    rows = []
-    for name, p in (("start", initial), ("design", current)):
-        q = _closed(np.asarray(p))
-        rows += [{"x": float(x), "y": float(y), "i": i, "outline": name} for i, (x, y) in enumerate(q)]
-    both = np.vstack([initial, current])
-    lo, hi = both.min(0) - 0.1, both.max(0) + 0.1
-    half = 0.5 * max(hi[0] - lo[0], 2 * (hi[1] - lo[1]))  # equal scales in a 2:1 chart
-    mid = (lo + hi) / 2
-    axis = {"type": "quantitative"}
-    return {
-        "data": {"values": rows},
-        "params": ZOOM,
-        "mark": {"type": "line", "strokeWidth": 2},
-        "width": 520,
-        "height": 260,
-        "encoding": {
-            "x": {
-                **axis,
-                "field": "x",
-                "title": "x / D",
-                "scale": {"domain": [mid[0] - half, mid[0] + half]},
-            },
-            "y": {
-                **axis,
-                "field": "y",
-                "title": "y / D",
-                "scale": {"domain": [mid[1] - half / 2, mid[1] + half / 2]},
-            },
-            "order": {"field": "i"},
-            "color": {
-                "field": "outline",
-                "type": "nominal",
-                "scale": {"domain": ["design", "start"], "range": [CURRENT, "#888888"]},
-            },
-        },
-    }
+    return outlines_spec({"design": current, "start": initial}, colors=[CURRENT, "#888888"])
 
 
 def outline(points: np.ndarray, title: str = "", unit: str = "D") -> Figure:
@@ -227,8 +192,9 @@ def history(cd: list[float], pred: list[float] | None = None) -> Figure:
     return _curves(fig, ax, "step", "Cd")
 
 
-def outlines_spec(named: dict[str, np.ndarray]) -> dict:
-    """A Vega-Lite spec of several outlines overlaid, equal axis scales (a 2:1 chart)."""
+def outlines_spec(named: dict[str, np.ndarray], colors: list[str] | None = None) -> dict:
+    """A Vega-Lite spec of several outlines overlaid (in `colors`, in order, when given), equal axis scales
+    in a 2:1 chart."""
     rows = []
     for name, p in named.items():
         q = _closed(np.asarray(p))
@@ -257,7 +223,11 @@ def outlines_spec(named: dict[str, np.ndarray]) -> dict:
                 "scale": {"domain": [mid[1] - half / 2, mid[1] + half / 2]},
             },
             "order": {"field": "i"},
-            "color": {"field": "design", "type": "nominal"},
+            "color": {
+                "field": "design",
+                "type": "nominal",
+                **({"scale": {"domain": list(named), "range": colors}} if colors else {}),
+            },
         },
     }
 
