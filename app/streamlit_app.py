@@ -268,6 +268,8 @@ def design_tab(surrogate: SurrogateBackend | None, re: float, shape: Shape, opts
         ss.running = False
         if "partial" in ss:
             ss.design = {**ss.partial, "status": "stopped", "key": ss.partial["key"]}
+    kind, text = trust.validity_box(surrogate, shape.points, re)
+    (st.warning if kind == "warning" else st.caption)(text)
     broken = start_violations(shape, opts)
     if broken and not ss.get("design"):
         st.caption(f"The start shape does not yet meet: {broken}. The optimiser will move it there.")

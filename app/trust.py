@@ -38,3 +38,36 @@ def validity(card: dict[str, Any], window_reach: float) -> str:
         f"Trained for Re {r.get('min', '?'):g} to {r.get('max', '?'):g} on bodies reaching at most "
         f"{window_reach:.2f} D from their centroid; outside that, use the full simulation."
     )
+
+
+def validity_box(surrogate: Any, points: Any, re: float) -> tuple[str, str]:
+    """("info" or "warning", text): what the surrogate can and cannot do for this body at this Re, said before
+    any run: whether it takes the body (its reach against the window's), the trained Re range, the distance to
+    the training shapes and, for an ensemble, its members' agreement."""
+    if surrogate is None:
+        return "warning", "No surrogate loaded: only the full simulation can judge this body."
+    from geometry.shape import Shape
+    from optim.verify import ood
+    from surrogate.window import reach
+
+    shape = Shape.from_points(points)
+    limit = surrogate.window_reach
+    r = reach(shape.points)
+    if not surrogate.model.window.holds(shape.points):
+        return "warning", (
+            f"The surrogate cannot judge this body: it reaches {r:.2f} D from its centroid, the surrogate "
+            f"takes at most {limit:.2f} D. Choose 'Drag from: Full simulation' to optimise it; Compare "
+            "simulates it."
+        )
+    o = ood(surrogate, shape, re)
+    lo, hi = o["re_range"]
+    parts = [
+        f"reach {r:.2f} D of at most {limit:.2f} D",
+        f"Re {re:.3g} ({'inside' if lo <= re <= hi else 'outside'} the trained {lo:g} to {hi:g})",
+    ]
+    if "score" in o:
+        parts.append(f"distance to the training shapes {o['score']:.2f} (1: as near as 95% of unseen shapes)")
+    if o.get("cd_spread") is not None:
+        parts.append(f"members agree on Cd to {100 * o['cd_spread']:.2f}%")
+    kind = "warning" if o["warnings"] else "info"
+    return kind, "For this body, the surrogate: " + "; ".join(parts) + "."

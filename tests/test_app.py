@@ -48,6 +48,7 @@ def test_twenty_steps_lower_the_predicted_drag(designed):
     d = at.session_state["design"]
     assert "area" in d["active"] and len(d["history"]) >= 2
     assert len(d["feasible"]) == len(d["history"]) and d["feasible"][-1]
+    assert any(c.value.startswith("For this body, the surrogate: reach 0.50 D") for c in at.caption)
     card = " ".join(m.value for m in at.markdown)
     assert "**Kept:** the design of step" in card, card
     assert "converged: the objective changed" in card or "ended at the step limit" in card, card
@@ -218,6 +219,9 @@ def test_a_body_beyond_the_surrogates_window_is_simulated_alone_and_optimised_by
     _by_label(at.sidebar.text_input, "Digits").set_value("0008")
     at.run()
     assert reach(parse_shape("naca:0008").points) > 2.0
+    assert any(
+        "The surrogate cannot judge this body: it reaches 2." in w.value for w in at.warning
+    )  # before any run
     _by_label(at.select_slider, "Resolution").set_value(8)
     _by_label(at.button, "Simulate").click()
     at.run()
