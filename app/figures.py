@@ -286,3 +286,11 @@ def mesh_3d(vertices: np.ndarray, faces: np.ndarray) -> Any:
     fig = go.Figure(body)
     fig.update_layout(scene={"aspectmode": "data"}, margin={"l": 0, "r": 0, "t": 0, "b": 0}, height=420)
     return fig
+
+
+def show(fig: Figure) -> None:
+    """Draw a matplotlib figure on the page and free it."""
+    import streamlit as st
+
+    st.pyplot(fig, clear_figure=True)
+    plt.close(fig)

@@ -63,7 +63,7 @@ def library_tab(surrogate: Any = None) -> None:
         ids = list(labels)
         wanted = st.query_params.get("design")
         start = ids.index(int(wanted)) if wanted and wanted.isdigit() and int(wanted) in ids else 0
-        pick = st.selectbox("Design", ids, index=start, format_func=labels.get)
+        pick = st.selectbox("Design", ids, index=start, format_func=labels.__getitem__)
         d = lib.get(pick)
         left, right = st.columns([3, 2])
         with left:
@@ -88,7 +88,7 @@ def library_tab(surrogate: Any = None) -> None:
                 st.query_params.pop("design", None)
                 st.rerun()
         st.subheader("Compare designs")
-        chosen = st.multiselect("Two to four designs", ids, format_func=labels.get, max_selections=4)
+        chosen = st.multiselect("Two to four designs", ids, format_func=labels.__getitem__, max_selections=4)
         if len(chosen) >= 2:
             compare([lib.get(i) for i in chosen], surrogate)
 
@@ -148,7 +148,10 @@ def compare(designs: list[dict], surrogate: Any) -> None:
     curves, sims, rows, preds = [], [], [], {}
     for d in designs:
         n, re = d["numbers"], (d.get("setup") or {}).get("re", [None])
-        row = {"design": names[d["id"]], "Re": ", ".join(f"{r:g}" for r in re if r is not None)}
+        row: dict[str, Any] = {
+            "design": names[d["id"]],
+            "Re": ", ".join(f"{r:g}" for r in re if r is not None),
+        }
         row["Cd predicted"] = n.get("cd_pred_final")
         row["Cd simulated"] = n.get("cd_sim_final", n.get("cd"))
         row["Cl"] = n.get("cl_pred_final", n.get("cl_final", n.get("cl")))
@@ -191,11 +194,4 @@ def compare(designs: list[dict], surrogate: Any) -> None:
                     d = next(d for d in designs if d["id"] == i)
                     pts = np.asarray(d["outline"])
                     shape = Shape.from_points(pts)
-                    _show(figures.flow(p["state"], p["extent"], shape.points, names[i], q))
-
-
-def _show(fig: Any) -> None:
-    import matplotlib.pyplot as plt
-
-    st.pyplot(fig)
-    plt.close(fig)
+                    figures.show(figures.flow(p["state"], p["extent"], shape.points, names[i], q))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,13 +17,15 @@ import numpy as np
 import streamlit as st
 
 from app import figures, trust, units_panel
+from app.compare_tab import compare_tab
+from app.figures import show
 from app.library_tab import library_tab, record_run
+from app.setup_panel import sidebar
 from app.words import in_app_words
 from geometry.errors import ShapeError
 from geometry.shape import Shape
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
     from streamlit.delta_generator import DeltaGenerator
 
     from optim.backends import SurrogateBackend
@@ -32,208 +33,12 @@ if TYPE_CHECKING:
     from optim.optimise import Design
 
 ROOT = Path(__file__).resolve().parents[1]
-RE_OPTIONS = [0.8, 1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 15.0, 20.0, 25.0, 30.0]
-RE_OPTIONS += [40.0, 50.0]  # about evenly spaced in log Re
-PRESETS = {"circle": "circle", "ellipse": "ellipse", "NACA 4-digit": "naca", "rounded rectangle": "rect"}
-UPLOAD_TYPES = ["csv", "dxf", "svg", "stl", "obj", "glb"]
 
 st.set_page_config(page_title="dragopt: low-drag shape design", layout="wide", initial_sidebar_state="auto")
 ss = st.session_state
 
 
-@st.cache_resource(show_spinner="Loading the surrogate model ...")
-def load_model(folder: str) -> SurrogateBackend:
-    """The surrogate in `folder`, loaded once per folder for every session."""
-    from optim.design import load_surrogate
-
-    return load_surrogate(folder)
-
-
-@st.cache_resource
-def background() -> ThreadPoolExecutor:
-    """One worker for full simulations, so the page stays responsive while one runs."""
-    return ThreadPoolExecutor(max_workers=1)
-
-
-def show(fig: Figure) -> None:
-    """Draw a matplotlib figure and free it."""
-    import matplotlib.pyplot as plt
-
-    st.pyplot(fig, clear_figure=True)
-    plt.close(fig)
-
-
 # ----------------------------------------------------------------------------------------------- the set-up
-
-
-def sidebar() -> tuple[SurrogateBackend | None, float, Shape | None, Options]:
-    """(surrogate or None, Re, start shape or None, options) from the sidebar's inputs."""
-    from optim import constraints as C
-    from optim.design import Options, default_model
-
-    with st.sidebar:
-        st.header("Set-up")
-        folder = st.text_input(
-            "Model folder", value=str(default_model()), help="a folder made by `dragopt train`"
-        )
-        surrogate = None
-        try:
-            surrogate = load_model(folder)
-            ss.card = surrogate.card
-        except (ValueError, OSError) as exc:  # ModelError is a ValueError
-            st.error(f"This model cannot be used: {exc}")
-        ss.phys = phys = units_panel.panel()
-        if phys is None:
-            re = st.select_slider(
-                "Reynolds number Re = U D / nu",
-                options=RE_OPTIONS,
-                value=20.0,
-                help="log scale; the shipped model was trained on 0.8 to 50",
-            )
-        else:
-            re = phys.re
-            from sim.setups import MAX_RE, MIN_RE
-
-            if not MIN_RE <= re <= MAX_RE:
-                st.error(
-                    f"Re {re:.3g} is outside the solver's range ({MIN_RE:g} to {MAX_RE:g}): change the speed"
-                )
-                re = min(max(re, MIN_RE), MAX_RE)
-        shape = start_shape()
-        st.subheader("Constraints")
-        keep_area = st.checkbox("Keep the area (D = 1)", value=True)
-        symmetric = st.checkbox("Symmetric about the flow axis", value=True)
-        near = st.checkbox(
-            "Stay near the training shapes",
-            value=True,
-            help="out-of-distribution score at most 1: where the surrogate was trained, so its drag "
-            "is more trustworthy",
-        )
-        limits = C.Limits(keep_area=keep_area, symmetric=symmetric, max_ood=1.0 if near else None)
-        for name, label, default in (
-            ("min_thickness", "Minimum thickness", 0.4),
-            ("max_length", "Maximum length", 2.5),
-            ("max_height", "Maximum height", 1.0),
-        ):
-            if st.checkbox(label, key=f"use_{name}"):
-                setattr(limits, name, st.number_input(f"{label} (D)", 0.05, 10.0, default, 0.05, key=name))
-        lifting = section_panel(limits)
-        st.subheader("Optimiser")
-        mode = st.radio(
-            "Drag from",
-            ["Surrogate (live)", "Full simulation", "Trust region (checked by the simulation)"],
-            help="the full simulation takes any body the solver takes, at a few seconds a step (16 cells "
-            "per D); the surrogate answers in a tenth of a second for the bodies it was trained on",
-        )
-        optimiser = st.selectbox(
-            "Method", ["slsqp", "adam"], format_func=lambda s: {"slsqp": "SLSQP", "adam": "Adam"}[s]
-        )
-        steps = st.slider("Steps", 5, 200, 40 if mode.startswith("Surrogate") else 6)
-        if mode == "Full simulation":
-            st.caption(f"About {2 * steps}-{6 * steps} s for {steps} steps (2 to 6 s a step on 2 cores).")
-    opts = Options(
-        re=[float(re)],
-        backend="simulation" if mode == "Full simulation" else "surrogate",
-        optimiser=optimiser,
-        steps=int(steps),
-        limits=limits,
-        trust_region=mode.startswith("Trust"),
-        **lifting,
-    )
-    return surrogate, float(re), shape, opts
-
-
-def section_panel(limits: Any) -> dict[str, Any]:
-    """The section designer's options (lift, incidence, chord, thickness ratio): Options' keyword arguments;
-    the chord and thickness ratio go into `limits`."""
-    out: dict[str, Any] = {}
-    with st.expander("Lift and incidence"):
-        names = {"drag": "Least drag", "lift-to-drag": "Best lift-to-drag ratio"}
-        objective = st.radio("Objective", list(names), format_func=names.get, horizontal=True)
-        lift = st.radio("Lift", ["free", "held", "at least"], horizontal=True)
-        if lift != "free":
-            value = st.number_input("Lift coefficient Cl", -2.0, 2.0, 0.2, 0.05)
-            out["cl" if lift == "held" else "min_cl"] = float(value)
-        what = st.radio(
-            "Design variables",
-            ["shape", "shape and incidence", "incidence only"],
-            help="incidence only: the start section kept as it is, turned (within 20 degrees either way)",
-        )
-        if st.checkbox("Fixed chord", key="use_chord"):
-            limits.chord = float(st.number_input("Chord (D)", 0.2, 3.0, 1.5, 0.05, key="chord"))
-        if st.checkbox("Minimum thickness-to-chord ratio", key="use_ratio"):
-            limits.min_thickness_ratio = float(st.number_input("Thickness / chord", 0.02, 0.95, 0.12, 0.01))
-    out["objective"] = objective
-    out["incidence"] = "fixed" if what == "shape" else "free"
-    if what == "incidence only":
-        out["parametrisation"] = "rigid"
-    lifting = out.get("cl") is not None or out.get("min_cl") is not None or objective != "drag"
-    if lifting and limits.symmetric and what == "shape":
-        limits.symmetric = False
-        st.caption("A symmetric section lifts only at an incidence: the symmetry is dropped for this set-up.")
-    return out
-
-
-def hand_shape() -> Shape:
-    """A closed B-spline through control points the user edits in a table (rows added or removed freely),
-    redrawn as they type; ShapeError when the outline crosses itself."""
-    import torch
-
-    from geometry.parametrisations import bspline_points
-    from geometry.presets import ellipse_points
-
-    start = ellipse_points(2.0, 12)  # 12 points on a 2:1 ellipse
-    st.caption("Control points of a closed B-spline (in any units; the body is scaled to D = 1):")
-    table = st.data_editor(
-        {"x": start[:, 0].round(3).tolist(), "y": start[:, 1].round(3).tolist()},
-        num_rows="dynamic",
-        key="hand_points",
-        use_container_width=True,
-    )
-    ctrl = np.column_stack([np.asarray(table["x"], dtype=float), np.asarray(table["y"], dtype=float)])
-    ctrl = ctrl[np.all(np.isfinite(ctrl), axis=1)]
-    if len(ctrl) < 4:
-        raise ShapeError(f"a B-spline needs at least 4 control points; the table has {len(ctrl)}")
-    outline = bspline_points(torch.as_tensor(ctrl), 16).numpy()
-    shape = Shape.from_points(outline, name="by hand")
-    st.vega_lite_chart(figures.outline_spec(shape.points, shape.points))
-    return shape
-
-
-def start_shape() -> Shape | None:
-    """The start shape from a preset or an upload (None, with a message, when it cannot be used)."""
-    from geometry.importers import shape_from_upload
-    from geometry.presets import parse_shape
-
-    source = st.radio("Start shape", ["Preset", "Upload", "By hand"], horizontal=True)
-    try:
-        if source == "By hand":
-            return hand_shape()
-        if source == "Preset":
-            kind = PRESETS[st.selectbox("Preset", list(PRESETS))]
-            if kind == "ellipse":
-                spec = f"ellipse:{st.number_input('Axis ratio (length / height)', 0.2, 5.0, 2.0, 0.1)}"
-            elif kind == "naca":
-                spec = f"naca:{st.text_input('Digits', '0030', max_chars=4)}"
-            elif kind == "rect":
-                ar = st.number_input("Aspect ratio", 0.2, 5.0, 1.5, 0.1)
-                spec = f"rect:{ar}:{st.number_input('Corner radius (of the height)', 0.0, 0.5, 0.25, 0.05)}"
-            else:
-                spec = "circle"
-            return parse_shape(spec)
-        up = st.file_uploader(
-            "Shape file (x,y CSV, DXF, SVG, or an STL/OBJ/GLB prism; at most 5 MB)", type=UPLOAD_TYPES
-        )
-        if up is None:
-            return None
-        return shape_from_upload(up.name, up.getvalue())
-    except (ShapeError, ValueError, OSError) as exc:
-        st.error(f"This shape cannot be used: {exc}")
-        ss.shape_error = f"This shape cannot be used: {exc}"
-        return None
-
-
-# ----------------------------------------------------------------------------------------------- design
 
 
 def start_violations(shape: Shape, opts: Options) -> str:
@@ -456,139 +261,6 @@ def flow_panel(surrogate: SurrogateBackend | None, re: float, points: np.ndarray
 
 
 # ----------------------------------------------------------------------------------------------- compare
-
-
-def simulated_alone(v: dict, points: np.ndarray) -> None:
-    """A body only the full simulation judges: its numbers, Cp and field, and why the surrogate has none."""
-    st.info(
-        f"The surrogate cannot judge this body ({v['surrogate_note'].split(';')[0]}): the simulation alone."
-    )
-    c1, c2, c3 = st.columns(3)
-    c1.metric("Cd simulated", f"{v['cd_sim']:.4f}")
-    c2.metric("Cl simulated", f"{v['cl_sim']:.4f}")
-    c3.metric("Pressure part (simulated)", f"{v['cd_pressure_sim']:.3f}")
-    st.caption(
-        f"Re {v['re']:.3g} on the body's own D; resolution {v['resolution']:g}, {v['sim_wall_s']:.1f} s"
-    )
-    sim = v["_sim"]
-    left, right = st.columns([3, 2])
-    with left:
-        st.vega_lite_chart(figures.cp_spec([("simulation", sim.stations, sim.cp)]))
-    with right:
-        q = st.radio("Field", ["speed", "pressure"], horizontal=True, key="cmp_q_alone")
-        show(figures.flow(v["_sim_state"], v["_pred"]["extent"], points, "simulated", q))
-
-
-def compare_tab(surrogate: SurrogateBackend | None, re: float, shape: Shape) -> None:
-    """The full simulation of the design (or the start shape) in the background, against the surrogate."""
-    from geometry.properties import own_scale
-    from optim.verify import verify
-
-    d = ss.get("design")
-    pts = d["final"] if d else shape.points
-    st.write("The full simulation of the " + ("current design" if d else "start shape (no design yet)") + ".")
-    res = st.select_slider(
-        "Resolution (cells per D next to the body)",
-        [8, 12, 16, 24],
-        value=16,
-        help="16 is the dataset's; 8 is quick and rough",
-    )
-    job = ss.get("compare_job")
-    busy = job is not None and not job["future"].done()
-    if st.button("Simulate", type="primary", disabled=surrogate is None or busy) and surrogate is not None:
-        s = Shape.from_points(pts)
-        progress = {"step": 0, "residual": float("nan")}
-
-        def tick(step: int, residual: float) -> None:
-            progress.update(step=step, residual=residual)
-
-        re_own = float(own_scale(pts, re)[1])
-        fut = background().submit(verify, surrogate, s, re_own, float(res), tick, beyond_window=True)
-        ss.compare_job = job = {
-            "future": fut,
-            "progress": progress,
-            "t0": time.perf_counter(),
-            "points": s.points,
-        }
-        busy = True
-    if job is None or surrogate is None:
-        return
-    if busy:
-        poll(job)
-        return
-    try:
-        v = job["future"].result()
-    except Exception as exc:  # noqa: BLE001 - shown on the page; the session goes on
-        st.error(f"The simulation failed: {' '.join(str(exc).split())}")
-        return
-    if v["cd_pred"] is None:
-        simulated_alone(v, job["points"])
-        return
-    c1, c2, c3, c4 = st.columns(4)
-    std = v.get("cd_pred_std")
-    c1.metric(
-        "Cd predicted",
-        f"{v['cd_pred']:.4f}",
-        f"±{std:.4f} (members' spread)" if std else None,
-        delta_color="off",
-    )
-    c2.metric(
-        "Cd simulated",
-        f"{v['cd_sim']:.4f}",
-        f"{100 * v['rel_err']:+.2f}% predicted vs simulated",
-        delta_color="off",
-    )
-    c3.metric("Cl predicted / simulated", f"{v['cl_pred']:.4f} / {v['cl_sim']:.4f}")
-    c4.metric(
-        "Pressure part: predicted / simulated", f"{v['cd_pressure_pred']:.3f} / {v['cd_pressure_sim']:.3f}"
-    )
-    how = ""
-    if v["split_sim"] == "extrapolated":
-        how = (
-            "; the body is sharp for the grid, so the simulated pressure part is extrapolated from "
-            f"resolutions {' and '.join(f'{n:g}' for n in v['split_resolutions'])} (one solve's, the same "
-            f"evaluation as the surrogate's: {v['cd_pressure_sim_single']:.3f})"
-        )
-    st.caption(
-        f"Re {v['re']:.3g} on the design's own D; simulated at resolution {v['resolution']:g} in "
-        f"{v['sim_wall_s']:.1f} s{how}"
-    )
-    for w in v["ood"]["warnings"]:
-        st.warning(f"Out of distribution: {w}")
-    sim = v["_sim"]
-    left, _ = st.columns([3, 2])
-    with left:
-        curves = [
-            ("surrogate", v["_pred"]["stations"], v["_pred"]["cp"]),
-            ("simulation", sim.stations, sim.cp),
-        ]
-        st.vega_lite_chart(figures.cp_spec(curves))
-    q = st.radio("Field", ["speed", "pressure"], horizontal=True, key="cmp_q")
-    ext = v["_pred"]["extent"]
-    a, b, c = st.columns(3)
-    pred, simf = v["_pred"]["state"], v["_sim_state"]
-    with a:
-        show(figures.flow(pred, ext, job["points"], "predicted", q))
-    with b:
-        show(figures.flow(simf, ext, job["points"], "simulated", q))
-    with c:
-        fa, fb = figures.field_of(pred, q), figures.field_of(simf, q)
-        show(figures.difference(fa, fb, ext, job["points"], f"predicted - simulated ({q})"))
-
-
-@st.fragment(run_every=0.5)
-def poll(job: dict) -> None:
-    """While the simulation runs in the background: its progress, and a rerun of the page when it is done."""
-    if job["future"].done():
-        st.rerun()
-    p = job["progress"]
-    st.info(
-        f"Simulating ... Newton step {p['step']}, residual {p['residual']:.1e} "
-        f"({time.perf_counter() - job['t0']:.0f} s). The page stays usable meanwhile."
-    )
-
-
-# ----------------------------------------------------------------------------------------------- export
 
 
 def export_tab(shape: Shape) -> None:

@@ -1,0 +1,202 @@
+"""The app's sidebar: the model, the Reynolds number (or physical units), the start shape (a preset, an
+upload or control points typed by hand), the constraints, the section's lift and incidence, and the optimiser;
+returned as optim.design.Options. Inputs only: every check and number comes from the packages."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import streamlit as st
+
+from app import figures, units_panel
+from geometry.errors import ShapeError
+from geometry.shape import Shape
+
+if TYPE_CHECKING:
+    from optim.backends import SurrogateBackend
+    from optim.design import Options
+
+RE_OPTIONS = [0.8, 1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 15.0, 20.0, 25.0, 30.0]
+RE_OPTIONS += [40.0, 50.0]  # about evenly spaced in log Re
+PRESETS = {"circle": "circle", "ellipse": "ellipse", "NACA 4-digit": "naca", "rounded rectangle": "rect"}
+UPLOAD_TYPES = ["csv", "dxf", "svg", "stl", "obj", "glb"]
+ss = st.session_state
+
+
+@st.cache_resource(show_spinner="Loading the surrogate model ...")
+def load_model(folder: str) -> SurrogateBackend:
+    """The surrogate in `folder`, loaded once per folder for every session."""
+    from optim.design import load_surrogate
+
+    return load_surrogate(folder)
+
+
+def sidebar() -> tuple[SurrogateBackend | None, float, Shape | None, Options]:
+    """(surrogate or None, Re, start shape or None, options) from the sidebar's inputs."""
+    from optim import constraints as C
+    from optim.design import Options, default_model
+
+    with st.sidebar:
+        st.header("Set-up")
+        folder = st.text_input(
+            "Model folder", value=str(default_model()), help="a folder made by `dragopt train`"
+        )
+        surrogate = None
+        try:
+            surrogate = load_model(folder)
+            ss.card = surrogate.card
+        except (ValueError, OSError) as exc:  # ModelError is a ValueError
+            st.error(f"This model cannot be used: {exc}")
+        ss.phys = phys = units_panel.panel()
+        if phys is None:
+            re = st.select_slider(
+                "Reynolds number Re = U D / nu",
+                options=RE_OPTIONS,
+                value=20.0,
+                help="log scale; the shipped model was trained on 0.8 to 50",
+            )
+        else:
+            re = phys.re
+            from sim.setups import MAX_RE, MIN_RE
+
+            if not MIN_RE <= re <= MAX_RE:
+                st.error(
+                    f"Re {re:.3g} is outside the solver's range ({MIN_RE:g} to {MAX_RE:g}): change the speed"
+                )
+                re = min(max(re, MIN_RE), MAX_RE)
+        shape = start_shape()
+        st.subheader("Constraints")
+        keep_area = st.checkbox("Keep the area (D = 1)", value=True)
+        symmetric = st.checkbox("Symmetric about the flow axis", value=True)
+        near = st.checkbox(
+            "Stay near the training shapes",
+            value=True,
+            help="out-of-distribution score at most 1: where the surrogate was trained, so its drag "
+            "is more trustworthy",
+        )
+        limits = C.Limits(keep_area=keep_area, symmetric=symmetric, max_ood=1.0 if near else None)
+        for name, label, default in (
+            ("min_thickness", "Minimum thickness", 0.4),
+            ("max_length", "Maximum length", 2.5),
+            ("max_height", "Maximum height", 1.0),
+        ):
+            if st.checkbox(label, key=f"use_{name}"):
+                setattr(limits, name, st.number_input(f"{label} (D)", 0.05, 10.0, default, 0.05, key=name))
+        lifting = section_panel(limits)
+        st.subheader("Optimiser")
+        mode = st.radio(
+            "Drag from",
+            ["Surrogate (live)", "Full simulation", "Trust region (checked by the simulation)"],
+            help="the full simulation takes any body the solver takes, at a few seconds a step (16 cells "
+            "per D); the surrogate answers in a tenth of a second for the bodies it was trained on",
+        )
+        optimiser = st.selectbox(
+            "Method", ["slsqp", "adam"], format_func=lambda s: {"slsqp": "SLSQP", "adam": "Adam"}[s]
+        )
+        steps = st.slider("Steps", 5, 200, 40 if mode.startswith("Surrogate") else 6)
+        if mode == "Full simulation":
+            st.caption(f"About {2 * steps}-{6 * steps} s for {steps} steps (2 to 6 s a step on 2 cores).")
+    opts = Options(
+        re=[float(re)],
+        backend="simulation" if mode == "Full simulation" else "surrogate",
+        optimiser=optimiser,
+        steps=int(steps),
+        limits=limits,
+        trust_region=mode.startswith("Trust"),
+        **lifting,
+    )
+    return surrogate, float(re), shape, opts
+
+
+def section_panel(limits: Any) -> dict[str, Any]:
+    """The section designer's options (lift, incidence, chord, thickness ratio): Options' keyword arguments;
+    the chord and thickness ratio go into `limits`."""
+    out: dict[str, Any] = {}
+    with st.expander("Lift and incidence"):
+        names = {"drag": "Least drag", "lift-to-drag": "Best lift-to-drag ratio"}
+        objective = st.radio("Objective", list(names), format_func=names.get, horizontal=True)
+        lift = st.radio("Lift", ["free", "held", "at least"], horizontal=True)
+        if lift != "free":
+            value = st.number_input("Lift coefficient Cl", -2.0, 2.0, 0.2, 0.05)
+            out["cl" if lift == "held" else "min_cl"] = float(value)
+        what = st.radio(
+            "Design variables",
+            ["shape", "shape and incidence", "incidence only"],
+            help="incidence only: the start section kept as it is, turned (within 20 degrees either way)",
+        )
+        if st.checkbox("Fixed chord", key="use_chord"):
+            limits.chord = float(st.number_input("Chord (D)", 0.2, 3.0, 1.5, 0.05, key="chord"))
+        if st.checkbox("Minimum thickness-to-chord ratio", key="use_ratio"):
+            limits.min_thickness_ratio = float(st.number_input("Thickness / chord", 0.02, 0.95, 0.12, 0.01))
+    out["objective"] = objective
+    out["incidence"] = "fixed" if what == "shape" else "free"
+    if what == "incidence only":
+        out["parametrisation"] = "rigid"
+    lifting = out.get("cl") is not None or out.get("min_cl") is not None or objective != "drag"
+    if lifting and limits.symmetric and what == "shape":
+        limits.symmetric = False
+        st.caption("A symmetric section lifts only at an incidence: the symmetry is dropped for this set-up.")
+    return out
+
+
+def hand_shape() -> Shape:
+    """A closed B-spline through control points the user edits in a table (rows added or removed freely),
+    redrawn as they type; ShapeError when the outline crosses itself."""
+    import torch
+
+    from geometry.parametrisations import bspline_points
+    from geometry.presets import ellipse_points
+
+    start = ellipse_points(2.0, 12)  # 12 points on a 2:1 ellipse
+    st.caption("Control points of a closed B-spline (in any units; the body is scaled to D = 1):")
+    table = st.data_editor(
+        {"x": start[:, 0].round(3).tolist(), "y": start[:, 1].round(3).tolist()},
+        num_rows="dynamic",
+        key="hand_points",
+        use_container_width=True,
+    )
+    ctrl = np.column_stack([np.asarray(table["x"], dtype=float), np.asarray(table["y"], dtype=float)])
+    ctrl = ctrl[np.all(np.isfinite(ctrl), axis=1)]
+    if len(ctrl) < 4:
+        raise ShapeError(f"a B-spline needs at least 4 control points; the table has {len(ctrl)}")
+    outline = bspline_points(torch.as_tensor(ctrl), 16).numpy()
+    shape = Shape.from_points(outline, name="by hand")
+    st.vega_lite_chart(figures.outline_spec(shape.points, shape.points))
+    return shape
+
+
+def start_shape() -> Shape | None:
+    """The start shape from a preset or an upload (None, with a message, when it cannot be used)."""
+    from geometry.importers import shape_from_upload
+    from geometry.presets import parse_shape
+
+    source = st.radio("Start shape", ["Preset", "Upload", "By hand"], horizontal=True)
+    try:
+        if source == "By hand":
+            return hand_shape()
+        if source == "Preset":
+            kind = PRESETS[st.selectbox("Preset", list(PRESETS))]
+            if kind == "ellipse":
+                spec = f"ellipse:{st.number_input('Axis ratio (length / height)', 0.2, 5.0, 2.0, 0.1)}"
+            elif kind == "naca":
+                spec = f"naca:{st.text_input('Digits', '0030', max_chars=4)}"
+            elif kind == "rect":
+                ar = st.number_input("Aspect ratio", 0.2, 5.0, 1.5, 0.1)
+                spec = f"rect:{ar}:{st.number_input('Corner radius (of the height)', 0.0, 0.5, 0.25, 0.05)}"
+            else:
+                spec = "circle"
+            return parse_shape(spec)
+        up = st.file_uploader(
+            "Shape file (x,y CSV, DXF, SVG, or an STL/OBJ/GLB prism; at most 5 MB)", type=UPLOAD_TYPES
+        )
+        if up is None:
+            return None
+        return shape_from_upload(up.name, up.getvalue())
+    except (ShapeError, ValueError, OSError) as exc:
+        st.error(f"This shape cannot be used: {exc}")
+        ss.shape_error = f"This shape cannot be used: {exc}"
+        return None
+
+
+# ----------------------------------------------------------------------------------------------- design
