@@ -63,8 +63,9 @@ def start_violations(shape: Shape, opts: Options) -> str:
 
 def design_tab(surrogate: SurrogateBackend | None, re: float, shape: Shape, opts: Options) -> None:
     """Optimise with live progress; a rerun mid-way (Stop, any click) keeps the best design so far."""
-    from optim.design import STATUS, BestSoFar, kept, run
+    from optim.design import run
     from optim.optimise import FEASIBLE
+    from optim.progress import STATUS, BestSoFar, kept
 
     key = (shape.name, shape.points.tobytes().hex()[:64], re, repr(opts))
     if ss.get("design", {}).get("key") != key and not ss.get("running"):
@@ -193,7 +194,7 @@ def _final_step(res: Any) -> int | None:
 
 def result_card(card: DeltaGenerator, d: dict[str, Any]) -> None:
     """The design's numbers: Cd before and after, the members' spread, constraints, status and warnings."""
-    from optim.design import STATUS
+    from optim.progress import STATUS
 
     with card:
         what = "simulated" if d.get("trust_region") else "predicted"

@@ -19,9 +19,9 @@ from geometry import properties
 from geometry.shape import Shape
 from optim import constraints as C
 from optim import parametrise
-from optim.backends import Backend, SimulationBackend, SurrogateBackend
-from optim.incidence import MAX_INCIDENCE, Inclined
-from optim.optimise import FEASIBLE, OPTIMISERS, RTOL, AnyParam, Design, Result, StepCallback, optimise
+from optim.backends import SimulationBackend, SurrogateBackend
+from optim.incidence import Inclined, check_lift_reachable
+from optim.optimise import OPTIMISERS, RTOL, AnyParam, Design, Result, StepCallback, optimise
 from optim.parametrise import Parametrisation
 from optim.plots import Snapshot
 from optim.problem import Problem
@@ -195,50 +195,6 @@ class DesignRun:
         return out
 
 
-@dataclass
-class BestSoFar:
-    """A run followed step by step, for a live view: every step's Cd (and the surrogate's prediction in a
-    trust region), and the best feasible accepted design so far, which is what a run stopped mid-way keeps."""
-
-    cd: list[float] = field(default_factory=list)
-    predicted: list[float] = field(default_factory=list)
-    feasible: list[bool] = field(default_factory=list)  # each step's: every constraint held
-    best: tuple[float, np.ndarray, float] | None = None  # (objective, points, Cd)
-    best_step: int | None = None  # the step the best feasible design came from
-
-    def add(self, rec: dict, design: Design) -> tuple[np.ndarray, float]:
-        """Record one step's record and design.
-
-        Returns:
-            (points, Cd) of the best design so far; this step's while none has been feasible.
-        """
-        self.cd.append(rec["cd"])
-        if "cd_pred" in rec:
-            self.predicted.append(rec["cd_pred"])
-        ok = rec["violation"] <= FEASIBLE and rec.get("accepted", True)
-        self.feasible.append(rec["violation"] <= FEASIBLE)
-        if ok and (self.best is None or rec["objective"] < self.best[0]):
-            self.best = (rec["objective"], design.points, rec["cd"])
-            self.best_step = int(rec["step"])
-        _, points, cd = self.best or (rec["objective"], design.points, rec["cd"])
-        return points, cd
-
-
-STATUS = {  # what each way a run ends means, in a user's words
-    "converged": "converged: the objective changed by less than 0.01% over the last steps",
-    "steps": "ended at the step limit: more steps may lower the drag further",
-    "stopped": "stopped before the end: the best design so far is kept",
-    "interrupted": "interrupted: the best design so far is kept",
-}
-
-
-def kept(best_step: int | None, feasible_any: bool) -> str:
-    """Which design a run keeps and why, in a user's words."""
-    if best_step is None or not feasible_any:
-        return "no design met every constraint: the one closest to meeting them is shown"
-    return f"the design of step {best_step}: the lowest objective among those that met every constraint"
-
-
 def default_model() -> Path:
     """The shipped surrogate's folder."""
     from surrogate.paths import DEFAULT_MODEL
@@ -291,26 +247,6 @@ def prepare(shape: Shape, opts: Options, surrogate: SurrogateBackend | None) -> 
     if backend is not None:
         check_lift_reachable(param, opts.problem(limits), backend)
     return param, limits
-
-
-def check_lift_reachable(param: AnyParam, problem: Problem, backend: Backend) -> None:
-    """For a rigid section, the lift limit against the lift the incidence range gives (the backend's, at
-    +-MAX_INCIDENCE from the start's pose); ValueError naming both when no incidence reaches it."""
-    target = problem.cl if problem.cl is not None else problem.min_cl
-    if target is None or param.kind != "rigid":
-        return
-    ends = []
-    with torch.no_grad():
-        for deg in (-MAX_INCIDENCE, MAX_INCIDENCE):
-            pts = param.points(torch.tensor([math.radians(deg)], dtype=torch.float64))
-            ends.append(float(problem.lift([backend(pts, r) for r in problem.re])))
-    lo, hi = min(ends), max(ends)
-    if (problem.cl is not None and not lo <= target <= hi) or (problem.min_cl is not None and hi < target):
-        raise ValueError(
-            f"a Cl of {target:g} is out of reach: turning this section from {-MAX_INCIDENCE:g} to "
-            f"{MAX_INCIDENCE:g} degrees gives Cl {lo:.3g} to {hi:.3g}; ask for a Cl in that range, or let "
-            "the shape change (a parametrisation other than rigid)"
-        )
 
 
 def run(

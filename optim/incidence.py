@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from geometry import properties
 from optim.parametrise import Parametrisation
+
+if TYPE_CHECKING:
+    from optim.backends import Backend
+    from optim.problem import Problem
 
 MAX_INCIDENCE = 20.0  # degrees either way from the start's pose: the families' range, and the window's
 
@@ -73,3 +78,23 @@ class Inclined:
 def incidence_deg(param: object, theta: np.ndarray | torch.Tensor) -> float:
     """The incidence (degrees, nose up) a design adds to the start's pose; 0 when the incidence is fixed."""
     return math.degrees(float(theta[-1])) if isinstance(param, Inclined) else 0.0
+
+
+def check_lift_reachable(param: Parametrisation | Inclined, problem: Problem, backend: Backend) -> None:
+    """For a rigid section, the lift limit against the lift the incidence range gives (the backend's, at
+    +-MAX_INCIDENCE from the start's pose); ValueError naming both when no incidence reaches it."""
+    target = problem.cl if problem.cl is not None else problem.min_cl
+    if target is None or param.kind != "rigid":
+        return
+    ends = []
+    with torch.no_grad():
+        for deg in (-MAX_INCIDENCE, MAX_INCIDENCE):
+            pts = param.points(torch.tensor([math.radians(deg)], dtype=torch.float64))
+            ends.append(float(problem.lift([backend(pts, r) for r in problem.re])))
+    lo, hi = min(ends), max(ends)
+    if (problem.cl is not None and not lo <= target <= hi) or (problem.min_cl is not None and hi < target):
+        raise ValueError(
+            f"a Cl of {target:g} is out of reach: turning this section from {-MAX_INCIDENCE:g} to "
+            f"{MAX_INCIDENCE:g} degrees gives Cl {lo:.3g} to {hi:.3g}; ask for a Cl in that range, or let "
+            "the shape change (a parametrisation other than rigid)"
+        )
