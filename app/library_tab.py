@@ -102,8 +102,10 @@ def ss_once(key: str) -> bool:
 
 
 def _label(row: dict) -> str:
+    from optim.library import headline_cd
+
     n = row["numbers"]
-    cd = n.get("cd_sim_final", n.get("cd_pred_final", n.get("cd")))
+    cd = headline_cd(n)
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(row["created"]))
     return (
         f"{row['id']}: {row['name']} ({row['kind']}, Cd {cd:.4f}, {when})"

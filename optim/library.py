@@ -185,6 +185,11 @@ class Library:
             db.execute("DELETE FROM designs WHERE id = ?", (int(design_id),))
 
 
+def headline_cd(numbers: dict[str, Any]) -> float | None:
+    """A design's Cd to list it by: simulated when it was, else predicted (None when it has neither)."""
+    return numbers.get("cd_sim_final", numbers.get("cd_pred_final", numbers.get("cd")))
+
+
 def check(design: dict[str, Any]) -> dict[str, Any]:
     """The design if it has what a row needs, else LibraryError naming what is missing or wrong."""
     missing = [k for k in ("name", "kind", "setup", "outline", "numbers") if design.get(k) is None]

@@ -60,7 +60,7 @@ def register(sub: SubParsers) -> None:
 
 
 def run_designs(args: argparse.Namespace) -> int:
-    from optim.library import Library, to_file
+    from optim.library import Library, headline_cd, to_file
 
     if args.action == "import":
         return _import(args)
@@ -79,7 +79,7 @@ def run_designs(args: argparse.Namespace) -> int:
             rows = lib.list()
             for r in rows:
                 n = r["numbers"]
-                cd = n.get("cd_sim_final", n.get("cd_pred_final", n.get("cd")))
+                cd = headline_cd(n)
                 when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created"]))
                 shown = "-" if cd is None else f"{cd:.5f}"
                 print(f"{r['id']:5d}  {when}  {r['kind']:12s}  Cd {shown}  {r['name']}")
