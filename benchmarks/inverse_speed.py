@@ -30,7 +30,7 @@ from optim.backends import SurrogateBackend
 from optim.design import Options, run, simulated_cd
 from optim.optimise import RTOL
 from surrogate import model_files, physics
-from surrogate.paths import DEFAULT_MODEL
+from surrogate.paths import DEFAULT_MODEL, portable
 
 RES = (1.0, 20.0, 40.0)
 
@@ -98,7 +98,11 @@ def main() -> None:
     add_out(ap, "inverse_speed")
     args = ap.parse_args()
     old, new = before(args.model), SurrogateBackend.load(args.model)
-    out: dict = {"model": args.model, "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads()}
+    out: dict = {
+        "model": portable(args.model),
+        "cpus": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+    }
     out["evaluation_ms"] = {"before": evaluation_ms(old), "after": evaluation_ms(new)}
     print(f"one evaluation with its gradient: {out['evaluation_ms']}", flush=True)
     rows = []
