@@ -72,6 +72,14 @@ def library_tab(surrogate: Any = None) -> None:
             st.vega_lite_chart(figures.outline_spec(start_pts if start_pts is not None else outline, outline))
         with right:
             _numbers(d)
+            if st.button(
+                "Open in the Design tab",
+                key=f"open-{pick}",
+                type="primary",
+                help="sets the sidebar to this design's set-up and shows its result",
+            ):
+                st.session_state.reopen = pick
+                st.rerun()
             name = st.text_input("Name", d["name"], key=f"name-{pick}")
             if st.button("Rename", key=f"rename-{pick}") and name.strip() != d["name"]:
                 lib.rename(pick, name)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import streamlit as st
 
-from app import figures, units_panel
+from app import figures, reopen, units_panel
 from geometry.errors import ShapeError
 from geometry.shape import Shape
 
@@ -32,11 +32,45 @@ def load_model(folder: str) -> SurrogateBackend:
     return load_surrogate(folder)
 
 
+def default(key: str, value: Any) -> str:
+    """`key`, its widget's value set to `value` unless the session already holds one (a reopened design's,
+    or the user's): widgets take their start values from here rather than from a `value=` that would clash."""
+    ss.setdefault(key, value)
+    return key
+
+
+def apply_reopen() -> None:
+    """Before the sidebar is drawn: set its widgets to a design queued for reopening (ss.reopen, its library
+    id) or, on a session's first run, to the design in the page's address (?design=ID), so a reload resumes
+    where the user was; the Design tab then shows the stored result (ss.reopened)."""
+    from optim.library import Library, LibraryError
+
+    wanted = ss.pop("reopen", None)
+    if wanted is None and not ss.get("started"):
+        q = st.query_params.get("design")
+        wanted = int(q) if q and q.isdigit() else None
+    ss.started = True
+    if wanted is None:
+        return
+    try:
+        with Library() as lib:
+            d = lib.get(wanted)
+    except (LibraryError, OSError) as exc:
+        st.sidebar.warning(f"Design {wanted} cannot be reopened: {exc}")
+        return
+    ss.pop("library_start", None)
+    for key, value in reopen.setup_widgets(d, RE_OPTIONS).items():
+        ss[key] = value
+    ss.reopened = reopen.design_result(d)
+    st.query_params["design"] = str(wanted)
+
+
 def sidebar() -> tuple[SurrogateBackend | None, float, Shape | None, Options]:
     """(surrogate or None, Re, start shape or None, options) from the sidebar's inputs."""
     from optim import constraints as C
     from optim.design import Options, default_model
 
+    apply_reopen()
     with st.sidebar:
         st.header("Set-up")
         folder = st.text_input(
@@ -53,7 +87,7 @@ def sidebar() -> tuple[SurrogateBackend | None, float, Shape | None, Options]:
             re = st.select_slider(
                 "Reynolds number Re = U D / nu",
                 options=RE_OPTIONS,
-                value=20.0,
+                key=default("re", 20.0),
                 help="log scale; the shipped model was trained on 0.8 to 50",
             )
         else:
@@ -67,34 +101,40 @@ def sidebar() -> tuple[SurrogateBackend | None, float, Shape | None, Options]:
                 re = min(max(re, MIN_RE), MAX_RE)
         shape = start_shape()
         st.subheader("Constraints")
-        keep_area = st.checkbox("Keep the area (D = 1)", value=True)
-        symmetric = st.checkbox("Symmetric about the flow axis", value=True)
+        keep_area = st.checkbox("Keep the area (D = 1)", key=default("keep_area", True))
+        symmetric = st.checkbox("Symmetric about the flow axis", key=default("symmetric", True))
         near = st.checkbox(
             "Stay near the training shapes",
-            value=True,
+            key=default("near", True),
             help="out-of-distribution score at most 1: where the surrogate was trained, so its drag "
             "is more trustworthy",
         )
         limits = C.Limits(keep_area=keep_area, symmetric=symmetric, max_ood=1.0 if near else None)
-        for name, label, default in (
+        for name, label, start in (
             ("min_thickness", "Minimum thickness", 0.4),
             ("max_length", "Maximum length", 2.5),
             ("max_height", "Maximum height", 1.0),
         ):
             if st.checkbox(label, key=f"use_{name}"):
-                setattr(limits, name, st.number_input(f"{label} (D)", 0.05, 10.0, default, 0.05, key=name))
+                value = st.number_input(f"{label} (D)", 0.05, 10.0, step=0.05, key=default(name, start))
+                setattr(limits, name, value)
         lifting = section_panel(limits)
         st.subheader("Optimiser")
         mode = st.radio(
             "Drag from",
             ["Surrogate (live)", "Full simulation", "Trust region (checked by the simulation)"],
+            key="mode",
             help="the full simulation takes any body the solver takes, at a few seconds a step (16 cells "
             "per D); the surrogate answers in a tenth of a second for the bodies it was trained on",
         )
         optimiser = st.selectbox(
-            "Method", ["slsqp", "adam"], format_func=lambda s: {"slsqp": "SLSQP", "adam": "Adam"}[s]
+            "Method",
+            ["slsqp", "adam"],
+            format_func=lambda s: {"slsqp": "SLSQP", "adam": "Adam"}[s],
+            key="optimiser",
         )
-        steps = st.slider("Steps", 5, 200, 40 if mode.startswith("Surrogate") else 6)
+        live = mode.startswith("Surrogate")  # a step costs a tenth of a second, or seconds
+        steps = st.slider("Steps", 5, 200, key=default(*(("steps_live", 40) if live else ("steps_slow", 6))))
         if mode == "Full simulation":
             st.caption(f"About {2 * steps}-{6 * steps} s for {steps} steps (2 to 6 s a step on 2 cores).")
     opts = Options(
@@ -115,20 +155,25 @@ def section_panel(limits: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     with st.expander("Lift and incidence"):
         names = {"drag": "Least drag", "lift-to-drag": "Best lift-to-drag ratio"}
-        objective = st.radio("Objective", list(names), format_func=names.get, horizontal=True)
-        lift = st.radio("Lift", ["free", "held", "at least"], horizontal=True)
+        objective = st.radio(
+            "Objective", list(names), format_func=names.get, horizontal=True, key="objective"
+        )
+        lift = st.radio("Lift", ["free", "held", "at least"], horizontal=True, key="lift")
         if lift != "free":
-            value = st.number_input("Lift coefficient Cl", -2.0, 2.0, 0.2, 0.05)
+            value = st.number_input("Lift coefficient Cl", -2.0, 2.0, step=0.05, key=default("cl_value", 0.2))
             out["cl" if lift == "held" else "min_cl"] = float(value)
         what = st.radio(
             "Design variables",
             ["shape", "shape and incidence", "incidence only"],
             help="incidence only: the start section kept as it is, turned (within 20 degrees either way)",
+            key="design_variables",
         )
         if st.checkbox("Fixed chord", key="use_chord"):
-            limits.chord = float(st.number_input("Chord (D)", 0.2, 3.0, 1.5, 0.05, key="chord"))
+            limits.chord = float(st.number_input("Chord (D)", 0.2, 3.0, step=0.05, key=default("chord", 1.5)))
         if st.checkbox("Minimum thickness-to-chord ratio", key="use_ratio"):
-            limits.min_thickness_ratio = float(st.number_input("Thickness / chord", 0.02, 0.95, 0.12, 0.01))
+            limits.min_thickness_ratio = float(
+                st.number_input("Thickness / chord", 0.02, 0.95, step=0.01, key=default("ratio", 0.12))
+            )
     out["objective"] = objective
     out["incidence"] = "fixed" if what == "shape" else "free"
     if what == "incidence only":
@@ -171,19 +216,32 @@ def start_shape() -> Shape | None:
     from geometry.importers import shape_from_upload
     from geometry.presets import parse_shape
 
-    source = st.radio("Start shape", ["Preset", "Upload", "By hand"], horizontal=True)
+    sources = ["Preset", "Upload", "By hand"]
+    if ss.get("library_start") is not None:  # a reopened design's start that no preset makes
+        sources.append(reopen.LIBRARY_SOURCE)
+    source = st.radio("Start shape", sources, horizontal=True, key="source")
     try:
+        if source == reopen.LIBRARY_SOURCE:
+            name, points = ss.library_start
+            st.caption(f"The start of the reopened design: {name}")
+            return Shape.from_points(points, name=name)
         if source == "By hand":
             return hand_shape()
         if source == "Preset":
-            kind = PRESETS[st.selectbox("Preset", list(PRESETS))]
+            kind = PRESETS[st.selectbox("Preset", list(PRESETS), key="preset")]
             if kind == "ellipse":
-                spec = f"ellipse:{st.number_input('Axis ratio (length / height)', 0.2, 5.0, 2.0, 0.1)}"
+                ratio = st.number_input(
+                    "Axis ratio (length / height)", 0.2, 5.0, step=0.1, key=default("ellipse_ratio", 2.0)
+                )
+                spec = f"ellipse:{ratio}"
             elif kind == "naca":
-                spec = f"naca:{st.text_input('Digits', '0030', max_chars=4)}"
+                spec = f"naca:{st.text_input('Digits', max_chars=4, key=default('naca_digits', '0030'))}"
             elif kind == "rect":
-                ar = st.number_input("Aspect ratio", 0.2, 5.0, 1.5, 0.1)
-                spec = f"rect:{ar}:{st.number_input('Corner radius (of the height)', 0.0, 0.5, 0.25, 0.05)}"
+                ar = st.number_input("Aspect ratio", 0.2, 5.0, step=0.1, key=default("rect_ar", 1.5))
+                radius = st.number_input(
+                    "Corner radius (of the height)", 0.0, 0.5, step=0.05, key=default("rect_radius", 0.25)
+                )
+                spec = f"rect:{ar}:{radius}"
             else:
                 spec = "circle"
             return parse_shape(spec)

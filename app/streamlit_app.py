@@ -68,6 +68,8 @@ def design_tab(surrogate: SurrogateBackend | None, re: float, shape: Shape, opts
     from optim.progress import STATUS, BestSoFar, kept
 
     key = (shape.name, shape.points.tobytes().hex()[:64], re, repr(opts))
+    if ss.get("reopened") is not None:  # a design reopened from the library, on its own set-up
+        ss.design = {**ss.pop("reopened"), "key": key}
     if ss.get("design", {}).get("key") != key and not ss.get("running"):
         ss.pop("design", None)  # another start shape or set-up: the old design no longer applies
     if ss.get("running"):  # the last run was interrupted (Stop, or any click): keep its best design

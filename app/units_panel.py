@@ -36,7 +36,9 @@ class Physical:
 
 def panel() -> Physical | None:
     """The sidebar's units inputs (None when the user works in D and Re)."""
-    if not st.checkbox("Physical units", help="set Re from the body's size, the fluid and the speed"):
+    if not st.checkbox(
+        "Physical units", help="set Re from the body's size, the fluid and the speed", key="physical_units"
+    ):
         return None
     c1, c2 = st.columns([2, 1])
     size = c1.number_input("Size D (equivalent diameter)", 1e-4, 1e4, 5.0, format="%g")

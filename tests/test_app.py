@@ -191,8 +191,14 @@ def test_the_library_keeps_a_run_and_a_reload_comes_back_to_it(designed, tmp_pat
     at = testing.AppTest.from_file(PAGE, default_timeout=180)
     at.query_params["design"] = str(design_id)
     at.run()
+    assert not at.exception
     pick = _by_label(at.selectbox, "Design")
     assert pick.value == design_id
+    # the reload resumed the run: its set-up in the sidebar, its result on the Design tab
+    assert _by_label(at.sidebar.slider, "Steps").value == 20
+    assert _by_label(at.sidebar.select_slider, "Reynolds number").value == 20.0
+    assert _metric(at, "Cd after") == pytest.approx(designed.session_state["design"]["cd_final"], abs=5e-5)
+    assert at.session_state["design"]["reopened"] == design_id
     _by_label(at.text_input, "Name").set_value("my lens")
     _by_label(at.button, "Rename").click()
     at.run()
@@ -204,6 +210,46 @@ def test_the_library_keeps_a_run_and_a_reload_comes_back_to_it(designed, tmp_pat
     assert not at.exception
     with Library() as lib:
         assert design_id not in [r["id"] for r in lib.list()]
+
+
+def test_open_in_the_design_tab_sets_the_sidebar_to_the_stored_set_up():
+    """A run on a set-up far from the defaults (an ellipse 3:1 at Re 10, a length limit, Adam, 6 steps),
+    reopened from the Library tab in a fresh session: every one of those inputs comes back, and the
+    stored result is shown on its own set-up."""
+    at = testing.AppTest.from_file(PAGE, default_timeout=180)
+    at.run()
+    _by_label(at.sidebar.selectbox, "Preset").set_value("ellipse")
+    at.run()
+    _by_label(at.sidebar.number_input, "Axis ratio").set_value(3.0)
+    _by_label(at.sidebar.select_slider, "Reynolds number").set_value(10.0)
+    _by_label(at.sidebar.checkbox, "Maximum length").check()
+    at.run()
+    _by_label(at.sidebar.number_input, "Maximum length").set_value(3.5)
+    _by_label(at.sidebar.selectbox, "Method").set_value("adam")
+    _by_label(at.sidebar.slider, "Steps").set_value(6)
+    _by_label(at.button, "Optimise").click()
+    at.run()
+    assert not at.exception and not at.error
+    cd = at.session_state["design"]["cd_final"]
+    design_id = int(at.query_params["design"][0])
+
+    again = testing.AppTest.from_file(PAGE, default_timeout=180)
+    again.run()
+    assert _by_label(again.sidebar.select_slider, "Reynolds number").value == 20.0  # a fresh set-up
+    _by_label(again.selectbox, "Design").set_value(design_id)
+    again.run()
+    _by_label(again.button, "Open in the Design tab").click()
+    again.run()
+    assert not again.exception and not again.error
+    assert _by_label(again.sidebar.selectbox, "Preset").value == "ellipse"
+    assert _by_label(again.sidebar.number_input, "Axis ratio").value == 3.0
+    assert _by_label(again.sidebar.select_slider, "Reynolds number").value == 10.0
+    assert _by_label(again.sidebar.checkbox, "Maximum length").value
+    assert _by_label(again.sidebar.number_input, "Maximum length").value == 3.5
+    assert _by_label(again.sidebar.selectbox, "Method").value == "adam"
+    assert _by_label(again.sidebar.slider, "Steps").value == 6
+    assert again.session_state["design"]["cd_final"] == pytest.approx(cd, rel=1e-9)
+    assert _metric(again, "Cd after") == pytest.approx(cd, abs=5e-5)
 
 
 def test_a_body_beyond_the_surrogates_window_is_simulated_alone_and_optimised_by_the_simulation():
