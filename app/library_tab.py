@@ -90,6 +90,7 @@ def library_tab(surrogate: Any = None) -> None:
                 file_name=f"design-{pick}.json",
                 mime="application/json",
                 key=f"download-{pick}",
+                on_click="ignore",  # a download needs no rerun
             )
             if st.button("Delete this design", key=f"delete-{pick}"):
                 lib.delete(pick)

@@ -74,11 +74,13 @@ def sidebar() -> tuple[SurrogateBackend | None, float, Shape | None, Options]:
     with st.sidebar:
         st.header("Set-up")
         folder = st.text_input(
-            "Model folder", value=str(default_model()), help="a folder made by `dragopt train`"
+            "Model folder",
+            placeholder="the shipped model",
+            help="a folder made by `dragopt train`; empty: the shipped model",
         )
         surrogate = None
         try:
-            surrogate = load_model(folder)
+            surrogate = load_model(folder.strip() or str(default_model()))
             ss.card = surrogate.card
         except (ValueError, OSError) as exc:  # ModelError is a ValueError
             st.error(f"This model cannot be used: {exc}")

@@ -24,6 +24,7 @@ from app.setup_panel import sidebar
 from app.words import in_app_words
 from geometry.errors import ShapeError
 from geometry.shape import Shape
+from surrogate.paths import portable
 
 if TYPE_CHECKING:
     from streamlit.delta_generator import DeltaGenerator
@@ -36,6 +37,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 st.set_page_config(page_title="dragopt: low-drag shape design", layout="wide", initial_sidebar_state="auto")
 ss = st.session_state
+# No download while a run is asked for or under way: until the run redraws it, the button is the last run's,
+# and after a change of format it would give the previous format's file.
+st.html(
+    "<style>"
+    + ", ".join(
+        f'[data-test-script-state="{state}"] [data-testid="stDownloadButton"] button'
+        for state in ("rerunRequested", "running")
+    )
+    + " { pointer-events: none; opacity: 0.4; }</style>"
+)
 
 
 # ----------------------------------------------------------------------------------------------- the set-up
@@ -308,7 +319,9 @@ def export_tab(shape: Shape) -> None:
                 return
             data = path.read_bytes()
         ss.export = (path.name, data)
-        slot.download_button(f"Download {path.name}", data, file_name=path.name, type="primary")
+        slot.download_button(
+            f"Download {path.name}", data, file_name=path.name, type="primary", on_click="ignore"
+        )
         st.caption(f"{len(data):,} bytes; " + ("the design" if d else "the start shape (no design yet)"))
     with c2:
         if fmt in MESH_FORMATS:
@@ -354,9 +367,10 @@ def model_tab(surrogate: SurrogateBackend | None) -> None:
             f"{100 * cal['spread_rel_median']:.3f}% of Cd; rank correlation with the error "
             f"{cal['spearman_spread_error']:.2f}."
         )
+    data = card.get("dataset", {})
     st.write(
-        f"**Trained as** {' -> '.join(steps)}; **dataset** {card.get('dataset', {}).get('settings_hash')} "
-        f"({card.get('dataset', {}).get('n_train')} training samples); **folder** {surrogate.folder}"
+        f"**Trained as** {' -> '.join(steps)}; **dataset** {data.get('settings_hash')} "
+        f"({data.get('n_train')} training samples); **folder** {portable(surrogate.folder)}"
     )
     m = card.get("test_metrics")
     if not m and cal:  # an ensemble: the mean's drag error, from its calibration on the test set
