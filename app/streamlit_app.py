@@ -87,7 +87,7 @@ def design_tab(surrogate: SurrogateBackend | None, re: float, shape: Shape, opts
         ss.running = False
         if "partial" in ss:
             ss.design = {**ss.partial, "status": "stopped", "key": ss.partial["key"]}
-    kind, text = trust.validity_box(surrogate, shape.points, re)
+    kind, text = validity(surrogate, shape.points, re)
     (st.warning if kind == "warning" else st.caption)(text)
     broken = start_violations(shape, opts)
     if broken and not ss.get("design"):
@@ -248,17 +248,43 @@ def result_card(card: DeltaGenerator, d: dict[str, Any]) -> None:
             st.caption("Predicted by the surrogate: check it in **Compare with simulation**.")
 
 
+def _folder(surrogate: SurrogateBackend | None) -> str:
+    """The cache key of a loaded surrogate: its folder."""
+    return str(surrogate.folder) if surrogate is not None else ""
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _validity(folder: str, points: np.ndarray, re: float, _surrogate: SurrogateBackend | None) -> tuple:
+    return trust.validity_box(_surrogate, points, re)
+
+
+def validity(surrogate: SurrogateBackend | None, points: np.ndarray, re: float) -> tuple[str, str]:
+    """trust.validity_box, once per model, body and Re (every click reruns the page)."""
+    return _validity(_folder(surrogate), points, re, surrogate)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _predicted(folder: str, points: np.ndarray, re: float, _surrogate: SurrogateBackend) -> dict:
+    from optim.verify import predict
+
+    return predict(_surrogate, Shape.from_points(points), re)
+
+
+def predicted(surrogate: SurrogateBackend, points: np.ndarray, re: float) -> dict[str, Any]:
+    """optim.verify.predict for a normalised outline, once per model, body and Re."""
+    return _predicted(_folder(surrogate), points, re, surrogate)
+
+
 def flow_panel(surrogate: SurrogateBackend | None, re: float, points: np.ndarray) -> None:
     """The surrogate's flow around `points` (start-shape D) and its surface pressure."""
     from geometry.properties import own_scale
-    from optim.verify import predict
 
     if surrogate is None:
         return
     try:
         s = Shape.from_points(points)
         re_own = float(own_scale(points, re)[1])
-        p = predict(surrogate, s, re_own)
+        p = predicted(surrogate, s.points, re_own)
     except (ShapeError, ValueError) as exc:
         st.info(f"No predicted field: {exc}")
         return
@@ -370,7 +396,7 @@ def model_tab(surrogate: SurrogateBackend | None) -> None:
     data = card.get("dataset", {})
     st.write(
         f"**Trained as** {' -> '.join(steps)}; **dataset** {data.get('settings_hash')} "
-        f"({data.get('n_train')} training samples); **folder** {portable(surrogate.folder)}"
+        f"({data.get('n_train')} training samples); **folder** {portable(surrogate.folder or '-')}"
     )
     m = card.get("test_metrics")
     if not m and cal:  # an ensemble: the mean's drag error, from its calibration on the test set
