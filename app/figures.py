@@ -70,13 +70,6 @@ def outline_spec(initial: np.ndarray, current: np.ndarray) -> dict:
     return outlines_spec({"design": current, "start": initial}, colors=[CURRENT, "#888888"])
 
 
-def outline(points: np.ndarray, title: str = "", unit: str = "D") -> Figure:
-    """One outline, filled (the export's section)."""
-    fig, ax = plt.subplots(figsize=(6.4, 3.4))
-    _design(ax, points)
-    return _frame(fig, ax, title, f"x ({unit})", f"y ({unit})")
-
-
 def field_of(state: np.ndarray, name: str) -> np.ndarray:
     """The speed |u| or the pressure (n, n) of a state (3, n, n)."""
     u, v, p = state
@@ -192,15 +185,16 @@ def history(cd: list[float], pred: list[float] | None = None) -> Figure:
     return _curves(fig, ax, "step", "Cd")
 
 
-def outlines_spec(named: dict[str, np.ndarray], colors: list[str] | None = None) -> dict:
+def outlines_spec(named: dict[str, np.ndarray], colors: list[str] | None = None, unit: str = "D") -> dict:
     """A Vega-Lite spec of several outlines overlaid (in `colors`, in order, when given), equal axis scales
-    in a 2:1 chart."""
+    in a 2:1 chart; coordinates in `unit`."""
     rows = []
     for name, p in named.items():
         q = _closed(np.asarray(p))
         rows += [{"x": float(x), "y": float(y), "i": i, "design": name} for i, (x, y) in enumerate(q)]
     both = np.vstack(list(named.values()))
-    lo, hi = both.min(0) - 0.1, both.max(0) + 0.1
+    pad = 0.1 if unit == "D" else 0.05 * float(np.ptp(both, 0).max())
+    lo, hi = both.min(0) - pad, both.max(0) + pad
     half = 0.5 * max(hi[0] - lo[0], 2 * (hi[1] - lo[1]))
     mid = (lo + hi) / 2
     return {
@@ -213,13 +207,13 @@ def outlines_spec(named: dict[str, np.ndarray], colors: list[str] | None = None)
             "x": {
                 "field": "x",
                 "type": "quantitative",
-                "title": "x / D",
+                "title": f"x / {unit}",
                 "scale": {"domain": [mid[0] - half, mid[0] + half]},
             },
             "y": {
                 "field": "y",
                 "type": "quantitative",
-                "title": "y / D",
+                "title": f"y / {unit}",
                 "scale": {"domain": [mid[1] - half / 2, mid[1] + half / 2]},
             },
             "order": {"field": "i"},

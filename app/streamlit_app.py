@@ -359,7 +359,8 @@ def export_tab(shape: Shape) -> None:
             st.plotly_chart(figures.mesh_3d(m.vertices, m.faces), use_container_width=True)
             st.caption(f"{len(m.faces):,} triangles; drag to turn it, scroll to zoom")
         else:
-            show(figures.outline(pts, f"{out.name}, as exported", units or "shape units"))
+            st.caption(f"{out.name}, as exported")
+            st.vega_lite_chart(figures.outlines_spec({out.name: pts}, unit=units or "shape units"))
 
 
 # ----------------------------------------------------------------------------------------------- model

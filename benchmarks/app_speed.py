@@ -1,8 +1,9 @@
 """The app's speed goals, measured in Debian's Chromium through Playwright (`make browser-test` installs
-both): the page usable within 10 s of starting the server; one optimisation step in the page at most 50 ms
+both): the page usable within 4 s of starting the server; one optimisation step in the page at most 30 ms
 beyond the step itself (the same optimisation timed in-process, without the page), and at least 8 steps a
 second; the page responsive while a
-full simulation runs (another tab answers a click).
+full simulation runs (another tab answers a click). The same optimisation run by Streamlit's AppTest (the
+server's side, no browser) says how much of the page's overhead is the browser's.
 
 Usage: python benchmarks/app_speed.py [--out PATH]  -> docs/benchmarks/app_speed.json. Run on a quiet machine.
 """
@@ -42,6 +43,24 @@ def library_time() -> tuple[float, int]:
     return done.wall_s, done.result.history[-1]["step"]
 
 
+def apptest_time() -> tuple[float, int]:
+    """The same optimisation in the page run by Streamlit's AppTest: the server's side without a browser."""
+    import os
+    import tempfile
+
+    from streamlit.testing.v1 import AppTest
+
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["DRAGOPT_LIBRARY"] = f"{tmp}/designs.sqlite"
+        at = AppTest.from_file(str(ROOT / "app" / "streamlit_app.py"), default_timeout=300)
+        at.run()
+        next(b for b in at.button if b.label == "Optimise").click()
+        at.run()
+        d = at.session_state["design"]
+        del os.environ["DRAGOPT_LIBRARY"]
+    return d["wall_s"], d["steps"]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_out(ap, "app_speed")
@@ -50,6 +69,7 @@ def main() -> None:
 
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     lib_s, lib_steps = library_time()
+    app_s, app_steps = apptest_time()
     port = free_port()
     t0 = time.perf_counter()
     cmd = [sys.executable, "-m", "app.cli", "app", "--headless", "--port", str(port)]
@@ -75,22 +95,32 @@ def main() -> None:
             page.get_by_role("button", name="Optimise").wait_for(timeout=60_000)
             idle()
             usable_s = time.perf_counter() - t0
-            page.get_by_role("button", name="Optimise").click()
-            page.get_by_text("Cd after (predicted)").wait_for(timeout=300_000)
-            idle()
-            status = (
-                page.locator('[data-testid="stMarkdownContainer"]')
-                .filter(has_text="Status:")
-                .first.inner_text()
-            )
-            page_s = float(regex.search(r"in ([0-9.]+) s", status).group(1))
-            page_steps = int(regex.search(r"after ([0-9]+) steps", status).group(1))
+            runs = []  # the first run in a fresh session (cold backward kernels), then the same again
+            for _ in range(2):
+                page.get_by_role("button", name="Reset").click()
+                idle()
+                page.get_by_role("button", name="Optimise").click()
+                page.get_by_text("Cd after (predicted)").wait_for(timeout=300_000)
+                idle()
+                status = (
+                    page.locator('[data-testid="stMarkdownContainer"]')
+                    .filter(has_text="Status:")
+                    .first.inner_text()
+                )
+                runs.append(
+                    (
+                        float(regex.search(r"in ([0-9.]+) s", status).group(1)),
+                        int(regex.search(r"after ([0-9]+) steps", status).group(1)),
+                    )
+                )
+            (first_s, first_steps), (page_s, page_steps) = runs
             page.get_by_role("tab", name="Compare with simulation").click()
             page.get_by_role("button", name="Simulate").click()
             page.get_by_text("Simulating").wait_for(timeout=30_000)
             t_click = time.perf_counter()
             page.get_by_role("tab", name="Export").click()
-            page.get_by_role("button", name=regex.compile("Download")).wait_for(timeout=60_000)
+            download = regex.compile(r"^Download .+\.(csv|dxf|svg|stl|obj|glb)$")  # not a chart's "as PNG"
+            page.get_by_role("button", name=download).wait_for(timeout=60_000)
             answer_s = time.perf_counter() - t_click
             page.get_by_role("tab", name="Compare with simulation").click()
             page.get_by_text("Cd simulated").wait_for(timeout=300_000)
@@ -101,13 +131,17 @@ def main() -> None:
     out = {
         "server_start_s": server_s,
         "page_usable_s": usable_s,
-        "goal_usable_s": 10.0,
+        "goal_usable_s": 4.0,
         "optimisation_steps": lib_steps,
+        "page_first_optimisation_s": first_s,
+        "page_first_optimisation_steps": first_steps,
         "page_optimisation_s": page_s,
         "library_optimisation_s": lib_s,
         "page_optimisation_steps": page_steps,
+        "apptest_optimisation_s": app_s,
+        "apptest_optimisation_steps": app_steps,
         "page_overhead_per_step_ms": 1000 * (page_s / max(page_steps, 1) - lib_s / max(lib_steps, 1)),
-        "goal_overhead_per_step_ms": 50.0,
+        "goal_overhead_per_step_ms": 30.0,
         "page_steps_per_s": page_steps / page_s,
         "goal_page_steps_per_s": 8.0,
         "click_answered_during_simulation_s": answer_s,

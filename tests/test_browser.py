@@ -22,6 +22,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DOWNLOAD = re.compile(r"^Download .+\.(csv|dxf|svg|stl|obj|glb)$")  # the export's, not a chart's "as PNG"
 
 
 def _free_port() -> int:
@@ -150,7 +151,7 @@ def _download(page, folder: Path) -> Path:
     give the previous file) and keep what the browser receives."""
     for attempt in range(2):
         with page.expect_download() as info:
-            page.get_by_role("button", name=re.compile(r"^Download ")).first.click()
+            page.get_by_role("button", name=DOWNLOAD).first.click()
         path = folder / info.value.suggested_filename
         try:
             info.value.save_as(path)
