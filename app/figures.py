@@ -1,6 +1,6 @@
-"""The app's figures: Vega-Lite specs the browser draws (outlines, histories, curves, Cp: hover, pan and
-zoom), matplotlib (Agg) for the fields with streamlines, and Plotly for the rotatable 3D preview. Drawing
-only: every number comes from the packages."""
+"""The app's figures, drawn by the browser with hover, pan and zoom: Vega-Lite specs (outlines, histories,
+curves, Cp) and Plotly figures (the fields with their streamlines, the rotatable 3D preview); matplotlib
+(Agg) only traces the streamlines. Drawing only: every number comes from the packages."""
 
 from __future__ import annotations
 
@@ -12,53 +12,12 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
 
-INITIAL, CURRENT = "0.55", "#1f5fa8"
+CURRENT = "#1f5fa8"
 
 
 def _closed(p: np.ndarray) -> np.ndarray:
     return np.vstack([p, p[:1]])
-
-
-def _design(ax: Axes, points: np.ndarray, label: str | None = None) -> None:
-    c = _closed(points)
-    ax.fill(c[:, 0], c[:, 1], color=CURRENT, alpha=0.15)
-    ax.plot(c[:, 0], c[:, 1], color=CURRENT, lw=2.0, label=label)
-
-
-def _frame(fig: Figure, ax: Axes, title: str, x: str, y: str) -> Figure:
-    """Equal scales, labels and grid of an outline plot."""
-    ax.set_aspect("equal", adjustable="datalim")
-    ax.margins(0.08)
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
-    ax.grid(alpha=0.25)
-    ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    return fig
-
-
-def _curves(fig: Figure, ax: Axes, x: str, y: str) -> Figure:
-    """Labels, grid and legend of a line plot."""
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
-    ax.grid(alpha=0.25)
-    ax.legend(fontsize=8, frameon=False)
-    fig.tight_layout()
-    return fig
-
-
-def outlines(initial: np.ndarray, current: np.ndarray | None = None, title: str = "") -> Figure:
-    """The current design over the start shape (D units, flow from the left)."""
-    fig, ax = plt.subplots(figsize=(6.4, 3.4))
-    q = _closed(initial)
-    ax.plot(q[:, 0], q[:, 1], "--", color=INITIAL, lw=1.2, label="start")
-    if current is not None:
-        _design(ax, current, "design")
-    ax.legend(loc="upper right", fontsize=8, frameon=False)
-    return _frame(fig, ax, title or "flow from the left", "x / D", "y / D")
 
 
 ZOOM = [{"name": "zoom", "select": "interval", "bind": "scales"}]  # drag to pan, scroll to zoom
@@ -76,73 +35,115 @@ def field_of(state: np.ndarray, name: str) -> np.ndarray:
     return np.hypot(u, v) if name == "speed" else p
 
 
-def flow(
-    state: np.ndarray, extent: float, points: np.ndarray, title: str = "", quantity: str = "speed"
-) -> Figure:
-    """A state (3, n, n) on the window (indexing [x, y]) as a colour map of the speed or the pressure, with
-    streamlines and the body."""
-    u, v, p = state
-    n = u.shape[0]
-    c = (np.arange(n) + 0.5) / n * 2 * extent - extent
-    fig, ax = plt.subplots(figsize=(5.2, 4.4))
-    field = field_of(state, quantity)
-    cmap = "viridis" if quantity == "speed" else "RdBu_r"
-    lim = None if quantity == "speed" else float(np.nanpercentile(np.abs(p), 99))
-    im = ax.imshow(
-        field.T,
-        origin="lower",
-        extent=(-extent, extent, -extent, extent),
-        cmap=cmap,
-        vmin=None if lim is None else -lim,
-        vmax=lim,
-    )
+def streamlines(state: np.ndarray, extent: float, points: np.ndarray) -> np.ndarray:
+    """Streamlines of a state (3, n, n) on the window, only in the fluid (the velocity is masked inside the
+    body): (N, 2) points, the lines separated by NaN rows. Traced by matplotlib's streamplot, drawn by the
+    browser."""
     from matplotlib.path import Path as Polygon
 
+    u, v, _ = state
+    n = u.shape[0]
+    c = (np.arange(n) + 0.5) / n * 2 * extent - extent
     X, Y = np.meshgrid(c, c, indexing="ij")
     inside = Polygon(np.asarray(points)).contains_points(np.stack([X.ravel(), Y.ravel()], 1)).reshape(n, n)
-    um, vm = np.ma.masked_where(inside, u), np.ma.masked_where(inside, v)  # streamlines only in the fluid
-    ax.streamplot(c, c, um.T, vm.T, color="w", linewidth=0.6, density=1.1, arrowsize=0.6)
-    q = _closed(points)
-    ax.fill(q[:, 0], q[:, 1], color="0.2")
-    ax.set_xlim(-extent, extent)
-    ax.set_ylim(-extent, extent)
-    ax.set_aspect("equal")
-    ax.set_xlabel("x / D")
-    ax.set_title(title, fontsize=10)
-    fig.colorbar(im, ax=ax, shrink=0.8, label="|u| / U" if quantity == "speed" else "p / (rho U^2)")
-    fig.tight_layout()
-    return fig
+    um, vm = np.ma.masked_where(inside, u), np.ma.masked_where(inside, v)
+    fig, ax = plt.subplots()
+    try:
+        lines = ax.streamplot(c, c, um.T, vm.T, density=1.1).lines.get_segments()
+    finally:
+        plt.close(fig)
+    gap = np.full((1, 2), np.nan)
+    return np.vstack([np.vstack([np.asarray(seg), gap]) for seg in lines]) if lines else np.zeros((0, 2))
 
 
-def difference(a: np.ndarray, b: np.ndarray, extent: float, points: np.ndarray, title: str) -> Figure:
-    """a - b (n, n) on the window, symmetric colour scale."""
-    fig, ax = plt.subplots(figsize=(5.2, 4.4))
-    d = a - b
-    lim = float(np.nanpercentile(np.abs(d), 99)) or 1.0
-    im = ax.imshow(
-        d.T, origin="lower", extent=(-extent, extent, -extent, extent), cmap="PuOr", vmin=-lim, vmax=lim
+def field_chart(
+    field: np.ndarray,
+    extent: float,
+    points: np.ndarray,
+    title: str,
+    label: str,
+    symmetric: bool = False,
+    lines: np.ndarray | None = None,
+) -> Any:
+    """A Plotly view of a field (n, n) on the window (indexing [x, y]): hover for the value, drag to zoom,
+    equal axis scales; the body filled, streamlines when given. `symmetric`: a colour scale about zero."""
+    import plotly.graph_objects as go
+
+    n = field.shape[0]
+    c = (np.arange(n) + 0.5) / n * 2 * extent - extent
+    lim = float(np.nanpercentile(np.abs(field), 99)) or 1.0
+    heat = go.Heatmap(
+        z=field.T,
+        x=c,
+        y=c,
+        colorscale="RdBu_r" if symmetric else "Viridis",
+        zmin=-lim if symmetric else None,
+        zmax=lim if symmetric else None,
+        colorbar={"title": label, "len": 0.8},
+        hovertemplate="x %{x:.2f}, y %{y:.2f}: %{z:.3g}<extra></extra>",
     )
-    q = _closed(points)
-    ax.fill(q[:, 0], q[:, 1], color="0.2")
-    ax.set_aspect("equal")
-    ax.set_xlabel("x / D")
-    ax.set_title(title, fontsize=10)
-    fig.colorbar(im, ax=ax, shrink=0.8)
-    fig.tight_layout()
+    q = _closed(np.asarray(points))
+    traces = [heat]
+    if lines is not None and len(lines):
+        traces.append(
+            go.Scatter(
+                x=lines[:, 0],
+                y=lines[:, 1],
+                mode="lines",
+                line={"color": "white", "width": 0.8},
+                hoverinfo="skip",
+                showlegend=False,
+            )
+        )
+    traces.append(
+        go.Scatter(
+            x=q[:, 0],
+            y=q[:, 1],
+            fill="toself",
+            mode="lines",
+            fillcolor="rgb(50,50,50)",
+            line={"color": "rgb(50,50,50)"},
+            hoverinfo="skip",
+            showlegend=False,
+        )
+    )
+    fig = go.Figure(traces)
+    fig.update_layout(
+        title={"text": title, "font": {"size": 13}},
+        height=420,
+        margin={"l": 10, "r": 10, "t": 36, "b": 10},
+        xaxis={"range": [-extent, extent], "title": "x / D", "constrain": "domain"},
+        yaxis={"range": [-extent, extent], "scaleanchor": "x", "scaleratio": 1, "constrain": "domain"},
+    )
     return fig
 
 
-def cp(curves: list[tuple[str, np.ndarray, np.ndarray]]) -> Figure:
-    """Surface Cp against the arc-length fraction from the nose, for (label, stations (M, 2), cp (M,))
-    curves."""
-    fig, ax = plt.subplots(figsize=(6.4, 3.4))
-    for label, stations, values in curves:
-        s = np.asarray(stations)
-        seg = np.linalg.norm(np.diff(np.vstack([s, s[:1]]), axis=0), axis=1)
-        frac = np.concatenate([[0.0], np.cumsum(seg)[:-1]]) / seg.sum()
-        ax.plot(frac, values, ".-", ms=3, label=label)
-    ax.axhline(0.0, color="0.6", lw=0.8)
-    return _curves(fig, ax, "arc length from the first station / perimeter", "Cp")
+def flow(
+    state: np.ndarray, extent: float, points: np.ndarray, title: str = "", quantity: str = "speed"
+) -> Any:
+    """A state (3, n, n) on the window as a Plotly colour map of the speed or the pressure, with streamlines
+    (only in the fluid) and the body."""
+    return field_chart(
+        field_of(state, quantity),
+        extent,
+        points,
+        title,
+        "|u| / U" if quantity == "speed" else "p / (rho U^2)",
+        symmetric=quantity != "speed",
+        lines=streamlines(state, extent, points),
+    )
+
+
+def difference(a: np.ndarray, b: np.ndarray, extent: float, points: np.ndarray, title: str) -> Any:
+    """a - b (n, n) on the window as a Plotly colour map, symmetric about zero."""
+    return field_chart(a - b, extent, points, title, "difference", symmetric=True)
+
+
+def history_chart(cd: list[float], pred: list[float] | None = None) -> dict:
+    """A Vega-Lite spec of Cd against the step (and the surrogate's prediction of a trust-region run)."""
+    rows = [{"design": "Cd", "step": k, "Cd": float(c)} for k, c in enumerate(cd)]
+    rows += [{"design": "Cd predicted", "step": k, "Cd": float(c)} for k, c in enumerate(pred or [])]
+    return curves_spec(rows, "step", "Cd")
 
 
 def history_spec(cd: list[float], feasible: list[bool]) -> dict:
@@ -174,15 +175,6 @@ def history_spec(cd: list[float], feasible: list[bool]) -> dict:
             },
         ],
     }
-
-
-def history(cd: list[float], pred: list[float] | None = None) -> Figure:
-    """Cd against the step (and the surrogate's prediction of a trust-region run)."""
-    fig, ax = plt.subplots(figsize=(6.4, 2.6))
-    ax.plot(cd, "o-", ms=3, color=CURRENT, label="Cd")
-    if pred:
-        ax.plot(pred, "s--", ms=3, color="tab:orange", label="Cd predicted")
-    return _curves(fig, ax, "step", "Cd")
 
 
 def outlines_spec(named: dict[str, np.ndarray], colors: list[str] | None = None, unit: str = "D") -> dict:
@@ -282,9 +274,8 @@ def mesh_3d(vertices: np.ndarray, faces: np.ndarray) -> Any:
     return fig
 
 
-def show(fig: Figure) -> None:
-    """Draw a matplotlib figure on the page and free it."""
+def show(fig: Any) -> None:
+    """Draw a Plotly figure on the page, as wide as its column."""
     import streamlit as st
 
-    st.pyplot(fig, clear_figure=True)
-    plt.close(fig)
+    st.plotly_chart(fig, use_container_width=True)

@@ -176,12 +176,14 @@ def design_tab(surrogate: SurrogateBackend | None, re: float, shape: Shape, opts
         bar.progress(1.0, text=f"Done after {ss.design['steps']} steps in {done.wall_s:.1f} s")
         status.update(label=f"Done: {STATUS.get(res.status, res.status)}", state="complete", expanded=False)
     d = ss.get("design")
-    with shape_ph:
-        show(figures.outlines(shape.points, d["final"] if d else None, "design over the start shape"))
+    shape_ph.vega_lite_chart(
+        figures.outline_spec(shape.points, d["final"])
+        if d
+        else figures.outlines_spec({"start": shape.points}, colors=["#888888"])
+    )
     if d:
         if d["pred"] or "feasible" not in d:  # a trust region's: simulated and predicted
-            with hist_ph:
-                show(figures.history(d["history"], d["pred"] or None))
+            hist_ph.vega_lite_chart(figures.history_chart(d["history"], d["pred"] or None))
         else:
             hist_ph.vega_lite_chart(figures.history_spec(d["history"], d["feasible"]))
         result_card(card, d)

@@ -349,9 +349,8 @@ def test_two_stored_designs_compare_side_by_side(tmp_path):
 
 
 def test_streamlines_stay_in_the_fluid():
-    """figures.flow masks the velocity inside the body: no streamline point falls inside the outline (a
-    uniform stream would otherwise cross it)."""
-    import matplotlib.pyplot as plt
+    """figures.streamlines masks the velocity inside the body: no streamline point falls inside the outline (a
+    uniform stream would otherwise cross it); the field chart draws them over the field, with the body."""
     from matplotlib.path import Path as Polygon
 
     from app import figures
@@ -359,13 +358,15 @@ def test_streamlines_stay_in_the_fluid():
     p = parse_shape("ellipse:2").points
     n, ext = 64, 1.84
     state = np.stack([np.ones((n, n)), 0.1 * np.ones((n, n)), np.zeros((n, n))])
-    fig = figures.flow(state, ext, p, "uniform")
-    segs = [
-        np.asarray(s) for c in fig.axes[0].collections if hasattr(c, "get_segments") for s in c.get_segments()
-    ]
-    pts = np.concatenate([s.reshape(-1, 2) for s in segs if len(s)])
-    plt.close(fig)
+    lines = figures.streamlines(state, ext, p)
+    pts = lines[np.isfinite(lines).all(1)]
     assert len(pts) > 100 and not Polygon(p).contains_points(pts).any()
+    assert np.isnan(lines).any(1).sum() > 5  # several separate lines
+    fig = figures.flow(state, ext, p, "uniform")
+    kinds = [t.type for t in fig.data]
+    assert kinds == ["heatmap", "scatter", "scatter"]  # the field, the streamlines, the body
+    assert np.allclose(np.asarray(fig.data[0].z), np.hypot(1.0, 0.1))
+    assert fig.layout.yaxis.scaleanchor == "x"  # equal axis scales
 
 
 def test_a_shape_drawn_by_hand_is_checked_against_the_constraints_and_optimised():
@@ -409,8 +410,7 @@ def test_a_solid_export_shows_a_rotatable_3d_preview():
     _by_label(at.selectbox, "Format").set_value("stl")
     at.run()
     assert not at.exception and not at.error
-    charts = at.get("plotly_chart")
-    assert len(charts) == 1
-    spec = json.loads(charts[0].proto.spec)
-    assert spec["data"][0]["type"] == "mesh3d" and spec["layout"]["scene"]["aspectmode"] == "data"
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]  # the predicted flow's, the solid's
+    solids = [s for s in specs if s["data"][0]["type"] == "mesh3d"]
+    assert len(solids) == 1 and solids[0]["layout"]["scene"]["aspectmode"] == "data"
     assert at.session_state["export"][0].endswith(".stl")
