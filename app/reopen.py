@@ -17,6 +17,19 @@ PRESET_LABELS = {
 }
 LIBRARY_SOURCE = "From the library"  # the start-shape source of a reopened design that no preset makes
 LIMIT_WIDGETS = ("min_thickness", "max_length", "max_height")
+RANGES = {  # the sidebar's number inputs' bounds: a stored value beyond them is brought inside
+    "min_thickness": (0.05, 10.0),
+    "max_length": (0.05, 10.0),
+    "max_height": (0.05, 10.0),
+    "chord": (0.2, 3.0),
+    "ratio": (0.02, 0.95),
+    "cl_value": (-2.0, 2.0),
+}
+
+
+def _inside(key: str, value: float) -> float:
+    lo, hi = RANGES[key]
+    return min(max(float(value), lo), hi)
 
 
 def nearest(options: list[float], value: float) -> float:
@@ -72,13 +85,13 @@ def setup_widgets(design: dict[str, Any], re_options: list[float]) -> dict[str, 
             value = limits.get(name)
             out[f"use_{name}"] = value is not None
             if value is not None:
-                out[name] = float(value)
+                out[name] = _inside(name, value)
         out["use_chord"] = limits.get("chord") is not None
         if limits.get("chord") is not None:
-            out["chord"] = float(limits["chord"])
+            out["chord"] = _inside("chord", limits["chord"])
         out["use_ratio"] = limits.get("min_thickness_ratio") is not None
         if limits.get("min_thickness_ratio") is not None:
-            out["ratio"] = float(limits["min_thickness_ratio"])
+            out["ratio"] = _inside("ratio", limits["min_thickness_ratio"])
     options = setup.get("options")
     if options:
         out.update(_option_widgets(options, (setup.get("parametrisation") or {}).get("kind")))
@@ -89,9 +102,9 @@ def _option_widgets(options: dict[str, Any], parametrisation: str | None) -> dic
     """The lift, incidence and optimiser widgets of a run's stored options."""
     out: dict[str, Any] = {"objective": options.get("objective") or "drag"}
     if options.get("cl") is not None:
-        out["lift"], out["cl_value"] = "held", float(options["cl"])
+        out["lift"], out["cl_value"] = "held", _inside("cl_value", options["cl"])
     elif options.get("min_cl") is not None:
-        out["lift"], out["cl_value"] = "at least", float(options["min_cl"])
+        out["lift"], out["cl_value"] = "at least", _inside("cl_value", options["min_cl"])
     else:
         out["lift"] = "free"
     if parametrisation == "rigid":

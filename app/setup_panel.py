@@ -10,6 +10,7 @@ import numpy as np
 import streamlit as st
 
 from app import figures, reopen, units_panel
+from app.reopen import RANGES
 from geometry.errors import ShapeError
 from geometry.shape import Shape
 
@@ -118,7 +119,7 @@ def sidebar() -> tuple[SurrogateBackend | None, float, Shape | None, Options]:
             ("max_height", "Maximum height", 1.0),
         ):
             if st.checkbox(label, key=f"use_{name}"):
-                value = st.number_input(f"{label} (D)", 0.05, 10.0, step=0.05, key=default(name, start))
+                value = st.number_input(f"{label} (D)", *RANGES[name], step=0.05, key=default(name, start))
                 setattr(limits, name, value)
         lifting = section_panel(limits)
         st.subheader("Optimiser")
@@ -162,7 +163,9 @@ def section_panel(limits: Any) -> dict[str, Any]:
         )
         lift = st.radio("Lift", ["free", "held", "at least"], horizontal=True, key="lift")
         if lift != "free":
-            value = st.number_input("Lift coefficient Cl", -2.0, 2.0, step=0.05, key=default("cl_value", 0.2))
+            value = st.number_input(
+                "Lift coefficient Cl", *RANGES["cl_value"], step=0.05, key=default("cl_value", 0.2)
+            )
             out["cl" if lift == "held" else "min_cl"] = float(value)
         what = st.radio(
             "Design variables",
@@ -171,10 +174,12 @@ def section_panel(limits: Any) -> dict[str, Any]:
             key="design_variables",
         )
         if st.checkbox("Fixed chord", key="use_chord"):
-            limits.chord = float(st.number_input("Chord (D)", 0.2, 3.0, step=0.05, key=default("chord", 1.5)))
+            limits.chord = float(
+                st.number_input("Chord (D)", *RANGES["chord"], step=0.05, key=default("chord", 1.5))
+            )
         if st.checkbox("Minimum thickness-to-chord ratio", key="use_ratio"):
             limits.min_thickness_ratio = float(
-                st.number_input("Thickness / chord", 0.02, 0.95, step=0.01, key=default("ratio", 0.12))
+                st.number_input("Thickness / chord", *RANGES["ratio"], step=0.01, key=default("ratio", 0.12))
             )
     out["objective"] = objective
     out["incidence"] = "fixed" if what == "shape" else "free"

@@ -73,6 +73,13 @@ def test_constraints_lift_and_optimiser_come_back():
     assert sim["mode"] == "Full simulation" and sim["steps_slow"] == 200 and sim["lift"] == "at least"
 
 
+def test_a_value_beyond_a_widgets_bounds_is_brought_inside():
+    rec = _record("circle")
+    rec["setup"]["limits"]["max_height"] = 25.0  # a command-line run may go beyond the sidebar's inputs
+    w = reopen.setup_widgets(rec, RE_OPTIONS)
+    assert w["max_height"] == reopen.RANGES["max_height"][1]
+
+
 def test_an_re_between_the_sliders_steps_goes_to_the_nearest():
     assert reopen.nearest(RE_OPTIONS, 13.0) == 12.0 and reopen.nearest(RE_OPTIONS, 0.5) == 0.8
 
