@@ -6,12 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
+from matplotlib.figure import Figure
 
 CURRENT = "#1f5fa8"
 
@@ -46,12 +42,10 @@ def streamlines(state: np.ndarray, extent: float, points: np.ndarray) -> np.ndar
     c = (np.arange(n) + 0.5) / n * 2 * extent - extent
     X, Y = np.meshgrid(c, c, indexing="ij")
     inside = Polygon(np.asarray(points)).contains_points(np.stack([X.ravel(), Y.ravel()], 1)).reshape(n, n)
-    um, vm = np.ma.masked_where(inside, u), np.ma.masked_where(inside, v)
-    fig, ax = plt.subplots()
-    try:
-        lines = ax.streamplot(c, c, um.T, vm.T, density=1.1).lines.get_segments()
-    finally:
-        plt.close(fig)
+    gone = inside | ~np.isfinite(u) | ~np.isfinite(v)
+    um, vm = np.ma.masked_where(gone, u), np.ma.masked_where(gone, v)
+    ax = Figure().subplots()  # no pyplot: its global state is shared by the sessions' threads
+    lines = ax.streamplot(c, c, um.T, vm.T, density=1.1).lines.get_segments()
     gap = np.full((1, 2), np.nan)
     return np.vstack([np.vstack([np.asarray(seg), gap]) for seg in lines]) if lines else np.zeros((0, 2))
 
@@ -71,7 +65,8 @@ def field_chart(
 
     n = field.shape[0]
     c = (np.arange(n) + 0.5) / n * 2 * extent - extent
-    lim = float(np.nanpercentile(np.abs(field), 99)) or 1.0
+    lim = float(np.nanpercentile(np.abs(field), 99)) if np.isfinite(field).any() else 1.0
+    lim = lim if np.isfinite(lim) and lim > 0 else 1.0
     heat = go.Heatmap(
         z=field.T,
         x=c,

@@ -124,6 +124,31 @@ def _option_widgets(options: dict[str, Any], parametrisation: str | None) -> dic
     return out
 
 
+def setup_notes(design: dict[str, Any], re_options: list[float]) -> list[str]:
+    """What of a stored set-up the sidebar cannot hold (its result is shown on the nearest set-up it has)."""
+    setup = design.get("setup") or {}
+    notes = []
+    res = [float(r) for r in setup.get("re") or []]
+    if len(res) > 1:
+        notes.append(
+            f"it was designed over Re {', '.join(f'{r:g}' for r in res)}; the page sets one, the first"
+        )
+    step = nearest(re_options, res[0]) if res else None
+    if res and step != res[0]:
+        notes.append(f"it was designed at Re {res[0]:.4g}; the slider's nearest step is {step:g}")
+    options, limits = setup.get("options") or {}, setup.get("limits") or {}
+    kind = (setup.get("parametrisation") or {}).get("kind")
+    if kind not in (None, "bspline", "rigid"):
+        notes.append(f"its shape was a {kind} parametrisation; the page uses B-splines")
+    if options.get("worst_case") or len(set(options.get("re_weights") or [])) > 1:
+        notes.append("its weighting of the Reynolds numbers is not in the page")
+    if limits.get("max_curvature") is not None:
+        notes.append(f"its curvature limit ({limits['max_curvature']:g} per D) is not in the page")
+    if limits.get("max_ood") not in (None, 1.0):
+        notes.append(f"its distance limit to the training shapes was {limits['max_ood']:g}; the page's is 1")
+    return notes
+
+
 def design_result(design: dict[str, Any]) -> dict[str, Any] | None:
     """The Design tab's result (its session-state `design`, without the set-up key) of a stored
     optimisation; None for a stored simulation, which has no design run."""
@@ -131,20 +156,24 @@ def design_result(design: dict[str, Any]) -> dict[str, Any] | None:
         return None
     from optim.optimise import FEASIBLE
 
-    n, history = design["numbers"], design["history"]
+    n = design["numbers"]
+    history = [h for h in design["history"] if h.get("cd") is not None]
     options = (design.get("setup") or {}).get("options") or {}
     simulated = bool(options.get("trust_region")) or options.get("backend") == "simulation"
     tag = "sim" if simulated and n.get("cd_sim_final") is not None else "pred"
-    cd_initial = n.get(f"cd_{tag}_initial", history[0]["cd"])
-    cd_final = n.get(f"cd_{tag}_final", min(h["cd"] for h in history))
+    cds = [h["cd"] for h in history]
+    cd_initial = _first(n.get(f"cd_{tag}_initial"), cds[0] if cds else None)
+    cd_final = _first(n.get(f"cd_{tag}_final"), min(cds) if cds else None)
+    if cd_initial is None or cd_final is None:
+        return None
     start = design.get("start") if design.get("start") is not None else design["outline"]
     out = {
         "initial": np.asarray(start),
         "final": np.asarray(design["outline"]),
         "cd_initial": float(cd_initial),
         "cd_final": float(cd_final),
-        "history": [h["cd"] for h in history],
-        "feasible": [h.get("violation", 0.0) <= FEASIBLE for h in history],
+        "history": cds,
+        "feasible": [(h.get("violation") or 0.0) <= FEASIBLE for h in history],
         "pred": [h["cd_pred"] for h in history if "cd_pred" in h],
         "active": list(n.get("active_constraints") or []),
         "ood": n.get("ood") or {},
@@ -153,7 +182,7 @@ def design_result(design: dict[str, Any]) -> dict[str, Any] | None:
         "trust_region": bool(options.get("trust_region")),
         "steps": int(history[-1].get("step", len(history))),
         "cl_final": n.get("cl_final"),
-        "incidence": n.get("incidence_final", 0.0),
+        "incidence": n.get("incidence_final") or 0.0,
         "lifting": n.get("objective", "drag") != "drag"
         or options.get("cl") is not None
         or options.get("min_cl") is not None
@@ -164,3 +193,8 @@ def design_result(design: dict[str, Any]) -> dict[str, Any] | None:
         out["wall_s"] = float(n["wall_s"])
     out["lifting"] = out["lifting"] and out["cl_final"] is not None
     return out
+
+
+def _first(*values: Any) -> float | None:
+    """The first value that is a number (a stored NaN is null)."""
+    return next((float(v) for v in values if v is not None), None)

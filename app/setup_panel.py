@@ -56,13 +56,18 @@ def apply_reopen() -> None:
     try:
         with Library() as lib:
             d = lib.get(wanted)
-    except (LibraryError, OSError) as exc:
+        widgets, result = reopen.setup_widgets(d, RE_OPTIONS), reopen.design_result(d)
+        notes = reopen.setup_notes(d, RE_OPTIONS)
+    except (LibraryError, OSError, KeyError, TypeError, ValueError) as exc:
         st.sidebar.warning(f"Design {wanted} cannot be reopened: {exc}")
+        st.query_params.pop("design", None)
         return
     ss.pop("library_start", None)
-    for key, value in reopen.setup_widgets(d, RE_OPTIONS).items():
+    for key, value in widgets.items():
         ss[key] = value
-    ss.reopened = reopen.design_result(d)
+    ss.reopened = result
+    if notes:
+        st.sidebar.info(f"Design {wanted} reopened; " + "; ".join(notes) + ".")
     st.query_params["design"] = str(wanted)
 
 

@@ -37,15 +37,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 st.set_page_config(page_title="dragopt: low-drag shape design", layout="wide", initial_sidebar_state="auto")
 ss = st.session_state
-# No download while a run is asked for or under way: until the run redraws it, the button is the last run's,
-# and after a change of format it would give the previous format's file.
+# No download from a button the current run has not redrawn (stale), nor while a run is asked for: it is the
+# last run's, and after a change of format it would give the previous format's file.
 st.html(
-    "<style>"
-    + ", ".join(
-        f'[data-test-script-state="{state}"] [data-testid="stDownloadButton"] button'
-        for state in ("rerunRequested", "running")
-    )
-    + " { pointer-events: none; opacity: 0.4; }</style>"
+    '<style>[data-test-script-state="rerunRequested"] [data-testid="stDownloadButton"] button, '
+    '[data-stale="true"] [data-testid="stDownloadButton"] button'
+    " { pointer-events: none; opacity: 0.4; }</style>"
 )
 
 
@@ -79,14 +76,14 @@ def design_tab(surrogate: SurrogateBackend | None, re: float, shape: Shape, opts
     from optim.progress import STATUS, BestSoFar, kept
 
     key = (shape.name, shape.points.tobytes().hex()[:64], re, repr(opts))
-    if ss.get("reopened") is not None:  # a design reopened from the library, on its own set-up
-        ss.design = {**ss.pop("reopened"), "key": key}
     if ss.get("design", {}).get("key") != key and not ss.get("running"):
         ss.pop("design", None)  # another start shape or set-up: the old design no longer applies
     if ss.get("running"):  # the last run was interrupted (Stop, or any click): keep its best design
         ss.running = False
         if "partial" in ss:
-            ss.design = {**ss.partial, "status": "stopped", "key": ss.partial["key"]}
+            ss.design = {**ss.pop("partial"), "status": "stopped"}
+    if ss.get("reopened") is not None:  # a design reopened from the library, on its own set-up
+        ss.design = {**ss.pop("reopened"), "key": key}
     kind, text = validity(surrogate, shape.points, re)
     (st.warning if kind == "warning" else st.caption)(text)
     broken = start_violations(shape, opts)
@@ -251,8 +248,11 @@ def result_card(card: DeltaGenerator, d: dict[str, Any]) -> None:
 
 
 def _folder(surrogate: SurrogateBackend | None) -> str:
-    """The cache key of a loaded surrogate: its folder."""
-    return str(surrogate.folder) if surrogate is not None else ""
+    """The cache key of a loaded surrogate: its folder and its card's hash (a model retrained in place is
+    another)."""
+    from optim.library import model_id
+
+    return model_id(surrogate) or ""
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -458,6 +458,7 @@ st.caption(
     "Navier-Stokes simulation."
 )
 if shape is None:
+    ss.pop("reopened", None)  # a reopened result belongs to its own start shape, not to a later one
     if ss.get("shape_error"):
         st.error(ss.pop("shape_error"))  # the reason in the main area too, where the eye is
     st.info("Choose a preset or upload a shape file in the sidebar.")

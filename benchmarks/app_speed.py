@@ -50,14 +50,19 @@ def apptest_time() -> tuple[float, int]:
 
     from streamlit.testing.v1 import AppTest
 
+    saved = os.environ.get("DRAGOPT_LIBRARY")
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ["DRAGOPT_LIBRARY"] = f"{tmp}/designs.sqlite"
-        at = AppTest.from_file(str(ROOT / "app" / "streamlit_app.py"), default_timeout=300)
-        at.run()
-        next(b for b in at.button if b.label == "Optimise").click()
-        at.run()
-        d = at.session_state["design"]
-        del os.environ["DRAGOPT_LIBRARY"]
+        os.environ["DRAGOPT_LIBRARY"] = f"{tmp}/designs.sqlite"  # the user's library is left alone
+        try:
+            at = AppTest.from_file(str(ROOT / "app" / "streamlit_app.py"), default_timeout=300)
+            at.run()
+            next(b for b in at.button if b.label == "Optimise").click()
+            at.run()
+            d = at.session_state["design"]
+        finally:
+            os.environ.pop("DRAGOPT_LIBRARY")
+            if saved is not None:
+                os.environ["DRAGOPT_LIBRARY"] = saved
     return d["wall_s"], d["steps"]
 
 

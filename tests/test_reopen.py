@@ -80,8 +80,24 @@ def test_a_value_beyond_a_widgets_bounds_is_brought_inside():
     assert w["max_height"] == reopen.RANGES["max_height"][1]
 
 
-def test_an_re_between_the_sliders_steps_goes_to_the_nearest():
+def test_an_re_between_the_sliders_steps_goes_to_the_nearest_and_is_noted():
     assert reopen.nearest(RE_OPTIONS, 13.0) == 12.0 and reopen.nearest(RE_OPTIONS, 0.5) == 0.8
+    rec = _record("circle")
+    assert reopen.setup_notes(rec, RE_OPTIONS) == []  # Re 12 is a step: nothing lost
+    rec["setup"]["re"] = [13.0, 30.0]
+    rec["setup"]["limits"]["max_curvature"] = 4.0
+    notes = " ".join(reopen.setup_notes(rec, RE_OPTIONS))
+    assert "Re 13, 30" in notes and "nearest step is 12" in notes and "curvature limit (4 per D)" in notes
+
+
+def test_a_stored_null_falls_back_and_a_record_without_numbers_has_no_result():
+    rec = _record("circle")
+    rec["numbers"]["cd_pred_final"] = None  # a NaN is stored as null
+    rec["history"].append({"step": 10, "cd": None, "violation": None})
+    d = reopen.design_result(rec)
+    assert d is not None and d["cd_final"] == 1.5 and d["history"] == [2.0, 1.5]
+    rec["history"] = [{"step": 0, "cd": None}]
+    assert reopen.design_result({**rec, "numbers": {}}) is None
 
 
 def test_the_result_is_the_stored_runs_and_a_simulation_has_none():
