@@ -180,6 +180,7 @@ def design_result(design: dict[str, Any]) -> dict[str, Any] | None:
         "message": n.get("message") or "",
         "status": n.get("status", "reopened"),
         "trust_region": bool(options.get("trust_region")),
+        "simulated": simulated,
         "steps": int(history[-1].get("step", len(history))),
         "cl_final": n.get("cl_final"),
         "incidence": n.get("incidence_final") or 0.0,

@@ -120,6 +120,7 @@ def design_tab(surrogate: SurrogateBackend | None, re: float, shape: Shape, opts
                 "ood": {},
                 "message": "",
                 "kept": kept(live.best_step, any(live.feasible)),
+                "simulated": opts.trust_region or opts.backend == "simulation",
             }
             now = time.perf_counter()
             if now - redraw["t"] > 1.0:  # at most once a second, as light charts: the steps stay the cost
@@ -163,6 +164,7 @@ def design_tab(surrogate: SurrogateBackend | None, re: float, shape: Shape, opts
             "message": res.message,
             "status": res.status,
             "trust_region": opts.trust_region,
+            "simulated": opts.trust_region or opts.backend == "simulation",
             "steps": res.history[-1]["step"] if res.history else 0,
             "cl_final": res.final.cl,
             "incidence": res.final.incidence,
@@ -209,7 +211,7 @@ def result_card(card: DeltaGenerator, d: dict[str, Any]) -> None:
     from optim.progress import STATUS
 
     with card:
-        what = "simulated" if d.get("trust_region") else "predicted"
+        what = "simulated" if d.get("simulated") or d.get("trust_region") else "predicted"
         st.subheader("Result")
         c1, c2 = st.columns(2)
         c1.metric(f"Cd before ({what})", f"{d['cd_initial']:.4f}")
@@ -243,7 +245,7 @@ def result_card(card: DeltaGenerator, d: dict[str, Any]) -> None:
             st.warning(d["message"])
         for w in d.get("ood", {}).get("warnings", []):
             st.warning(f"Out of distribution: {w}")
-        if not d.get("trust_region"):
+        if what == "predicted":
             st.caption("Predicted by the surrogate: check it in **Compare with simulation**.")
 
 
@@ -288,7 +290,7 @@ def flow_panel(surrogate: SurrogateBackend | None, re: float, points: np.ndarray
         re_own = float(own_scale(points, re)[1])
         p = predicted(surrogate, s.points, re_own)
     except (ShapeError, ValueError) as exc:
-        st.info(f"No predicted field: {exc}")
+        st.info(f"No predicted field: {in_app_words(str(exc))}")
         return
     st.subheader("Predicted flow")
     c1, c2 = st.columns(2)

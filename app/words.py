@@ -4,6 +4,10 @@ inputs (a message names `--max-height`; the page names "Maximum height")."""
 from __future__ import annotations
 
 LABELS = {  # the longest first where one flag starts another
+    "`dragopt simulate`, or `dragopt optimize --backend simulation`": (
+        "Compare with simulation, or 'Drag from: Full simulation'"
+    ),
+    "`dragopt simulate`": "Compare with simulation",
     "--backend simulation": "'Drag from: Full simulation'",
     "--min-thickness-ratio": "'Minimum thickness-to-chord ratio'",
     "--min-thickness": "'Minimum thickness'",

@@ -287,6 +287,9 @@ def test_a_body_beyond_the_surrogates_window_is_simulated_alone_and_optimised_by
     at.run()
     assert not at.exception and not at.error
     assert at.session_state["design"]["cd_final"] <= at.session_state["design"]["cd_initial"]
+    labels = [m.label for m in at.metric]  # the full simulation's numbers, said to be simulated
+    assert "Cd after (simulated)" in labels and "Cd after (predicted)" not in labels
+    assert not any("dragopt" in i.value for i in at.info)  # the page's words, not the command line's
 
 
 def test_physical_units_set_re_give_forces_and_carry_into_the_export():
